@@ -1,0 +1,135 @@
+"""The composition root: `create_app(settings)` wires routers, middleware, errors, lifespan.
+
+Nothing is created at import time: the engine, session factory, cache and HTTP clients are
+made in the lifespan and closed with it, so tests and the CLI can build as many apps as they
+like with different settings.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.routing import APIRoute
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+import edgelab
+from edgelab.betting import service as betting_service
+from edgelab.betting.router import router as betting_router
+from edgelab.core.cache import make_cache
+from edgelab.core.db import SessionDep, create_engine, create_sessionmaker, enable_wal
+from edgelab.core.deps import SettingsDep
+from edgelab.core.errors import error_responses, install_error_handlers
+from edgelab.core.observability import RequestIdMiddleware, configure_logging
+from edgelab.core.settings import Settings
+
+log = logging.getLogger("edgelab.app")
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok when the database answers.")
+    version: str
+    env: str
+    database: str = Field(description="Backend in use: sqlite or postgresql.")
+    database_ok: bool
+    cache: str = Field(description="Cache backend in use: memory or redis.")
+    live_odds: str = Field(description="The Odds API when a key is set, else offline.")
+    demo_date: dt.date | None
+    data: dict[str, Any]
+    uptime_seconds: float
+
+
+def _operation_id(route: APIRoute) -> str:
+    tag = str(route.tags[0]) if route.tags else "default"
+    return f"{tag}-{route.name}"
+
+
+def _health_router() -> APIRouter:
+    router = APIRouter(tags=["platform"])
+
+    @router.get("/health", response_model=Health, responses=error_responses(503))
+    async def health(session: SessionDep, settings: SettingsDep) -> Health:
+        started: float = getattr(health, "_started", time.monotonic())
+        ok = True
+        data: dict[str, Any] = {}
+        try:
+            await session.execute(text("SELECT 1"))
+            data = await betting_service.data_freshness(session)
+        except Exception:  # the point of /health is to report this, not to fail on it
+            log.exception("database check failed")
+            ok = False
+        return Health(
+            status="ok" if ok else "degraded",
+            version=edgelab.__version__,
+            env=settings.env,
+            database="sqlite" if settings.is_sqlite else "postgresql",
+            database_ok=ok,
+            cache=settings.cache_backend,
+            live_odds="the-odds-api" if settings.odds_api_key else "offline (shipped data)",
+            demo_date=settings.demo_date,
+            data=data,
+            uptime_seconds=round(time.monotonic() - started, 3),
+        )
+
+    health._started = time.monotonic()  # type: ignore[attr-defined]
+    return router
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings)
+        await enable_wal(engine)
+        app.state.engine = engine
+        app.state.sessionmaker = create_sessionmaker(engine)
+        app.state.cache = make_cache(settings.redis_url)
+        log.info(
+            "edgelab %s up: database=%s cache=%s live_odds=%s",
+            edgelab.__version__,
+            engine.dialect.name,
+            app.state.cache.backend,
+            "the-odds-api" if settings.odds_api_key else "offline",
+        )
+        try:
+            yield
+        finally:
+            await app.state.cache.close()
+            await engine.dispose()
+
+    app = FastAPI(
+        title="edgelab",
+        version=edgelab.__version__,
+        description="Betting and game analytics: NBA value betting (more products to come).",
+        lifespan=lifespan,
+        generate_unique_id_function=_operation_id,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(RequestIdMiddleware)
+    app.include_router(_health_router())
+    app.include_router(betting_router)
+
+    from prometheus_fastapi_instrumentator import Instrumentator
+
+    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
+    return app

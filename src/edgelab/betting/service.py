@@ -1,0 +1,129 @@
+"""Read-side use cases of value betting: ranked markets, bet detail, score history."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
+from edgelab.core.errors import NotFoundError
+
+ESTIMATED_TIME_NOTE = (
+    "Tip-off and line times are estimated: the historical data has dates, not times "
+    "(tip-off assumed at EDGELAB_DEFAULT_TIP_TIME in EDGELAB_TIP_TIMEZONE)."
+)
+ASSUMED_PRICE_NOTE = "Spread and total prices are not in the historical data: -110 is assumed."
+
+
+@dataclass(frozen=True)
+class ScoredOutcome:
+    score: ValueScore
+    outcome: Outcome
+    market: Market
+    game: Game
+    price_assumed: bool
+
+
+def _base_query() -> Select[Any]:
+    return (
+        select(ValueScore, Outcome, Market, Game, OddsSnapshot.price_assumed)
+        .join(Outcome, Outcome.id == ValueScore.outcome_id)
+        .join(Market, Market.id == Outcome.market_id)
+        .join(Game, Game.id == Market.game_id)
+        .join(OddsSnapshot, OddsSnapshot.id == ValueScore.snapshot_id)
+    )
+
+
+async def list_markets(
+    session: AsyncSession,
+    *,
+    algorithm: str,
+    slate_date: dt.date | None,
+    market_type: str | None,
+    min_value_score: float | None,
+    min_confidence: float | None,
+    limit: int,
+    offset: int,
+) -> tuple[list[ScoredOutcome], int]:
+    """Current scores of a slate, ranked by the algorithm's value score; ties by market id."""
+    score_col = ValueScore.algo_a_value_score if algorithm == "a" else ValueScore.algo_b_value_score
+    conf_col = ValueScore.algo_a_confidence if algorithm == "a" else ValueScore.algo_b_confidence
+    conds: list[Any] = [ValueScore.is_current.is_(True)]
+    if slate_date is not None:
+        conds.append(ValueScore.slate_date == slate_date)
+    if market_type is not None:
+        conds.append(Market.market_type == market_type)
+    if min_value_score is not None:
+        conds.append(score_col >= min_value_score)
+    if min_confidence is not None:
+        conds.append(conf_col >= min_confidence)
+    total_q = (
+        select(func.count())
+        .select_from(ValueScore)
+        .join(Outcome, Outcome.id == ValueScore.outcome_id)
+        .join(Market, Market.id == Outcome.market_id)
+        .where(*conds)
+    )
+    total = int((await session.execute(total_q)).scalar_one())
+    rows = await session.execute(
+        _base_query().where(*conds).order_by(score_col.desc(), ValueScore.outcome_id)
+        .limit(limit).offset(offset)
+    )
+    return [ScoredOutcome(*r) for r in rows.all()], total
+
+
+async def current_score(session: AsyncSession, market_id: str) -> ScoredOutcome:
+    row = (
+        await session.execute(
+            _base_query()
+            .where(ValueScore.outcome_id == market_id)
+            .order_by(ValueScore.is_current.desc(), ValueScore.computed_at.desc())
+            .limit(1)
+        )
+    ).first()
+    if row is None:
+        if await session.get(Outcome, market_id) is None:
+            raise NotFoundError(f"No market with id '{market_id}'.", code="market_not_found")
+        raise NotFoundError(
+            f"Market '{market_id}' has not been scored yet: run `edgelab score`.",
+            code="market_not_scored",
+        )
+    return ScoredOutcome(*row)
+
+
+async def model_fit(session: AsyncSession, version: str) -> ModelFit:
+    fit = await session.get(ModelFit, version)
+    if fit is None:  # foreign key makes this unreachable unless rows were edited by hand
+        raise NotFoundError(f"Model version '{version}' is missing.", code="model_not_found")
+    return fit
+
+
+async def score_history(session: AsyncSession, market_id: str) -> tuple[str, list[ValueScore]]:
+    """All scores of the current model version for this outcome, oldest odds first."""
+    current = await current_score(session, market_id)
+    version = current.score.model_version
+    rows = await session.execute(
+        select(ValueScore)
+        .where(ValueScore.outcome_id == market_id, ValueScore.model_version == version)
+        .order_by(ValueScore.calc_time, ValueScore.bookmaker, ValueScore.id)
+    )
+    return version, list(rows.scalars())
+
+
+async def data_freshness(session: AsyncSession) -> dict[str, Any]:
+    last_game = (
+        await session.execute(select(func.max(Game.game_date)).where(Game.home_score.is_not(None)))
+    ).scalar_one_or_none()
+    last_odds = (await session.execute(select(func.max(OddsSnapshot.captured_at)))).scalar_one_or_none()
+    last_calc = (await session.execute(select(func.max(ValueScore.computed_at)))).scalar_one_or_none()
+    games = (await session.execute(select(func.count()).select_from(Game))).scalar_one()
+    return {
+        "games": int(games),
+        "latest_result_date": last_game.isoformat() if last_game else None,
+        "latest_odds_at": last_odds.isoformat() if last_odds else None,
+        "latest_scored_at": last_calc.isoformat() if last_calc else None,
+    }

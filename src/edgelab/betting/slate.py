@@ -1,0 +1,276 @@
+"""Fitting the model on the past and scoring a slate (one date's games) at every snapshot.
+
+The slate's "current" row per outcome is what `/markets` ranks: the latest live price when
+live odds were ingested, else the opening line (the morning view a bettor could act on in a
+replay), else the closing line. Older model versions' rows stay as history but lose
+`is_current`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.betting import ratings
+from edgelab.betting.devig import METHODS, devig
+from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
+from edgelab.betting.scoring import TYPE_WEIGHTS, score_outcomes
+from edgelab.core.settings import Settings
+
+MODEL_NAME = "elo1"
+FULL_SLATE_MIN_GAMES = 8
+KIND_PRIORITY = {"live": 0, "open": 1, "close": 2}
+Progress = Callable[[str], None]
+
+
+@dataclass
+class SlateResult:
+    slate_date: dt.date
+    model_version: str
+    games: int
+    scored: int
+    fit: dict[str, Any] = field(default_factory=dict)
+
+
+async def resolve_slate_date(session: AsyncSession, settings: Settings) -> dt.date | None:
+    """`EDGELAB_DEMO_DATE`, else the most recent date with a full slate (>= 8 games)."""
+    if settings.demo_date is not None:
+        return settings.demo_date
+    stmt = (
+        select(Game.game_date)
+        .group_by(Game.game_date)
+        .having(func.count() >= FULL_SLATE_MIN_GAMES)
+        .order_by(Game.game_date.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+def _to_row(g: Game, slate_date: dt.date) -> ratings.GameRow:
+    played = g.game_date < slate_date  # never let the slate's own results in
+    return ratings.GameRow(
+        day=g.game_date.toordinal(),
+        season=g.season,
+        home=g.home_team,
+        away=g.away_team,
+        neutral=bool(g.neutral_site),
+        home_score=g.home_score if played else None,
+        away_score=g.away_score if played else None,
+    )
+
+
+def _version(slate_date: dt.date, params: dict[str, Any]) -> str:
+    digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{MODEL_NAME}-{slate_date.isoformat()}-{digest}"
+
+
+def _p_true(mtype: str, side: str, line: float | None, mu_m: float, mu_t: float, p: ratings.RatingParams) -> float:
+    arr = np.array
+    if mtype == "moneyline":
+        home = float(ratings.p_home_win(arr([mu_m]), p.sd_margin)[0])
+        return home if side == "home" else 1.0 - home
+    if mtype == "spread" and line is not None:
+        home_line = line if side == "home" else -line
+        home = float(ratings.p_home_cover(arr([mu_m]), arr([home_line]), p.sd_margin)[0])
+        return home if side == "home" else 1.0 - home
+    if mtype == "total" and line is not None:
+        over = float(ratings.p_over(arr([mu_t]), arr([line]), p.sd_total)[0])
+        return over if side == "over" else 1.0 - over
+    return float("nan")
+
+
+async def _closing_pairs(session: AsyncSession, before: dt.date) -> list[tuple[Any, ...]]:
+    """Closing two-way prices of past games: (game id, type, side, odds, line) rows."""
+    stmt = (
+        select(Market.game_id, Market.market_type, Outcome.side, OddsSnapshot.bookmaker,
+               OddsSnapshot.odds_decimal, OddsSnapshot.line)
+        .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
+        .join(Market, Market.id == Outcome.market_id)
+        .join(Game, Game.id == Market.game_id)
+        .where(Game.game_date < before, OddsSnapshot.kind == "close",
+               Market.market_type.in_(("moneyline", "spread", "total")))
+    )
+    return [tuple(r) for r in (await session.execute(stmt)).all()]
+
+
+def _reliability(pairs: list[tuple[Any, ...]], games: list[Game], res: ratings.PassResult,
+                 params: ratings.RatingParams, index: dict[str, int], first_season: int,
+                 method: str) -> dict[str, float]:
+    first_side = {"moneyline": "home", "spread": "home", "total": "over"}
+    book: dict[tuple[str, str, str], dict[str, tuple[float, float | None]]] = {}
+    for gid, mtype, side, bk, odds, line in pairs:
+        book.setdefault((gid, mtype, bk), {})[side] = (odds, line)
+    out: dict[str, float] = {}
+    for mtype in ("moneyline", "spread", "total"):
+        p_model, odds_rows, ys = [], [], []
+        for (gid, mt, _bk), sides in book.items():
+            if mt != mtype or len(sides) != 2 or gid not in index:
+                continue
+            g = games[index[gid]]
+            if g.season <= first_season or g.home_score is None or g.away_score is None:
+                continue
+            s1 = first_side[mtype]
+            s2 = next(s for s in sides if s != s1)
+            odds1, line1 = sides[s1]
+            margin = g.home_score - g.away_score
+            total = g.home_score + g.away_score
+            if mtype == "moneyline":
+                y = 1.0 if margin > 0 else 0.0
+            elif mtype == "spread":
+                if line1 is None or margin + line1 == 0:
+                    continue
+                y = 1.0 if margin + line1 > 0 else 0.0
+            else:
+                if line1 is None or total == line1:
+                    continue
+                y = 1.0 if total > line1 else 0.0
+            i = index[gid]
+            p_model.append(_p_true(mtype, s1, line1, res.mu_margin[i], res.mu_total[i], params))
+            odds_rows.append((odds1, sides[s2][0]))
+            ys.append(y)
+        if len(ys) < 100:
+            out[mtype] = 0.0
+            continue
+        p_mkt = devig(np.array(odds_rows), method).probabilities[:, 0]
+        out[mtype] = ratings.fit_reliability(np.array(p_model), p_mkt, np.array(ys))
+    out["prop"] = 0.0
+    return out
+
+
+async def score_slate(session: AsyncSession, settings: Settings, slate_date: dt.date | None = None,
+                      progress: Progress | None = None) -> SlateResult:
+    say = progress or (lambda _msg: None)
+    slate_date = slate_date or await resolve_slate_date(session, settings)
+    if slate_date is None:
+        raise LookupError("no games imported: run `edgelab import nba-csv` first")
+    say("loading games")
+    games = list((await session.execute(
+        select(Game).where(Game.game_date <= slate_date).order_by(Game.game_date, Game.id)
+    )).scalars())
+    slate_games = [g for g in games if g.game_date == slate_date]
+    if not slate_games:
+        raise LookupError(f"no games on {slate_date.isoformat()}")
+    rows = [_to_row(g, slate_date) for g in games]
+    history = [r for r, g in zip(rows, games, strict=True) if g.game_date < slate_date]
+    say(f"fitting the rating model on {len(history)} past games")
+    fit = ratings.fit_model(history)
+    params = fit.params
+    res = ratings.rating_pass(rows, params)
+    index = {g.id: i for i, g in enumerate(games)}
+    say("measuring the model's reliability against closing lines")
+    first_season = games[0].season
+    reliability = _reliability(await _closing_pairs(session, slate_date), games, res, params,
+                               index, first_season, settings.devig_method)
+    fit_doc = {"rating": params.to_dict(), "reliability": reliability,
+               "devig_method": settings.devig_method}
+    version = _version(slate_date, fit_doc)
+    if await session.get(ModelFit, version) is None:
+        session.add(ModelFit(version=version, trained_through=slate_date - dt.timedelta(days=1),
+                             n_games=fit.n_games, params=fit_doc, metrics=fit.metrics))
+        await session.flush()
+
+    say(f"scoring {len(slate_games)} games")
+    snap_rows = (await session.execute(
+        select(OddsSnapshot, Outcome.side, Market.market_type, Market.game_id, Market.id)
+        .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
+        .join(Market, Market.id == Outcome.market_id)
+        .where(Market.game_id.in_([g.id for g in slate_games]),
+               Market.market_type.in_(("moneyline", "spread", "total")))
+    )).all()
+    groups: dict[tuple[str, str, str, dt.datetime], list[tuple[OddsSnapshot, str, str, str]]] = {}
+    for snap, side, mtype, gid, mid in snap_rows:
+        groups.setdefault((mid, snap.bookmaker, snap.kind, snap.captured_at), []).append(
+            (snap, side, mtype, gid))
+    items = [grp for grp in groups.values() if len(grp) == 2]
+    if not items:
+        return SlateResult(slate_date, version, len(slate_games), 0, fit.to_dict())
+    odds = np.array([[grp[0][0].odds_decimal, grp[1][0].odds_decimal] for grp in items])
+    by_method = {m: devig(odds, m) for m in METHODS}
+    chosen = by_method[settings.devig_method]
+
+    flat: list[tuple[OddsSnapshot, str, str, str, int, int]] = []
+    for k, grp in enumerate(items):
+        for j, (snap, side, mtype, gid) in enumerate(grp):
+            flat.append((snap, side, mtype, gid, k, j))
+    game_by_id = {g.id: g for g in slate_games}
+    p_true = np.array([_p_true(mt, side, snap.line, res.mu_margin[index[gid]],
+                               res.mu_total[index[gid]], params)
+                       for snap, side, mt, gid, _k, _j in flat])
+    p_mkt = np.array([chosen.probabilities[k, j] for *_x, k, j in flat])
+    methods = np.array([[by_method[m].probabilities[k, j] for m in METHODS] for *_x, k, j in flat])
+    min_games = np.array([min(res.games_home[index[gid]], res.games_away[index[gid]])
+                          for _s, _sd, _mt, gid, _k, _j in flat], dtype=float)
+    scores = score_outcomes(
+        odds=np.array([f[0].odds_decimal for f in flat]),
+        p_true=p_true,
+        p_market=p_mkt,
+        overround=np.array([chosen.margin[k] for *_x, k, _j in flat]),
+        method_spread=methods.max(axis=1) - methods.min(axis=1),
+        type_weight=np.array([TYPE_WEIGHTS[f[2]] for f in flat]),
+        min_games=min_games,
+        reliability=np.array([reliability[f[2]] for f in flat]),
+    )
+
+    outcome_ids = sorted({f[0].outcome_id for f in flat})
+    await session.execute(delete(ValueScore).where(ValueScore.model_version == version,
+                                                   ValueScore.outcome_id.in_(outcome_ids)))
+    await session.execute(update(ValueScore).where(ValueScore.outcome_id.in_(outcome_ids))
+                          .values(is_current=False))
+    now = dt.datetime.now(dt.UTC)
+    best: dict[str, tuple[tuple[int, float], int]] = {}
+    new_rows: list[ValueScore] = []
+    for n, (snap, side, mtype, gid, k, _j) in enumerate(flat):
+        g = game_by_id[gid]
+        i = index[gid]
+        row = ValueScore(
+            outcome_id=snap.outcome_id, snapshot_id=snap.id, model_version=version,
+            slate_date=slate_date, is_current=False, calc_time=snap.captured_at, computed_at=now,
+            odds_kind=snap.kind, bookmaker=snap.bookmaker, odds_decimal=snap.odds_decimal,
+            line=snap.line, margin=float(chosen.margin[k]), devig_method=settings.devig_method,
+            p_true=float(p_true[n]), p_market=float(p_mkt[n]),
+            p_market_methods={m: float(methods[n, q]) for q, m in enumerate(METHODS)},
+            raw_edge=float(scores.raw_edge[n]),
+            time_to_tip_minutes=int((g.tip_time - snap.captured_at).total_seconds() // 60),
+            algo_a_value_score=float(scores.a_value_score[n]),
+            algo_a_confidence=float(scores.a_confidence[n]),
+            algo_a_market_quality=float(scores.a_market_quality[n]),
+            algo_a_components={"raw_edge": float(scores.raw_edge[n]),
+                               "sample_factor": float(scores.a_sample[n]),
+                               "agreement_factor": float(scores.a_agreement[n]),
+                               "overround": float(chosen.margin[k]),
+                               "type_weight": TYPE_WEIGHTS[mtype]},
+            algo_b_value_score=float(scores.b_value_score[n]),
+            algo_b_confidence=float(scores.b_confidence[n]),
+            algo_b_market_quality=float(scores.b_market_quality[n]),
+            algo_b_components={"reliability": reliability[mtype],
+                               "p_shrunk": float(scores.b_p_shrunk[n]),
+                               "edge_shrunk": float(scores.b_edge[n]),
+                               "kelly_fraction_full": float(scores.b_kelly[n]),
+                               "stake_fraction": float(scores.b_stake[n]),
+                               "method_spread": float(methods[n].max() - methods[n].min())},
+            model_components={"expected_margin_home": float(res.mu_margin[i]),
+                              "expected_total": float(res.mu_total[i]),
+                              "sd_margin": params.sd_margin, "sd_total": params.sd_total,
+                              "elo_home": float(res.elo_home[i]), "elo_away": float(res.elo_away[i]),
+                              "rest_days_home": int(res.rest_home[i]),
+                              "rest_days_away": int(res.rest_away[i]),
+                              "games_played_home": int(res.games_home[i]),
+                              "games_played_away": int(res.games_away[i])},
+        )
+        new_rows.append(row)
+        rank = (KIND_PRIORITY.get(snap.kind, 3), -snap.captured_at.timestamp() if snap.kind == "live" else 0.0)
+        if snap.outcome_id not in best or rank < best[snap.outcome_id][0]:
+            best[snap.outcome_id] = (rank, n)
+    for _rank, n in best.values():
+        new_rows[n].is_current = True
+    session.add_all(new_rows)
+    await session.flush()
+    return SlateResult(slate_date, version, len(slate_games), len(new_rows), fit.to_dict())

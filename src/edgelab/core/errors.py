@@ -1,0 +1,189 @@
+"""Typed application errors and the one error envelope every route answers with.
+
+`{"error": {"code", "message", "details"}, "request_id"}`: `code` is a stable snake_case string
+clients switch on. 422 is for payload validation only; an unhandled exception is logged with
+the request id and answered as 500 `internal_error` without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from edgelab.core.observability import REQUEST_ID_HEADER, request_id_of
+
+log = logging.getLogger("edgelab.errors")
+
+
+class AppError(Exception):
+    """Base of every error a route may answer with; subclasses fix code and status."""
+
+    status_code: int = 400
+    code: str = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        details: Any = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        self.details = details
+        self.headers = headers or {}
+
+
+class NotFoundError(AppError):
+    status_code = 404
+    code = "not_found"
+
+
+class ConflictError(AppError):
+    status_code = 409
+    code = "conflict"
+
+
+class InvalidInputError(AppError):
+    """A request that parsed but makes no sense (not a schema violation: those are 422)."""
+
+    status_code = 400
+    code = "invalid_input"
+
+
+class RateLimitedError(AppError):
+    status_code = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers={"Retry-After": str(max(1, retry_after))})
+        self.retry_after = retry_after
+
+
+class UpstreamError(AppError):
+    """An external service failed; `code` names it (e.g. `odds_api_unavailable`)."""
+
+    status_code = 502
+    code = "upstream_error"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status_code: int = 502,
+        retry_after: int | None = None,
+        details: Any = None,
+    ) -> None:
+        headers = {"Retry-After": str(retry_after)} if retry_after else None
+        super().__init__(message, code=code, details=details, headers=headers)
+        self.status_code = status_code
+        self.retry_after = retry_after
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorEnvelope(BaseModel):
+    """The shape of every error response (documented on every operation in OpenAPI)."""
+
+    error: ErrorBody
+    request_id: str | None = None
+
+
+def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries declaring that an operation may answer with the envelope."""
+    return {
+        status: {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase}
+        for status in statuses
+    }
+
+
+def envelope(
+    request: Request,
+    status: int,
+    code: str,
+    message: str,
+    details: Any = None,
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
+    rid = request_id_of(request)
+    body = {"error": {"code": code, "message": message, "details": details}, "request_id": rid}
+    out_headers = dict(headers or {})
+    if rid:
+        out_headers[REQUEST_ID_HEADER] = rid
+    return JSONResponse(body, status_code=status, headers=out_headers)
+
+
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
+
+
+async def _app_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, AppError)
+    return envelope(request, exc.status_code, exc.code, exc.message, exc.details, exc.headers)
+
+
+def _clean_ctx(value: Any) -> Any:
+    return value if isinstance(value, str | int | float | bool | type(None)) else str(value)
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    details = [
+        {
+            "loc": [str(part) for part in err.get("loc", ())],
+            "message": err.get("msg", ""),
+            "type": err.get("type", ""),
+            **({"ctx": {k: _clean_ctx(v) for k, v in err["ctx"].items()}} if "ctx" in err else {}),
+        }
+        for err in exc.errors()
+    ]
+    fields = ", ".join(".".join(d["loc"]) for d in details[:5])
+    return envelope(request, 422, "validation_error", f"Invalid request: {fields}.", details)
+
+
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    if exc.status_code == 404 and exc.detail == "Not Found":
+        message = f"No route for {request.method} {request.url.path}."
+    elif exc.status_code == 405:
+        message = f"Method {request.method} is not allowed on {request.url.path}."
+    else:
+        message = str(exc.detail)
+    return envelope(request, exc.status_code, code, message, None, dict(exc.headers or {}))
+
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return envelope(request, 500, "internal_error", "Internal server error.")
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(AppError, _app_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unhandled)

@@ -1,0 +1,120 @@
+"""Outbound HTTP: one pooled `httpx.AsyncClient` per external service, and retries.
+
+Retries (tenacity) cover what is worth trying again: timeouts, connection errors, 429 and 5xx.
+Backoff is exponential with jitter and honours a numeric `Retry-After` up to a cap, so a
+rate-limited upstream is not hammered. Everything else is answered at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from edgelab.core.settings import Settings
+
+log = logging.getLogger("edgelab.http")
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_SECONDS = 30.0
+
+
+def make_http_client(
+    settings: Settings,
+    *,
+    base_url: str,
+    headers: dict[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> httpx.AsyncClient:
+    """A client with the house timeouts, pool limits and User-Agent; owned by the lifespan."""
+    timeout = httpx.Timeout(settings.http_timeout_seconds, connect=min(5.0, settings.http_timeout_seconds))
+    return httpx.AsyncClient(
+        base_url=base_url,
+        timeout=timeout,
+        limits=httpx.Limits(max_connections=20, max_keepalive_connections=10),
+        headers={"User-Agent": settings.http_user_agent, **(headers or {})},
+        transport=transport,
+        follow_redirects=True,
+    )
+
+
+class RetryableStatus(Exception):
+    """Raised inside the retry loop for a 429/5xx answer so tenacity can try again."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(f"HTTP {response.status_code}")
+        self.response = response
+
+
+def _retryable(exc: BaseException) -> bool:
+    return isinstance(exc, RetryableStatus | httpx.TimeoutException | httpx.TransportError)
+
+
+def retry_after_seconds(response: httpx.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _wait(base: Callable[[RetryCallState], float]) -> Callable[[RetryCallState], float]:
+    def wait(state: RetryCallState) -> float:
+        delay = base(state)
+        outcome = state.outcome
+        if outcome is not None and outcome.failed:
+            exc = outcome.exception()
+            if isinstance(exc, RetryableStatus):
+                hinted = retry_after_seconds(exc.response)
+                if hinted is not None:
+                    delay = max(delay, min(hinted, MAX_RETRY_AFTER_SECONDS))
+        return delay
+
+    return wait
+
+
+async def send_with_retries(
+    send: Callable[[], Awaitable[httpx.Response]],
+    *,
+    attempts: int,
+    initial_wait: float = 0.5,
+    max_wait: float = 8.0,
+) -> httpx.Response:
+    """Call `send` until it answers something final; the last 429/5xx answer is returned.
+
+    Timeouts and transport errors that persist are re-raised for the caller to map.
+    """
+    retrying = AsyncRetrying(
+        stop=stop_after_attempt(max(1, attempts)),
+        wait=_wait(wait_exponential_jitter(initial=initial_wait, max=max_wait)),
+        retry=retry_if_exception(_retryable),
+        reraise=True,
+    )
+    try:
+        async for attempt in retrying:
+            with attempt:
+                response = await send()
+                if response.status_code in RETRY_STATUSES:
+                    log.warning("upstream answered %s for %s", response.status_code, response.url)
+                    raise RetryableStatus(response)
+                return response
+    except RetryableStatus as exc:
+        return exc.response
+    raise AssertionError("unreachable: tenacity either returns or raises")
+
+
+def json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None

@@ -1,0 +1,103 @@
+"""One Settings object for the whole app, read from `EDGELAB_*` environment variables.
+
+Every field here is listed in the README's configuration table with its default. The object
+is built once (by the CLI or the test fixtures) and passed to `create_app(settings)`; nothing
+reads the environment at import time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEVIG_METHODS = ("multiplicative", "additive", "power", "shin", "odds_ratio", "logarithmic")
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="EDGELAB_", env_file=".env", extra="ignore", validate_default=True
+    )
+
+    env: Literal["development", "test", "production"] = "development"
+    log_level: str = "INFO"
+    database_url: str = "sqlite+aiosqlite:///./var/edgelab.db"
+    database_echo: bool = False
+    redis_url: str | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=1, le=65535)
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    # value betting
+    demo_date: dt.date | None = None
+    devig_method: str = "multiplicative"
+    default_tip_time: dt.time = dt.time(19, 30)
+    tip_timezone: str = "America/New_York"
+    markets_cache_ttl_seconds: float = Field(5.0, ge=0)
+
+    # outbound HTTP (every external client)
+    http_timeout_seconds: float = Field(10.0, gt=0)
+    http_max_retries: int = Field(3, ge=0, le=10)
+    http_user_agent: str = "edgelab/0.1 (+https://github.com/edgelab; ops@edgelab.invalid)"
+
+    # The Odds API v4
+    odds_api_url: str = "https://api.the-odds-api.com"
+    odds_api_key: SecretStr | None = None
+    odds_api_sport: str = "basketball_nba"
+    odds_api_regions: str = "us"
+    odds_api_markets: str = "h2h,spreads,totals"
+    odds_api_bookmakers: str | None = None
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("devig_method")
+    @classmethod
+    def _known_devig(cls, value: str) -> str:
+        if value not in DEVIG_METHODS:
+            raise ValueError(f"must be one of {', '.join(DEVIG_METHODS)}")
+        return value
+
+    @field_validator("redis_url", "odds_api_bookmakers", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> Settings:
+        if self.env == "production" and self.odds_api_key is not None:
+            if self.odds_api_key.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError("EDGELAB_ODDS_API_KEY is a placeholder")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> Path | None:
+        """The database file for a file-backed SQLite URL, so callers can create its folder."""
+        if not self.is_sqlite:
+            return None
+        _, _, rest = self.database_url.partition(":///")
+        if not rest or rest.startswith(":memory:"):
+            return None
+        return Path(rest)
+
+    @property
+    def cache_backend(self) -> str:
+        return "redis" if self.redis_url else "memory"
+
+
+def data_dir() -> Path:
+    """Where the shipped real data sets live (inside the installed package)."""
+    return Path(__file__).resolve().parent.parent / "data"
