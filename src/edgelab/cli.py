@@ -28,7 +28,7 @@ ingest_app = typer.Typer(help="Fetch data from external services.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(ingest_app, name="ingest")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
 

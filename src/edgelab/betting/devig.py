@@ -24,9 +24,9 @@ accepts.
 
 Iterative methods (power, Shin, odds ratio, logarithmic) solve one scalar equation per row with
 a vectorised, bracketed Newton iteration (bisection whenever a Newton step would leave the
-bracket), until ``|sum(p) - 1| <= 1e-12`` or at most 100 iterations; there is no Python loop over
-markets. The probabilities are finally divided by their row sum, which changes them by at most
-about 1e-12.
+bracket, and only bisection after 8 steps), until ``|sum(p) - 1| <= 1e-12``, within at most 100
+iterations; there is no Python loop over markets, only over blocks of 8192 of them. The
+probabilities are finally divided by their row sum, which changes them by at most about 1e-12.
 
 This module is pure NumPy: no I/O and no other ``edgelab`` imports.
 
@@ -85,15 +85,16 @@ METHODS: tuple[str, ...] = (
 
 #: Convergence target for the iterative methods: ``|sum(p) - 1|`` per row.
 _TOLERANCE: Final[float] = 1e-12
-#: Hard cap on solver iterations. Newton needs about 3-6, bisection alone would need < 110 to
-#: shrink any bracket used here below double precision, so this is never the binding limit.
+#: Newton iterations before the solver falls back to plain bisection. From the starting points
+#: used here Newton needs 2-4 on realistic books; the switch guarantees termination for
+#: pathological ones.
+_NEWTON_ITERATIONS: Final[int] = 8
+#: Hard cap on solver iterations. Bisection then halves every bracket used here to rounding
+#: level in well under 90 steps, so the cap is never the binding limit.
 _MAX_ITERATIONS: Final[int] = 100
-#: From this iteration on, a market whose bracket has shrunk to rounding level also counts as
-#: solved (only reachable through bisection, i.e. for pathological inputs).
-_CHECK_COLLAPSE_AFTER: Final[int] = 8
-#: Markets per solver block: large enough to amortise Python overhead, small enough for the
-#: temporaries to stay in cache.
-_BLOCK: Final[int] = 65536
+#: Markets per block: large enough to amortise Python overhead, small enough for the block's
+#: temporaries to stay in cache (chosen by measurement; 16384+ two-way markets was slower).
+_BLOCK: Final[int] = 8192
 _EPS: Final[float] = float(np.finfo(np.float64).eps)
 
 
@@ -117,12 +118,18 @@ class DevigResult:
 
 
 # --------------------------------------------------------------------------------------------
-# Input handling
+# Driver
 #
-# Internally a batch is held "outcome-major", shape (k_outcomes, n_markets), so that per-market
-# sums are k vectorised additions of contiguous rows; NumPy reductions over a short last axis
-# are several times slower and dominated the run time for two-way markets.
+# Markets are processed in blocks of ``_BLOCK``; inside a block everything is vectorised and
+# held "outcome-major", shape (k_outcomes, m_markets), so that per-market sums are k additions
+# of contiguous rows (NumPy reductions over a short last axis are several times slower).
+# Working block by block keeps temporaries in cache instead of allocating, and page-faulting,
+# many arrays the size of the whole input. The Python loop is over blocks, never markets.
 # --------------------------------------------------------------------------------------------
+
+# Per-block method kernel: (q (k, m) implied probabilities, sum(q) (m,)) -> p (k, m), whose
+# columns sum to one up to the solver tolerance.
+_Kernel = Callable[[FloatArray, FloatArray], FloatArray]
 
 
 def _validate_decimal(odds: FloatArray) -> None:
@@ -132,8 +139,8 @@ def _validate_decimal(odds: FloatArray) -> None:
         raise ValueError("decimal odds must be greater than 1")
 
 
-def _prepare(odds: npt.ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
-    """Validate odds; return (implied probabilities (k, n), their sums (n,), input_was_1d)."""
+def _run(odds: npt.ArrayLike, kernel: _Kernel) -> DevigResult:
+    """Validate ``odds``, apply ``kernel`` block by block, renormalise and package."""
     arr = np.asarray(odds, dtype=np.float64)
     single = arr.ndim == 1
     if single:
@@ -142,21 +149,25 @@ def _prepare(odds: npt.ArrayLike) -> tuple[FloatArray, FloatArray, bool]:
         raise ValueError(
             f"odds must be 1-D (one market) or 2-D (n_markets, k_outcomes), got {arr.ndim}-D"
         )
-    if arr.shape[1] < 2:
-        raise ValueError(f"a market needs at least 2 outcomes, got {arr.shape[1]}")
+    n, k = arr.shape
+    if k < 2:
+        raise ValueError(f"a market needs at least 2 outcomes, got {k}")
     _validate_decimal(arr)
-    q: FloatArray = np.ascontiguousarray(arr.T)
-    np.divide(1.0, q, out=q)
-    return q, q.sum(axis=0), single
-
-
-def _package(p: FloatArray, q_sum: FloatArray, single: bool) -> DevigResult:
-    """Renormalise outcome-major probabilities (k, n) and return them market-major."""
-    p = p / p.sum(axis=0)
-    margin: FloatArray = q_sum - 1.0
+    probabilities = np.empty((n, k), dtype=np.float64)
+    margin = np.empty(n, dtype=np.float64)
+    for start in range(0, n, _BLOCK):
+        block = slice(start, start + _BLOCK)
+        chunk = arr[block]
+        q = np.empty((k, chunk.shape[0]), dtype=np.float64)  # never a view of the caller's odds
+        np.divide(1.0, chunk.T, out=q)
+        q_sum = q.sum(axis=0)
+        p = kernel(q, q_sum)
+        p /= p.sum(axis=0)
+        probabilities[block] = p.T
+        margin[block] = q_sum - 1.0
     if single:
-        return DevigResult(probabilities=p[:, 0].copy(), margin=margin.reshape(()))
-    return DevigResult(probabilities=np.ascontiguousarray(p.T), margin=margin)
+        return DevigResult(probabilities=probabilities[0], margin=margin.reshape(()))
+    return DevigResult(probabilities=probabilities, margin=margin)
 
 
 # --------------------------------------------------------------------------------------------
@@ -172,65 +183,55 @@ _Evaluate = Callable[[FloatArray, _Data], tuple[FloatArray, FloatArray, FloatArr
 def _solve_decreasing(
     evaluate: _Evaluate,
     data: _Data,
-    x0: FloatArray,
+    x: FloatArray,
     lo: FloatArray,
     hi: FloatArray,
 ) -> FloatArray:
     """Solve ``sum(p(x)) = 1`` per market for a parameter ``x`` on which ``sum(p)`` decreases.
 
     ``[lo, hi]`` must bracket the root (``f(lo) >= 0 >= f(hi)``; the ends themselves are never
-    evaluated). ``x0`` is the starting guess (replaced by the bracket midpoint if it is not
+    evaluated). ``x`` is the starting guess (replaced by the bracket midpoint if it is not
     strictly inside). Each step is Newton's; a step that is not finite or leaves the current
     bracket is replaced by the bracket's midpoint, and the bracket is narrowed with the sign of
-    ``f``. A market stops, its parameter frozen, as soon as ``|f| <= 1e-12`` or its bracket
-    has collapsed to rounding level, so its result does not depend on the rest of the batch.
+    ``f``. After ``_NEWTON_ITERATIONS`` steps only bisection is used, so every bracket shrinks
+    to rounding level within ``_MAX_ITERATIONS``. A market stops, its parameter frozen, as soon
+    as ``|f| <= 1e-12`` (or, in the bisection phase, once its bracket has collapsed), so its
+    result does not depend on the other markets in the batch.
 
-    Markets are processed in blocks of ``_BLOCK`` so that temporaries stay in cache; within a
-    block every operation is vectorised. Returns the probabilities, outcome-major ``(k, n)``.
+    Returns ``p`` (k, m) at the solution.
     """
-    n = x0.shape[0]
-    out = np.empty((data[0].shape[0], n), dtype=np.float64)
-    for start in range(0, n, _BLOCK):
-        block = slice(start, start + _BLOCK)
-        out[:, block] = _solve_block(
-            evaluate, tuple(a[..., block] for a in data), x0[block], lo[block], hi[block]
-        )
-    return out
-
-
-def _solve_block(
-    evaluate: _Evaluate,
-    data: _Data,
-    x: FloatArray,
-    lo: FloatArray,
-    hi: FloatArray,
-) -> FloatArray:
-    """One block of :func:`_solve_decreasing`."""
-    n = x.shape[0]
-    out = np.empty((data[0].shape[0], n), dtype=np.float64)
-    idx = np.arange(n, dtype=np.intp)
+    m = x.shape[0]
+    out = np.empty((data[0].shape[0], m), dtype=np.float64)
+    idx = np.arange(m, dtype=np.intp)
     x = np.where((x > lo) & (x < hi), x, 0.5 * (lo + hi))
-    finished = np.zeros(n, dtype=bool)
+    finished = np.zeros(m, dtype=bool)
     for iteration in range(_MAX_ITERATIONS + 1):
         p, f, df = evaluate(x, data)
-        # Rows already finished keep their x, so updating their bracket is harmless.
+        # Finished markets keep their x, so narrowing their bracket too is harmless.
         lo = np.where(f > 0.0, x, lo)
         hi = np.where(f < 0.0, x, hi)
         finished |= np.abs(f) <= _TOLERANCE
-        if iteration >= _CHECK_COLLAPSE_AFTER:
+        bisecting = iteration >= _NEWTON_ITERATIONS
+        if bisecting:
             finished |= (hi - lo) <= 4.0 * _EPS * np.maximum(1.0, np.abs(x))
         n_finished = int(np.count_nonzero(finished))
         if n_finished == idx.size:
             out[:, idx] = p
             return out
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            step = x - f / df
-        # NaN and +-inf fail these comparisons, so they also fall back to bisection.
-        step = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
+        if bisecting:
+            step = 0.5 * (lo + hi)
+        else:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+                step = x - f / df
+            # NaN and +-inf fail both comparisons, so they fall back to bisection too.
+            step = np.where((step > lo) & (step < hi), step, 0.5 * (lo + hi))
         x = np.where(finished, x, step)
-        if 4 * n_finished >= idx.size:
-            out[:, idx[finished]] = p[:, finished]
-            keep = ~finished
+        if 10 * n_finished >= 9 * idx.size:
+            # Drop finished markets once they are 90 % of the working set; compacting earlier
+            # costs more (gathers over the whole set) than the evaluations it saves.
+            done = np.flatnonzero(finished)
+            out[:, idx[done]] = p[:, done]
+            keep = np.flatnonzero(~finished)
             idx, x, lo, hi = idx[keep], x[keep], lo[keep], hi[keep]
             data = tuple(a[..., keep] for a in data)
             finished = np.zeros(idx.size, dtype=bool)
@@ -244,6 +245,10 @@ def _solve_block(
 # --------------------------------------------------------------------------------------------
 
 
+def _multiplicative_kernel(q: FloatArray, q_sum: FloatArray) -> FloatArray:
+    return q / q_sum
+
+
 def devig_multiplicative(odds: npt.ArrayLike) -> DevigResult:
     """Normalisation: ``p_i = q_i / sum(q)`` with ``q_i = 1 / o_i``.
 
@@ -253,8 +258,7 @@ def devig_multiplicative(odds: npt.ArrayLike) -> DevigResult:
     Source: Clarke, Kovalchik & Ingram (2017) "normalisation"; ``implied`` method 'basic';
     ``penaltyblog.implied`` 'multiplicative'.
     """
-    q, q_sum, single = _prepare(odds)
-    return _package(q, q_sum, single)
+    return _run(odds, _multiplicative_kernel)
 
 
 def _project_onto_simplex(v: FloatArray) -> FloatArray:
@@ -269,7 +273,16 @@ def _project_onto_simplex(v: FloatArray) -> FloatArray:
     counts = np.arange(1, k + 1, dtype=np.float64)[:, np.newaxis]
     rho = np.count_nonzero(u - excess / counts > 0.0, axis=0)
     lam = excess[rho - 1, np.arange(m)] / rho
-    return np.maximum(v - lam, 0.0)
+    projected: FloatArray = np.maximum(v - lam, 0.0)
+    return projected
+
+
+def _additive_kernel(q: FloatArray, q_sum: FloatArray) -> FloatArray:
+    p: FloatArray = q - (q_sum - 1.0) / q.shape[0]
+    negative = np.any(p < 0.0, axis=0)
+    if np.any(negative):
+        p[:, negative] = _project_onto_simplex(q[:, negative])
+    return p
 
 
 def devig_additive(odds: npt.ArrayLike) -> DevigResult:
@@ -292,19 +305,24 @@ def devig_additive(odds: npt.ArrayLike) -> DevigResult:
     Source: Clarke, Kovalchik & Ingram (2017); ``implied`` method 'additive';
     ``penaltyblog.implied`` 'additive' (both return the plain formula, negatives included).
     """
-    q, q_sum, single = _prepare(odds)
-    k = q.shape[0]
-    p = q - (q_sum - 1.0) / k
-    negative = np.any(p < 0.0, axis=0)
-    if np.any(negative):
-        p[:, negative] = _project_onto_simplex(q[:, negative])
-    return _package(p, q_sum, single)
+    return _run(odds, _additive_kernel)
 
 
 def _power_evaluate(kappa: FloatArray, data: _Data) -> tuple[FloatArray, FloatArray, FloatArray]:
     (log_q,) = data
     p = np.exp(kappa * log_q)
     return p, p.sum(axis=0) - 1.0, (p * log_q).sum(axis=0)
+
+
+def _power_kernel(q: FloatArray, q_sum: FloatArray) -> FloatArray:
+    k, m = q.shape
+    log_q = np.log(q)
+    # Start one Newton step away from kappa = 1, where f = sum(q) - 1 and f' = sum(q ln q).
+    # Bracket: f(0) = k - 1 > 0, and k * max(q) ** hi <= 1 so f(hi) <= 0 (doubled so that a
+    # fair book's kappa = 1 is strictly inside).
+    x0 = 1.0 - (q_sum - 1.0) / (q * log_q).sum(axis=0)
+    hi = 2.0 * np.maximum(1.0, np.log(k) / -log_q.max(axis=0))
+    return _solve_decreasing(_power_evaluate, (log_q,), x0, np.zeros(m), hi)
 
 
 def devig_power(odds: npt.ArrayLike) -> DevigResult:
@@ -323,17 +341,7 @@ def devig_power(odds: npt.ArrayLike) -> DevigResult:
     Crowd" calls this the logarithmic method (per the ``implied`` documentation), which is
     *not* what :func:`devig_logarithmic` implements.
     """
-    q, q_sum, single = _prepare(odds)
-    k, n = q.shape
-    log_q = np.log(q)
-    # Start from one Newton step away from kappa = 1, where f = sum(q) - 1 and
-    # f' = sum(q ln q). Bracket: f(0) = k - 1 > 0, and k * max(q) ** hi <= 1 so f(hi) <= 0
-    # (doubled so that a fair book's kappa = 1 is strictly inside).
-    x0 = 1.0 - (q_sum - 1.0) / (q * log_q).sum(axis=0)
-    lo = np.zeros(n)
-    hi = 2.0 * np.maximum(1.0, np.log(k) / -log_q.max(axis=0))
-    p = _solve_decreasing(_power_evaluate, (log_q,), x0, lo, hi)
-    return _package(p, q_sum, single)
+    return _run(odds, _power_kernel)
 
 
 def _shin_evaluate(z: FloatArray, data: _Data) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -344,6 +352,17 @@ def _shin_evaluate(z: FloatArray, data: _Data) -> tuple[FloatArray, FloatArray, 
     # d p / d z by the quotient rule, with d root / d z = (z - 2 a) / root.
     dp = ((z - 2.0 * a) / root - 1.0 + 2.0 * p) / (2.0 * one_minus)
     return p, p.sum(axis=0) - 1.0, dp.sum(axis=0)
+
+
+def _shin_kernel(q: FloatArray, q_sum: FloatArray) -> FloatArray:
+    k, m = q.shape
+    a = q * q / q_sum
+    # One Newton step from z = 0, where p_i = q_i / sqrt(Q), f = sqrt(Q) - 1 and
+    # f' = (sqrt(Q) - k) / 2. Bracket: every p_i > 1/2 at z = -1, so f(-1) > 0, and
+    # f -> sum(a) - 1 < 0 as z -> 1.
+    root_q = np.sqrt(q_sum)
+    x0 = 2.0 * (root_q - 1.0) / (k - root_q)
+    return _solve_decreasing(_shin_evaluate, (a,), x0, np.full(m, -1.0), np.ones(m))
 
 
 def devig_shin(odds: npt.ArrayLike) -> DevigResult:
@@ -361,24 +380,15 @@ def devig_shin(odds: npt.ArrayLike) -> DevigResult:
     interpretation but keeps the method total.
 
     For two outcomes the solution is exactly the additive one (Clarke et al. 2017; ``implied``
-    vignette). Here ``z`` is found with a bracketed Newton iteration on the equation above
-    rather than the Jullien-Salanié fixed point ``z <- (sum(sqrt(...)) - 2) / (k - 2)``, which
-    is undefined for ``k = 2`` and, with the ``implied`` package's default stopping rule,
-    stops about 1e-4 short of the root.
+    vignette); nothing here special-cases it. ``z`` is found with a bracketed Newton iteration
+    on the equation above rather than the Jullien-Salanié fixed point
+    ``z <- (sum(sqrt(...)) - 2) / (k - 2)``, which is undefined for ``k = 2`` and, with the
+    ``implied`` package's default stopping rule, stops about 1e-4 short of the root.
 
     Source: Shin (1992, 1993); Jullien & Salanié (1994); ``implied`` method 'shin' (function
     ``shin_func``); ``penaltyblog.implied`` 'shin'.
     """
-    q, q_sum, single = _prepare(odds)
-    k, n = q.shape
-    a = q * q / q_sum
-    # One Newton step from z = 0, where p_i = q_i / sqrt(Q), f = sqrt(Q) - 1 and
-    # f' = (sqrt(Q) - k) / 2. Bracket: every p_i > 1/2 at z = -1, so f(-1) > 0, and
-    # f -> sum(a) - 1 < 0 as z -> 1.
-    root_q = np.sqrt(q_sum)
-    x0 = 2.0 * (root_q - 1.0) / (k - root_q)
-    p = _solve_decreasing(_shin_evaluate, (a,), x0, np.full(n, -1.0), np.ones(n))
-    return _package(p, q_sum, single)
+    return _run(odds, _shin_kernel)
 
 
 def _logit_shift_evaluate(
@@ -389,20 +399,20 @@ def _logit_shift_evaluate(
     return p, p.sum(axis=0) - 1.0, -(p * (1.0 - p)).sum(axis=0)
 
 
-def _logit_shift(q: FloatArray, q_sum: FloatArray) -> FloatArray:
+def _logit_shift_kernel(q: FloatArray, q_sum: FloatArray) -> FloatArray:
     """Solve ``logit(p_i) = logit(q_i) - theta`` with ``sum(p) = 1`` per market.
 
     Written as ``p_i = q_i / (q_i + c * (1 - q_i))`` with ``c = exp(theta)``, which needs no
-    logarithms and has ``d p_i / d theta = -p_i * (1 - p_i)``. ``q`` is outcome-major (k, n).
+    logarithms and has ``d p_i / d theta = -p_i * (1 - p_i)``.
     """
     one_minus_q = 1.0 - q
     # One Newton step from theta = 0, where f = sum(q) - 1 and f' = -sum(q (1 - q)).
     x0 = (q_sum - 1.0) / (q * one_minus_q).sum(axis=0)
     # At theta = min(logit q) every p_i >= 1/2, so f >= 0. Because sigmoid(x) <= exp(x),
     # f(ln sum(q / (1 - q))) <= 0. Both ends are widened past 0, the fair-book solution.
-    logit_q = np.log(q) - np.log1p(-q)
-    lo = np.minimum(-1.0, logit_q.min(axis=0))
-    hi = np.maximum(1.0, np.log((q / one_minus_q).sum(axis=0)))
+    odds_against = q / one_minus_q
+    lo = np.minimum(-1.0, np.log(odds_against.min(axis=0)))
+    hi = np.maximum(1.0, np.log(odds_against.sum(axis=0)))
     return _solve_decreasing(_logit_shift_evaluate, (q, one_minus_q), x0, lo, hi)
 
 
@@ -410,16 +420,15 @@ def devig_odds_ratio(odds: npt.ArrayLike) -> DevigResult:
     """Odds ratio: ``p_i = q_i / (c + q_i - c * q_i)`` with ``c`` solved so ``sum(p) = 1``.
 
     Equivalently ``(q_i / (1 - q_i)) / (p_i / (1 - p_i)) = c`` for every outcome: the bookmaker
-    multiplies the true odds-against ratio of every outcome by the same factor. Why: it
-    captures the favourite-longshot bias with one parameter and never leaves (0, 1).
+    multiplies the true odds (in the p / (1 - p) sense) of every outcome by the same factor.
+    Why: it captures the favourite-longshot bias with one parameter and never leaves (0, 1).
     ``c > 1`` for an overround book, ``c < 1`` for an underround one, ``c = 1`` for a fair one.
-    Solved in ``theta = ln c`` (see :func:`_logit_shift`).
+    Solved in ``theta = ln c``.
 
     Source: Cheung (2015); Buchdahl, "Wisdom of the Crowd"; ``implied`` method 'or' (function
     ``or_func``); ``penaltyblog.implied`` 'odds_ratio'.
     """
-    q, q_sum, single = _prepare(odds)
-    return _package(_logit_shift(q, q_sum), q_sum, single)
+    return _run(odds, _logit_shift_kernel)
 
 
 def devig_logarithmic(odds: npt.ArrayLike) -> DevigResult:
@@ -434,13 +443,12 @@ def devig_logarithmic(odds: npt.ArrayLike) -> DevigResult:
     outcome. The solver finds the 'c' that makes the final probabilities sum to 1.0."
 
     Note: algebraically this is the odds-ratio method with ``c_odds_ratio = exp(c)``, so it
-    returns the same probabilities as :func:`devig_odds_ratio` (to solver precision). The name
-    "logarithmic" is used differently elsewhere: Buchdahl's "Wisdom of the Crowd" document
+    returns the same probabilities as :func:`devig_odds_ratio` (here it shares its solver). The
+    name "logarithmic" is used differently elsewhere: Buchdahl's "Wisdom of the Crowd" document
     uses it for what is here :func:`devig_power` (as the ``implied`` package documents). This
     function follows penaltyblog, the published software that exposes a method with this name.
     """
-    q, q_sum, single = _prepare(odds)
-    return _package(_logit_shift(q, q_sum), q_sum, single)
+    return _run(odds, _logit_shift_kernel)
 
 
 _DISPATCH: Final[dict[str, Callable[[npt.ArrayLike], DevigResult]]] = {

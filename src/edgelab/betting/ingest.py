@@ -66,6 +66,7 @@ class SnapshotIn:
     source: str
     market_type: str
     side: str
+    game_id: str
 
     @property
     def key(self) -> tuple[str, str, str, dt.datetime]:
@@ -73,7 +74,7 @@ class SnapshotIn:
 
     def row(self) -> dict[str, Any]:
         row = self.__dict__.copy()
-        del row["market_type"], row["side"]
+        del row["market_type"], row["side"], row["game_id"]
         return row
 
 
@@ -110,7 +111,7 @@ def snapshots_for_game(game: GameLines, gid: str, tip: dt.datetime, tz: str, sou
         captured = ids.estimated_line_time(game.date, kind, tip, tz)
         out.append(
             SnapshotIn(ids.outcome_id(gid, mtype, side), HISTORICAL_BOOK, kind, captured, True,
-                       round(float(odds), 6), line, assumed, source, mtype, side)
+                       round(float(odds), 6), line, assumed, source, mtype, side, gid)
         )
 
     if game.ml_home_close is not None and game.ml_away_close is not None:
@@ -155,7 +156,7 @@ async def upsert_games(session: AsyncSession, games: Sequence[GameIn], stats: Im
         else:
             stats.games_unchanged += 1
     for chunk in _chunks(new_rows, 2000):
-        await session.execute(insert(Game), list(chunk))
+        await session.execute(insert(Game.__table__), list(chunk))
     await session.flush()
 
 
@@ -188,24 +189,29 @@ async def ensure_outcomes(session: AsyncSession, wanted: dict[str, OutcomeSpec])
         if mid not in have_markets
     ]
     for chunk in _chunks(new_markets, 2000):
-        await session.execute(insert(Market), list(chunk))
+        await session.execute(insert(Market.__table__), list(chunk))
     new_outcomes = [
         {"id": oid, "market_id": spec.market_id, "side": spec.side, "label": spec.label}
         for oid, spec in missing.items()
     ]
     for chunk in _chunks(new_outcomes, 2000):
-        await session.execute(insert(Outcome), list(chunk))
+        await session.execute(insert(Outcome.__table__), list(chunk))
 
 
 async def upsert_snapshots(session: AsyncSession, snaps: Sequence[SnapshotIn], stats: ImportStats) -> None:
     existing: dict[tuple[str, str, str, dt.datetime], tuple[int, float, float | None]] = {}
-    outcome_ids = sorted({s.outcome_id for s in snaps})
-    for chunk in _chunks(outcome_ids):
+    # read what exists game by game (ids share the game's prefix): far fewer round trips
+    # than asking per outcome
+    game_ids = sorted({s.game_id for s in snaps})
+    for chunk in _chunks(game_ids):
         rows = await session.execute(
             select(
                 OddsSnapshot.id, OddsSnapshot.outcome_id, OddsSnapshot.bookmaker, OddsSnapshot.kind,
                 OddsSnapshot.captured_at, OddsSnapshot.odds_decimal, OddsSnapshot.line,
-            ).where(OddsSnapshot.outcome_id.in_(chunk))
+            )
+            .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
+            .join(Market, Market.id == Outcome.market_id)
+            .where(Market.game_id.in_(chunk))
         )
         for sid, oid, book, kind, at, odds, line in rows:
             existing[(oid, book, kind, at)] = (sid, odds, line)
@@ -226,7 +232,7 @@ async def upsert_snapshots(session: AsyncSession, snaps: Sequence[SnapshotIn], s
         else:
             stats.snapshots_unchanged += 1
     for chunk in _chunks(new_rows, 2000):
-        await session.execute(insert(OddsSnapshot), list(chunk))
+        await session.execute(insert(OddsSnapshot.__table__), list(chunk))
     for row in changed:
         await session.execute(
             update(OddsSnapshot)

@@ -88,7 +88,7 @@ def event_rows(event: OddsEvent, settings: Settings, fetched_at: dt.datetime,
                 oid = f"{mid}-{side}"
                 specs[oid] = OutcomeSpec(mid, gid, mtype, side, label, desc)
                 snaps.append(SnapshotIn(oid, book.key, "live", captured, False, out.price, line,
-                                        False, "the-odds-api", mtype, side))
+                                        False, "the-odds-api", mtype, side, gid))
     return game, snaps, specs
 
 

@@ -20,9 +20,9 @@ from __future__ import annotations
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Literal, NoReturn
-from urllib.parse import quote
+from typing import Any, Literal, NoReturn, TypeVar
 
 import httpx
 from pydantic import BaseModel, TypeAdapter, ValidationError
@@ -37,7 +37,9 @@ OddsFormat = Literal["decimal", "american"]
 DEFAULT_RETRY_AFTER_SECONDS = 60
 LOW_QUOTA_WARNING = 25
 _KEY_IN_URL = re.compile(r"(apiKey=)[^&\s\"'#]+", re.IGNORECASE)
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,128}")  # sport keys and 32-hex event ids
 _DATETIME: TypeAdapter[datetime] = TypeAdapter(datetime)
+_T = TypeVar("_T")
 _TRANSIENT_CODES = frozenset({"odds_api_rate_limited", "odds_api_unavailable"})  # -> 503
 
 
@@ -193,10 +195,24 @@ def _csv(value: str | None) -> str | None:
 
 
 def _segment(value: str, what: str) -> str:
-    """A path segment, quoted so an id from a request cannot reach another upstream path."""
-    if not value.strip():
-        raise InvalidInputError(f"{what} must not be empty.")
-    return quote(value.strip(), safe="")
+    """A path segment, checked so an id taken from a request cannot reach another path."""
+    if not _SAFE_SEGMENT.fullmatch(value):
+        raise InvalidInputError(f"{what} must be letters, digits, '_' or '-', not {value!r}.")
+    return value
+
+
+def _collect(
+    items: list[Any], parse: Callable[[Any, OddsFormat], tuple[_T | None, int]], fmt: OddsFormat
+) -> tuple[list[_T], int]:
+    """Parse children, keeping the good ones and summing what was dropped on the way."""
+    kept: list[_T] = []
+    dropped = 0
+    for item in items:
+        value, bad = parse(item, fmt)
+        dropped += bad
+        if value is not None:
+            kept.append(value)
+    return kept, dropped
 
 
 # ---------------------------------------------------------------- payload parsing
@@ -253,12 +269,7 @@ def _parse_bookmaker(raw: Any, odds_format: OddsFormat) -> tuple[OddsBookmaker |
         return None, 1
     if not isinstance(items := raw.get("markets"), list):
         return None, 1
-    markets, dropped = [], 0
-    for item in items:
-        market, bad = _parse_market(item, odds_format)
-        dropped += bad
-        if market is not None:
-            markets.append(market)
+    markets, dropped = _collect(items, _parse_market, odds_format)
     if not markets:  # nothing usable left: not worth a row downstream
         return None, dropped
     title = _text(raw.get("title")) or key
@@ -279,12 +290,7 @@ def parse_event(raw: Any, odds_format: OddsFormat, sport: str) -> tuple[OddsEven
     books, dropped = raw.get("bookmakers") or [], 0
     if not isinstance(books, list):
         books, dropped = [], 1
-    bookmakers: list[OddsBookmaker] = []
-    for item in books:
-        bookmaker, bad = _parse_bookmaker(item, odds_format)
-        dropped += bad
-        if bookmaker is not None:
-            bookmakers.append(bookmaker)
+    bookmakers, bad = _collect(books, _parse_bookmaker, odds_format)
     event = OddsEvent(
         id=event_id,
         sport_key=_text(raw.get("sport_key")) or sport,
@@ -294,7 +300,7 @@ def parse_event(raw: Any, odds_format: OddsFormat, sport: str) -> tuple[OddsEven
         away_team=away,
         bookmakers=bookmakers,
     )
-    return event, dropped
+    return event, dropped + bad
 
 
 def _parse_or_fail(raw: Any, odds_format: OddsFormat, sport: str) -> tuple[OddsEvent, int]:

@@ -96,7 +96,7 @@ async def send_with_retries(
     """
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(1, attempts)),
-        wait=_wait(wait_exponential_jitter(initial=initial_wait, max=max_wait)),
+        wait=_wait(wait_exponential_jitter(multiplier=initial_wait, max=max_wait)),
         retry=retry_if_exception(_retryable),
         reraise=True,
     )

@@ -1,0 +1,98 @@
+"""The shipped real NBA data, imported and scored once per backend for end-to-end tests."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import threading
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from edgelab.app import create_app
+from edgelab.betting.ingest import import_parsed
+from edgelab.betting.nba_csv import parse_nba_csv
+from edgelab.betting.slate import SlateResult, score_slate
+from edgelab.cli import shipped_nba_files
+from edgelab.core import migrations
+from edgelab.core.db import create_engine, create_sessionmaker
+from edgelab.core.settings import Settings
+from tests.conftest import BACKENDS, fresh_database, make_settings
+
+
+async def load_real_data(settings: Settings) -> SlateResult:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            for path in shipped_nba_files():
+                await import_parsed(session, parse_nba_csv(path), settings)
+            return await score_slate(session, settings)
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def real_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Built once; SQLite users of the real data get their own copy of the file."""
+    db = tmp_path_factory.mktemp("template") / "real.db"
+    settings = make_settings(f"sqlite+aiosqlite:///{db}")
+    migrations.upgrade(settings)
+    asyncio.run(load_real_data(settings))
+    return db
+
+
+def _copy_of(template: Path, tmp: Path) -> str:
+    target = tmp / "real.db"
+    shutil.copyfile(template, target)
+    return f"sqlite+aiosqlite:///{target}"
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def real_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    if request.param == "sqlite":
+        template = request.getfixturevalue("real_sqlite_file")
+        return make_settings(_copy_of(template, tmp_path_factory.mktemp("real")))
+    url = fresh_database(request, request.param, tmp_path_factory.mktemp("real"), "real")
+    settings = make_settings(url)
+    migrations.upgrade(settings)
+    asyncio.run(load_real_data(settings))
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def real_client(real_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    app = create_app(real_settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            yield c
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def live_server(tmp_path_factory: pytest.TempPathFactory, real_sqlite_file: Path) -> Iterator[str]:
+    """The app on a real loopback port (SQLite with the real data), for schemathesis."""
+    settings = make_settings(_copy_of(real_sqlite_file, tmp_path_factory.mktemp("live")))
+    port = _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
+                                           log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("live server did not start")
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)

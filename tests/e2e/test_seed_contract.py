@@ -1,0 +1,60 @@
+"""The value-betting seed contract on the real shipped data (the demo a new user sees)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import httpx
+import pytest
+
+SEED_FIELDS = ["market_id", "game_id", "market_type", "outcome_label", "line", "odds_decimal",
+               "p_true", "p_market", "raw_edge", "algo_a_value_score", "algo_a_confidence",
+               "algo_a_market_quality", "algo_b_value_score", "algo_b_confidence",
+               "algo_b_market_quality", "time_to_tip_minutes", "calc_time"]
+
+
+@pytest.mark.parametrize("algorithm", ["a", "b"])
+async def test_the_real_demo_slate_is_ranked_with_every_seed_field(real_client: httpx.AsyncClient, algorithm):
+    r = await real_client.get(f"/markets?algorithm={algorithm}&limit=200")
+    assert r.status_code == 200
+    body = r.json()
+    rows = body["items"]
+    assert body["slate_date"] == "2019-04-10"  # the last full slate in the shipped data
+    assert len(rows) == body["total"] >= 8 * 6
+    key = f"algo_{algorithm}_value_score"
+    scores = [row[key] for row in rows]
+    assert scores == sorted(scores, reverse=True) and all(0 <= s <= 100 for s in scores)
+    assert all(field in rows[0] for field in SEED_FIELDS)
+    assert all(0 <= row["p_true"] <= 1 and 0 <= row["p_market"] <= 1 for row in rows)
+    assert {row["market_type"] for row in rows} == {"moneyline", "spread", "total"}
+    # spreads and totals at the opening line, moneylines at the only line SBR has: closing
+    kinds = {(row["market_type"], row["odds_kind"]) for row in rows}
+    assert kinds == {("moneyline", "close"), ("spread", "open"), ("total", "open")}
+
+
+async def test_the_model_was_fitted_only_on_games_before_the_slate(real_client: httpx.AsyncClient):
+    top = (await real_client.get("/markets?limit=1")).json()["items"][0]
+    bet = (await real_client.get(f"/bet/{top['market_id']}")).json()
+    assert dt.date.fromisoformat(bet["model"]["trained_through"]) < dt.date(2019, 4, 10)
+    assert bet["model"]["n_games"] > 10_000
+
+
+async def test_a_real_spread_has_a_history_from_open_to_close(real_client: httpx.AsyncClient):
+    rows = (await real_client.get("/markets?market_type=spread&limit=200")).json()["items"]
+    history = (await real_client.get(f"/bet/{rows[0]['market_id']}/history")).json()
+    assert [p["odds_kind"] for p in history["points"]] == ["open", "close"]
+
+
+async def test_health_reports_the_real_data(real_client: httpx.AsyncClient):
+    body = (await real_client.get("/health")).json()
+    assert body["status"] == "ok" and body["data"]["games"] >= 15_521
+    assert body["data"]["latest_result_date"] == "2019-06-13"
+
+
+@pytest.mark.parametrize(("path", "status"), [
+    ("/bet/no-such-market", 404), ("/markets?algorithm=c", 422), ("/markets?limit=500", 422),
+    ("/no/such/path", 404),
+])
+async def test_errors_on_the_real_app_use_the_envelope(real_client: httpx.AsyncClient, path, status):
+    r = await real_client.get(path)
+    assert r.status_code == status and isinstance(r.json()["error"]["code"], str)
