@@ -53,8 +53,11 @@ async def _recreate_pg_database(url: str, suffix: str) -> str:
     parsed = make_url(url)
     name = f"{parsed.database}_{suffix}"
     conn = await asyncpg.connect(
-        user=parsed.username or "postgres", password=parsed.password, host=parsed.host,
-        port=parsed.port or 5432, database=parsed.database,
+        user=parsed.username or "postgres",
+        password=parsed.password,
+        host=parsed.host,
+        port=parsed.port or 5432,
+        database=parsed.database,
     )
     try:
         await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -101,8 +104,9 @@ async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 @pytest.fixture
 async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
     """A session whose commits are savepoints inside a transaction rolled back after the test."""
-    sess = AsyncSession(bind=connection, expire_on_commit=False,
-                        join_transaction_mode="create_savepoint")
+    sess = AsyncSession(
+        bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+    )
     yield sess
     await sess.close()
 

@@ -69,8 +69,15 @@ async def _schema_diff(settings: Settings) -> list[Any]:
 
 
 async def test_models_define_the_app_tables() -> None:
-    assert {"games", "markets", "outcomes", "odds_snapshots", "value_scores", "model_fits",
-            "ingest_runs"} <= APP_TABLES
+    assert {
+        "games",
+        "markets",
+        "outcomes",
+        "odds_snapshots",
+        "value_scores",
+        "model_fits",
+        "ingest_runs",
+    } <= APP_TABLES
 
 
 async def test_upgrade_downgrade_upgrade_round_trip(mig_settings: Settings) -> None:
@@ -116,10 +123,12 @@ async def test_migrated_schema_enforces_foreign_keys(mig_settings: Settings) -> 
     try:
         async with engine.connect() as conn:
             with pytest.raises(Exception, match=r"(?i)foreign key"):
-                await conn.execute(text(
-                    "INSERT INTO markets (id, game_id, market_type) "
-                    "VALUES ('m1', 'no-such-game', 'spread')"
-                ))
+                await conn.execute(
+                    text(
+                        "INSERT INTO markets (id, game_id, market_type) "
+                        "VALUES ('m1', 'no-such-game', 'spread')"
+                    )
+                )
             await conn.rollback()
     finally:
         await engine.dispose()

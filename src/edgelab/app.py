@@ -24,7 +24,7 @@ import edgelab
 from edgelab.betting import service as betting_service
 from edgelab.betting.router import router as betting_router
 from edgelab.core.cache import make_cache
-from edgelab.core.db import SessionDep, create_engine, create_sessionmaker, enable_wal
+from edgelab.core.db import SessionDep, create_engine, create_sessionmaker
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses, install_error_handlers
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
@@ -89,7 +89,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings)
-        await enable_wal(engine)
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = make_cache(settings.redis_url)
@@ -127,9 +126,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(_health_router())
     app.include_router(betting_router)
 
+    from prometheus_client import CollectorRegistry
     from prometheus_fastapi_instrumentator import Instrumentator
 
-    Instrumentator(excluded_handlers=["/metrics"]).instrument(app).expose(
-        app, endpoint="/metrics", include_in_schema=False
-    )
+    # a registry per app: the process-wide default would freeze every app but the first
+    Instrumentator(excluded_handlers=["/metrics"], registry=CollectorRegistry()).instrument(
+        app
+    ).expose(app, endpoint="/metrics", include_in_schema=False)
     return app

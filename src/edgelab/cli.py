@@ -6,8 +6,7 @@ import asyncio
 import datetime as dt
 import glob
 import json
-import sys
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -18,7 +17,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core import migrations
-from edgelab.core.db import create_engine, create_sessionmaker, enable_wal
+from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings, data_dir
 
 app = typer.Typer(help="edgelab: betting and game analytics.", no_args_is_help=True)
@@ -37,9 +36,15 @@ def _settings() -> Settings:
 
 
 def _progress() -> Progress:
-    return Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(),
-                    TextColumn("{task.completed}/{task.total}"), TimeElapsedColumn(),
-                    console=console, transient=False)
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=False,
+    )
 
 
 def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
@@ -47,7 +52,6 @@ def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable
 
     async def main() -> T:
         engine = create_engine(settings)
-        await enable_wal(engine)
         try:
             async with create_sessionmaker(engine)() as session, session.begin():
                 return await work(session)
@@ -102,8 +106,17 @@ def _import_nba(settings: Settings, paths: list[Path], season: int | None) -> No
             progress.advance(task)
 
     table = Table(title="NBA import")
-    for col in ("file", "layout", "rows read", "games new", "games updated", "unchanged",
-                "odds new", "odds updated", "skipped"):
+    for col in (
+        "file",
+        "layout",
+        "rows read",
+        "games new",
+        "games updated",
+        "unchanged",
+        "odds new",
+        "odds updated",
+        "skipped",
+    ):
         table.add_column(col)
     skipped_all: dict[str, int] = {}
 
@@ -112,10 +125,17 @@ def _import_nba(settings: Settings, paths: list[Path], season: int | None) -> No
             task = progress.add_task("importing", total=len(parsed))
             for p in parsed:
                 stats = await import_parsed(session, p, settings)
-                table.add_row(Path(p.path).name, p.layout, str(stats.rows_read),
-                              str(stats.games_new), str(stats.games_updated),
-                              str(stats.games_unchanged), str(stats.snapshots_new),
-                              str(stats.snapshots_updated), str(sum(stats.skipped.values())))
+                table.add_row(
+                    Path(p.path).name,
+                    p.layout,
+                    str(stats.rows_read),
+                    str(stats.games_new),
+                    str(stats.games_updated),
+                    str(stats.games_unchanged),
+                    str(stats.snapshots_new),
+                    str(stats.snapshots_updated),
+                    str(sum(stats.skipped.values())),
+                )
                 for reason, n in stats.skipped.items():
                     skipped_all[reason] = skipped_all.get(reason, 0) + n
                 progress.advance(task)
@@ -129,8 +149,10 @@ def _import_nba(settings: Settings, paths: list[Path], season: int | None) -> No
 @import_app.command("nba-csv")
 def import_nba_csv(
     paths: Annotated[list[str], typer.Argument(help="CSV files (globs allowed), any layout.")],
-    season: Annotated[int | None, typer.Option(help="Season by ending year, for SBR files "
-                                                    "whose name does not say it.")] = None,
+    season: Annotated[
+        int | None,
+        typer.Option(help="Season by ending year, for SBR files whose name does not say it."),
+    ] = None,
 ) -> None:
     """Import NBA results and lines (Kaggle, SBR raw or SBR one-row layout; inferred)."""
     files: list[Path] = []
@@ -153,10 +175,16 @@ def _score(settings: Settings, date: dt.date | None) -> dict[str, Any]:
         task = progress.add_task("scoring", total=None)
 
         async def work(session: AsyncSession) -> dict[str, Any]:
-            res = await score_slate(session, settings, date,
-                                    progress=lambda msg: progress.update(task, description=msg))
-            return {"slate_date": res.slate_date.isoformat(), "model_version": res.model_version,
-                    "games": res.games, "scored_rows": res.scored, "fit": res.fit}
+            res = await score_slate(
+                session, settings, date, progress=lambda msg: progress.update(task, description=msg)
+            )
+            return {
+                "slate_date": res.slate_date.isoformat(),
+                "model_version": res.model_version,
+                "games": res.games,
+                "scored_rows": res.scored,
+                "fit": res.fit,
+            }
 
         try:
             return _run_in_session(settings, work)
@@ -167,8 +195,13 @@ def _score(settings: Settings, date: dt.date | None) -> dict[str, Any]:
 
 @app.command("score")
 def score(
-    date: Annotated[dt.datetime | None, typer.Option(formats=["%Y-%m-%d"],
-                    help="Slate date (default EDGELAB_DEMO_DATE or the latest full slate).")] = None,
+    date: Annotated[
+        dt.datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Slate date (default EDGELAB_DEMO_DATE or the latest full slate).",
+        ),
+    ] = None,
 ) -> None:
     """Fit the model on everything before the slate and score every snapshot of it."""
     result = _score(_settings(), date.date() if date else None)
@@ -177,8 +210,12 @@ def score(
 
 @ingest_app.command("odds")
 def ingest_odds(
-    sport: Annotated[str | None, typer.Option(help="Sport key (default EDGELAB_ODDS_API_SPORT).")] = None,
-    markets: Annotated[str | None, typer.Option(help="Comma list, e.g. h2h,spreads,totals.")] = None,
+    sport: Annotated[
+        str | None, typer.Option(help="Sport key (default EDGELAB_ODDS_API_SPORT).")
+    ] = None,
+    markets: Annotated[
+        str | None, typer.Option(help="Comma list, e.g. h2h,spreads,totals.")
+    ] = None,
     regions: Annotated[str | None, typer.Option(help="Comma list, e.g. us,uk.")] = None,
 ) -> None:
     """Fetch live odds from The Odds API v4 and store them as snapshots."""
@@ -188,7 +225,9 @@ def ingest_odds(
     settings = _settings()
 
     async def work(session: AsyncSession) -> dict[str, Any]:
-        return await ingest_live_odds(session, settings, sport=sport, markets=markets, regions=regions)
+        return await ingest_live_odds(
+            session, settings, sport=sport, markets=markets, regions=regions
+        )
 
     try:
         result = _run_in_session(settings, work)
@@ -208,9 +247,16 @@ def serve(
     import uvicorn
 
     settings = _settings()
-    uvicorn.run("edgelab.app:create_app", factory=True, host=host or settings.host, port=port or settings.port,
-                workers=workers, log_level=settings.log_level.lower(), access_log=False,
-                proxy_headers=False)
+    uvicorn.run(
+        "edgelab.app:create_app",
+        factory=True,
+        host=host or settings.host,
+        port=port or settings.port,
+        workers=workers,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+    )
 
 
 @app.command("demo")
@@ -225,16 +271,14 @@ def demo(
     _import_nba(settings, shipped_nba_files(), None)
     console.rule("3/4 fit the model and score the demo slate")
     result = _score(settings, None)
-    console.print(f"slate {result['slate_date']}: {result['scored_rows']} scores, "
-                  f"model {result['model_version']}")
+    console.print(
+        f"slate {result['slate_date']}: {result['scored_rows']} scores, "
+        f"model {result['model_version']}"
+    )
     if serve_after:
         console.rule(f"4/4 serve on http://{settings.host}:{settings.port} (docs at /docs)")
         serve(None, None, 1)
 
 
-def main() -> None:  # pragma: no cover - console entry for `python -m edgelab.cli`
+if __name__ == "__main__":  # pragma: no cover - `python -m edgelab.cli`
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

@@ -20,8 +20,24 @@ from edgelab.betting.ingest import ImportStats, import_parsed
 from edgelab.betting.nba_csv import parse_nba_text
 from edgelab.core.settings import Settings
 
-TEAMS = ["ATL", "BOS", "BKN", "CHA", "CHI", "CLE", "DAL", "DEN",
-         "DET", "GSW", "HOU", "IND", "LAC", "LAL", "MEM", "MIA"]
+TEAMS = [
+    "ATL",
+    "BOS",
+    "BKN",
+    "CHA",
+    "CHI",
+    "CLE",
+    "DAL",
+    "DEN",
+    "DET",
+    "GSW",
+    "HOU",
+    "IND",
+    "LAC",
+    "LAL",
+    "MEM",
+    "MIA",
+]
 HEADER = (
     "season,date,neutral_site,away_team,home_team,away_rot,home_rot,away_score,home_score,"
     "away_q1,away_q2,away_q3,away_q4,home_q1,home_q2,home_q3,home_q4,home_spread_open,"
@@ -53,8 +69,9 @@ class SyntheticSeasons:
         return self.dates[-1]
 
 
-def synthetic_seasons(*, seasons: int = 2, days_per_season: int = 40, seed: int = 7,
-                      unplayed_last_day: bool = False) -> SyntheticSeasons:
+def synthetic_seasons(
+    *, seasons: int = 2, days_per_season: int = 40, seed: int = 7, unplayed_last_day: bool = False
+) -> SyntheticSeasons:
     rng = np.random.default_rng(seed)
     strength = {t: float(s) for t, s in zip(TEAMS, rng.normal(0, 5, len(TEAMS)), strict=True)}
     lines = [HEADER]
@@ -71,8 +88,8 @@ def synthetic_seasons(*, seasons: int = 2, days_per_season: int = 40, seed: int 
                 home, away = TEAMS[order[k]], TEAMS[order[k + 1]]
                 mu = strength[home] - strength[away] + 3.0
                 p_home = 0.5 * (1 + math.erf(mu / (12 * math.sqrt(2))))
-                margin = int(round(rng.normal(mu, 12))) or 1
-                total = int(round(rng.normal(215, 18)))
+                margin = round(rng.normal(mu, 12)) or 1
+                total = round(rng.normal(215, 18))
                 hs, as_ = (total + margin) // 2, (total - margin) // 2
                 if hs == as_:
                     hs += 1
@@ -84,15 +101,39 @@ def synthetic_seasons(*, seasons: int = 2, days_per_season: int = 40, seed: int 
                 score = ["", ""] if last else [str(as_), str(hs)]
                 qa = _quarters(as_) if not last else ["", "", "", ""]
                 qh = _quarters(hs) if not last else ["", "", "", ""]
-                lines.append(",".join(map(str, [
-                    label, day.isoformat(), "False", away, home, 501 + k, 502 + k, *score,
-                    *qa, *qh, spread_open, spread_close, total_open, total_close, ml_a, ml_h,
-                    "", "", 0,
-                ])))
+                lines.append(
+                    ",".join(
+                        map(
+                            str,
+                            [
+                                label,
+                                day.isoformat(),
+                                "False",
+                                away,
+                                home,
+                                501 + k,
+                                502 + k,
+                                *score,
+                                *qa,
+                                *qh,
+                                spread_open,
+                                spread_close,
+                                total_open,
+                                total_close,
+                                ml_a,
+                                ml_h,
+                                "",
+                                "",
+                                0,
+                            ],
+                        )
+                    )
+                )
     return SyntheticSeasons("\n".join(lines) + "\n", dates, strength)
 
 
-async def import_synthetic(session: AsyncSession, settings: Settings,
-                           data: SyntheticSeasons) -> ImportStats:
+async def import_synthetic(
+    session: AsyncSession, settings: Settings, data: SyntheticSeasons
+) -> ImportStats:
     parsed = parse_nba_text(data.csv_text, name="synthetic.csv")
     return await import_parsed(session, parsed, settings)

@@ -38,7 +38,9 @@ async def _count(session: AsyncSession, model: type) -> int:
     return int((await session.execute(select(func.count()).select_from(model))).scalar_one())
 
 
-async def test_importing_the_same_file_twice_changes_nothing(session: AsyncSession, settings: Settings):
+async def test_importing_the_same_file_twice_changes_nothing(
+    session: AsyncSession, settings: Settings
+):
     data = synthetic_seasons(seasons=1, days_per_season=5)
     first = await import_synthetic(session, settings, data)
     games, snaps = await _count(session, Game), await _count(session, OddsSnapshot)
@@ -49,18 +51,28 @@ async def test_importing_the_same_file_twice_changes_nothing(session: AsyncSessi
     assert (await _count(session, Game), await _count(session, OddsSnapshot)) == (games, snaps)
 
 
-async def test_overlapping_files_in_two_layouts_merge_into_one_game(session: AsyncSession, settings: Settings):
+async def test_overlapping_files_in_two_layouts_merge_into_one_game(
+    session: AsyncSession, settings: Settings
+):
     k = await import_parsed(session, parse_nba_text(KAGGLE, name="k.csv"), settings)
     s = await import_parsed(session, parse_nba_text(SBR_GAMES, name="s.csv"), settings)
     assert k.games_new == 1 and s.games_new == 0 and s.games_updated == 1  # neutral flag filled
     game = await session.get(Game, "nba-2040-11-02-sas-gsw")
     assert game is not None and (game.home_score, game.away_score) == (106, 97)
-    rows = (await session.execute(
-        select(OddsSnapshot.outcome_id, OddsSnapshot.kind, OddsSnapshot.odds_decimal, OddsSnapshot.line)
-        .where(OddsSnapshot.outcome_id.like("nba-2040-11-02-sas-gsw-%"))
-    )).all()
-    by_key = {(oid.rsplit("-", 2)[-2] + "-" + oid.rsplit("-", 1)[-1], kind): (odds, line)
-              for oid, kind, odds, line in rows}
+    rows = (
+        await session.execute(
+            select(
+                OddsSnapshot.outcome_id,
+                OddsSnapshot.kind,
+                OddsSnapshot.odds_decimal,
+                OddsSnapshot.line,
+            ).where(OddsSnapshot.outcome_id.like("nba-2040-11-02-sas-gsw-%"))
+        )
+    ).all()
+    by_key = {
+        (oid.rsplit("-", 2)[-2] + "-" + oid.rsplit("-", 1)[-1], kind): (odds, line)
+        for oid, kind, odds, line in rows
+    }
     assert by_key[("ml-home", "close")][0] == pytest.approx(1 + 100 / 1400)
     assert by_key[("ml-away", "close")][0] == pytest.approx(10.0)
     assert by_key[("spread-home", "close")] == (pytest.approx(STANDARD_PRICE), -13.0)
@@ -69,13 +81,18 @@ async def test_overlapping_files_in_two_layouts_merge_into_one_game(session: Asy
     assert len(rows) == 10  # closing lines agree between the files: merged, not duplicated
 
 
-async def test_a_changed_price_in_a_later_file_is_updated_and_counted(session: AsyncSession, settings: Settings):
+async def test_a_changed_price_in_a_later_file_is_updated_and_counted(
+    session: AsyncSession, settings: Settings
+):
     await import_parsed(session, parse_nba_text(KAGGLE, name="k.csv"), settings)
     changed = KAGGLE.replace("900,-1400", "800,-1300")
     stats = await import_parsed(session, parse_nba_text(changed, name="k2.csv"), settings)
     assert stats.snapshots_updated == 2
-    snap = (await session.execute(select(OddsSnapshot).where(
-        OddsSnapshot.outcome_id == "nba-2040-11-02-sas-gsw-ml-away"))).scalar_one()
+    snap = (
+        await session.execute(
+            select(OddsSnapshot).where(OddsSnapshot.outcome_id == "nba-2040-11-02-sas-gsw-ml-away")
+        )
+    ).scalar_one()
     assert snap.odds_decimal == pytest.approx(9.0)
 
 
@@ -85,7 +102,9 @@ async def test_each_import_is_recorded_with_its_counts(session: AsyncSession, se
     assert run.kind == "nba_csv" and run.stats["games_new"] == 1 and run.finished_at is not None
 
 
-def test_cli_rejects_a_malformed_file_naming_the_line_and_writes_nothing(tmp_path: Path, monkeypatch):
+def test_cli_rejects_a_malformed_file_naming_the_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch
+):
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
     migrations.upgrade(make_settings(url))
     monkeypatch.setenv("EDGELAB_DATABASE_URL", url)
@@ -102,6 +121,7 @@ def test_cli_rejects_a_malformed_file_naming_the_line_and_writes_nothing(tmp_pat
     again = CliRunner().invoke(cli_app, ["import", "nba-csv", str(good)])
     assert again.exit_code == 0
     import sqlite3
+
     with sqlite3.connect(tmp_path / "cli.db") as db:
         assert db.execute("select count(*) from games").fetchone()[0] == 1
         assert db.execute("select count(*) from odds_snapshots").fetchone()[0] == 6

@@ -22,10 +22,11 @@ def _league(n_days: int = 120, seed: int = 3, season_break: int | None = None) -
         order = rng.permutation(len(teams))
         for k in range(0, len(teams), 2):
             h, a = teams[order[k]], teams[order[k + 1]]
-            margin = int(round(rng.normal(strength[h] - strength[a] + 3, 12))) or 1
-            total = int(round(rng.normal(210, 18)))
-            games.append(GameRow(day * 2, season, h, a, False, (total + margin) // 2,
-                                 (total - margin) // 2))
+            margin = round(rng.normal(strength[h] - strength[a] + 3, 12)) or 1
+            total = round(rng.normal(210, 18))
+            games.append(
+                GameRow(day * 2, season, h, a, False, (total + margin) // 2, (total - margin) // 2)
+            )
     return games
 
 
@@ -34,8 +35,10 @@ def test_predictions_never_use_results_from_the_same_day_or_later():
     cut_day = games[len(games) // 2].day
     before = ratings.rating_pass(games, RatingParams())
     # rewrite every result from the cut day on: predictions up to that day must not move
-    flipped = [g if g.day < cut_day else replace(g, home_score=g.away_score, away_score=g.home_score)
-               for g in games]
+    flipped = [
+        g if g.day < cut_day else replace(g, home_score=g.away_score, away_score=g.home_score)
+        for g in games
+    ]
     after = ratings.rating_pass(flipped, RatingParams())
     upto = np.array([g.day <= cut_day for g in games])
     later = np.array([g.day > cut_day for g in games])
@@ -46,7 +49,10 @@ def test_predictions_never_use_results_from_the_same_day_or_later():
 
 def test_home_court_is_worth_its_elo_points_and_nothing_on_neutral_floor():
     params = RatingParams(home_advantage=84.0, b2b_penalty_points=0.0)
-    games = [GameRow(0, 2031, "A", "B", False, None, None), GameRow(0, 2031, "C", "D", True, None, None)]
+    games = [
+        GameRow(0, 2031, "A", "B", False, None, None),
+        GameRow(0, 2031, "C", "D", True, None, None),
+    ]
     res = ratings.rating_pass(games, params)
     assert res.mu_margin[0] == pytest.approx(84.0 / ELO_PER_POINT)
     assert res.mu_margin[1] == pytest.approx(0.0)
@@ -64,16 +70,21 @@ def test_ratings_regress_toward_the_mean_between_seasons():
     games = [GameRow(d, 2031, "A", "B", False, 120, 90) for d in range(0, 20, 2)]
     games.append(GameRow(400, 2032, "A", "B", False, None, None))
     res = ratings.rating_pass(games, RatingParams(season_carry=0.75))
-    end_of_season = ratings.rating_pass(games[:-1] + [GameRow(38, 2031, "A", "B", False, None, None)],
-                                        RatingParams(season_carry=0.75)).elo_home[-1]
+    end_of_season = ratings.rating_pass(
+        [*games[:-1], GameRow(38, 2031, "A", "B", False, None, None)],
+        RatingParams(season_carry=0.75),
+    ).elo_home[-1]
     assert res.elo_home[-1] == pytest.approx(ELO_MEAN + 0.75 * (end_of_season - ELO_MEAN))
     assert res.games_home[-1] == 0
 
 
 def test_back_to_back_costs_the_tired_team_the_rest_penalty():
     params = RatingParams(home_advantage=0.0, b2b_penalty_points=2.0)
-    games = [GameRow(0, 2031, "A", "X", False, 100, 100), GameRow(0, 2031, "B", "Y", False, 100, 100),
-             GameRow(1, 2031, "A", "B", False, None, None)]
+    games = [
+        GameRow(0, 2031, "A", "X", False, 100, 100),
+        GameRow(0, 2031, "B", "Y", False, 100, 100),
+        GameRow(1, 2031, "A", "B", False, None, None),
+    ]
     res = ratings.rating_pass(games, params)
     assert res.rest_home[2] == 1 and res.rest_away[2] == 1
     assert res.mu_margin[2] == pytest.approx(0.0)  # both tired: penalties cancel
@@ -90,7 +101,9 @@ def test_probabilities_follow_the_normal_model():
     mu, sd = np.array([4.0]), 12.0
     assert ratings.p_home_win(mu, sd)[0] == pytest.approx(phi(4 / 12))
     assert ratings.p_home_cover(mu, np.array([-6.5]), sd)[0] == pytest.approx(phi(-2.5 / 12))
-    assert ratings.p_over(np.array([220.0]), np.array([215.5]), 18.0)[0] == pytest.approx(1 - phi(-4.5 / 18))
+    assert ratings.p_over(np.array([220.0]), np.array([215.5]), 18.0)[0] == pytest.approx(
+        1 - phi(-4.5 / 18)
+    )
 
 
 def test_fit_recovers_the_spread_of_outcomes_it_was_generated_with():

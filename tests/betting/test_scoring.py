@@ -13,8 +13,16 @@ from edgelab.betting.scoring import score_outcomes
 
 
 def _score(**kw: float):
-    base = dict(odds=2.0, p_true=0.55, p_market=0.5, overround=0.04, method_spread=0.0,
-                type_weight=1.0, min_games=40.0, reliability=0.5)
+    base = dict(
+        odds=2.0,
+        p_true=0.55,
+        p_market=0.5,
+        overround=0.04,
+        method_spread=0.0,
+        type_weight=1.0,
+        min_games=40.0,
+        reliability=0.5,
+    )
     base.update(kw)
     return score_outcomes(**{k: np.array([v], dtype=float) for k, v in base.items()})
 
@@ -66,13 +74,28 @@ def test_early_season_markets_have_lower_confidence():
 
 
 @given(
-    odds=st.floats(1.01, 50.0), p_true=st.floats(0.001, 0.999), p_market=st.floats(0.001, 0.999),
-    overround=st.floats(0.0, 0.3), spread=st.floats(0.0, 0.2), weight=st.sampled_from([0.7, 0.9, 1.0]),
-    games=st.floats(0, 82), r=st.floats(0, 1),
+    odds=st.floats(1.01, 50.0),
+    p_true=st.floats(0.001, 0.999),
+    p_market=st.floats(0.001, 0.999),
+    overround=st.floats(0.0, 0.3),
+    spread=st.floats(0.0, 0.2),
+    weight=st.sampled_from([0.7, 0.9, 1.0]),
+    games=st.floats(0, 82),
+    r=st.floats(0, 1),
 )
-def test_scores_stay_in_their_documented_ranges(odds, p_true, p_market, overround, spread, weight, games, r):
-    s = _score(odds=odds, p_true=p_true, p_market=p_market, overround=overround,
-               method_spread=spread, type_weight=weight, min_games=games, reliability=r)
+def test_scores_stay_in_their_documented_ranges(
+    odds, p_true, p_market, overround, spread, weight, games, r
+):
+    s = _score(
+        odds=odds,
+        p_true=p_true,
+        p_market=p_market,
+        overround=overround,
+        method_spread=spread,
+        type_weight=weight,
+        min_games=games,
+        reliability=r,
+    )
     for value in (s.a_value_score, s.b_value_score):
         assert 0.0 <= value[0] <= 100.0
     for value in (s.a_confidence, s.a_market_quality, s.b_confidence, s.b_market_quality):

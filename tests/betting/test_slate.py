@@ -29,47 +29,72 @@ async def test_slate_scores_every_snapshot_and_marks_the_opening_line_current(
     assert result.games == 8 and result.scored == len(rows) == 8 * 10  # ml 2 + (2+2) x open/close
     current = [r for r in rows if r.is_current]
     assert len(current) == 8 * 6  # one per bettable side
-    assert {r.odds_kind for r in current if r.outcome_id.endswith(("-over", "-home")) and "-ml-" not in r.outcome_id} == {"open"}
+    assert {
+        r.odds_kind
+        for r in current
+        if r.outcome_id.endswith(("-over", "-home")) and "-ml-" not in r.outcome_id
+    } == {"open"}
     assert {r.odds_kind for r in current if "-ml-" in r.outcome_id} == {"close"}
     fit = await session.get(ModelFit, result.model_version)
     assert fit is not None and fit.trained_through == data.last_date - dt.timedelta(days=1)
 
 
-async def test_scores_do_not_change_when_the_slate_results_change(session: AsyncSession, settings: Settings):
+async def test_scores_do_not_change_when_the_slate_results_change(
+    session: AsyncSession, settings: Settings
+):
     data = synthetic_seasons()
     await import_synthetic(session, settings, data)
     first = await score_slate(session, settings, data.last_date)
-    before = {k: (v.p_true, v.algo_a_value_score, v.algo_b_value_score)
-              for k, v in (await _scores(session, data.last_date)).items()}
-    await session.execute(update(Game).where(Game.game_date == data.last_date)
-                          .values(home_score=200, away_score=50))
+    before = {
+        k: (v.p_true, v.algo_a_value_score, v.algo_b_value_score)
+        for k, v in (await _scores(session, data.last_date)).items()
+    }
+    await session.execute(
+        update(Game).where(Game.game_date == data.last_date).values(home_score=200, away_score=50)
+    )
     second = await score_slate(session, settings, data.last_date)
-    after = {k: (v.p_true, v.algo_a_value_score, v.algo_b_value_score)
-             for k, v in (await _scores(session, data.last_date)).items()}
+    after = {
+        k: (v.p_true, v.algo_a_value_score, v.algo_b_value_score)
+        for k, v in (await _scores(session, data.last_date)).items()
+    }
     assert first.model_version == second.model_version
     assert before == after
 
 
-async def test_scores_do_change_when_an_earlier_result_changes(session: AsyncSession, settings: Settings):
+async def test_scores_do_change_when_an_earlier_result_changes(
+    session: AsyncSession, settings: Settings
+):
     data = synthetic_seasons()
     await import_synthetic(session, settings, data)
     await score_slate(session, settings, data.last_date)
     before = {k: v.p_true for k, v in (await _scores(session, data.last_date)).items()}
-    await session.execute(update(Game).where(Game.game_date == data.dates[-2])
-                          .values(home_score=200, away_score=50))
+    await session.execute(
+        update(Game).where(Game.game_date == data.dates[-2]).values(home_score=200, away_score=50)
+    )
     await score_slate(session, settings, data.last_date)
     after = {k: v.p_true for k, v in (await _scores(session, data.last_date)).items()}
     assert before != after
 
 
-async def test_the_demo_slate_is_the_latest_full_date_unless_a_date_is_set(session: AsyncSession, settings: Settings):
+async def test_the_demo_slate_is_the_latest_full_date_unless_a_date_is_set(
+    session: AsyncSession, settings: Settings
+):
     data = synthetic_seasons(seasons=1, days_per_season=4)
     await import_synthetic(session, settings, data)
-    session.add(Game(id="nba-2099-01-01-bos-atl", season=2099, game_date=dt.date(2099, 1, 1),
-                     tip_time=dt.datetime(2099, 1, 2, 0, 30, tzinfo=dt.UTC), home_team="BOS",
-                     away_team="ATL"))
+    session.add(
+        Game(
+            id="nba-2099-01-01-bos-atl",
+            season=2099,
+            game_date=dt.date(2099, 1, 1),
+            tip_time=dt.datetime(2099, 1, 2, 0, 30, tzinfo=dt.UTC),
+            home_team="BOS",
+            away_team="ATL",
+        )
+    )
     await session.flush()
-    assert await resolve_slate_date(session, settings) >= data.last_date  # 1-game date is not a slate
+    assert (
+        await resolve_slate_date(session, settings) >= data.last_date
+    )  # 1-game date is not a slate
     assert await resolve_slate_date(session, settings) != dt.date(2099, 1, 1)
     pinned = settings.model_copy(update={"demo_date": data.dates[1]})
     assert await resolve_slate_date(session, pinned) == data.dates[1]

@@ -41,8 +41,9 @@ def _add_test_routes(app: FastAPI) -> None:
 
     @app.get("/_test/upstream")
     async def upstream() -> None:
-        raise UpstreamError("Odds feed down.", code="odds_api_unavailable", status_code=503,
-                            retry_after=7)
+        raise UpstreamError(
+            "Odds feed down.", code="odds_api_unavailable", status_code=503, retry_after=7
+        )
 
     @app.get("/_test/rate-limited")
     async def rate_limited() -> None:

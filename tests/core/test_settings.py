@@ -171,7 +171,9 @@ def test_sqlite_path_is_derived_from_the_url(url: str, path: Path | None) -> Non
 
 def test_env_file_is_read_when_given(tmp_path: Path) -> None:
     env_file = tmp_path / "edgelab.env"
-    env_file.write_text("EDGELAB_PORT=8123\nEDGELAB_CORS_ORIGINS=https://x.example,https://y.example\n")
+    env_file.write_text(
+        "EDGELAB_PORT=8123\nEDGELAB_CORS_ORIGINS=https://x.example,https://y.example\n"
+    )
     s = Settings(_env_file=env_file)  # type: ignore[call-arg]
     assert s.port == 8123
     assert s.cors_origins == ["https://x.example", "https://y.example"]

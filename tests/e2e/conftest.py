@@ -53,7 +53,9 @@ def _copy_of(template: Path, tmp: Path) -> str:
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
-def real_settings(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+def real_settings(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     if request.param == "sqlite":
         template = request.getfixturevalue("real_sqlite_file")
         return make_settings(_copy_of(template, tmp_path_factory.mktemp("real")))
@@ -84,8 +86,11 @@ def live_server(tmp_path_factory: pytest.TempPathFactory, real_sqlite_file: Path
     """The app on a real loopback port (SQLite with the real data), for schemathesis."""
     settings = make_settings(_copy_of(real_sqlite_file, tmp_path_factory.mktemp("live")))
     port = _free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings), host="127.0.0.1", port=port,
-                                           log_level="warning", lifespan="on"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -7,14 +7,31 @@ import datetime as dt
 import httpx
 import pytest
 
-SEED_FIELDS = ["market_id", "game_id", "market_type", "outcome_label", "line", "odds_decimal",
-               "p_true", "p_market", "raw_edge", "algo_a_value_score", "algo_a_confidence",
-               "algo_a_market_quality", "algo_b_value_score", "algo_b_confidence",
-               "algo_b_market_quality", "time_to_tip_minutes", "calc_time"]
+SEED_FIELDS = [
+    "market_id",
+    "game_id",
+    "market_type",
+    "outcome_label",
+    "line",
+    "odds_decimal",
+    "p_true",
+    "p_market",
+    "raw_edge",
+    "algo_a_value_score",
+    "algo_a_confidence",
+    "algo_a_market_quality",
+    "algo_b_value_score",
+    "algo_b_confidence",
+    "algo_b_market_quality",
+    "time_to_tip_minutes",
+    "calc_time",
+]
 
 
 @pytest.mark.parametrize("algorithm", ["a", "b"])
-async def test_the_real_demo_slate_is_ranked_with_every_seed_field(real_client: httpx.AsyncClient, algorithm):
+async def test_the_real_demo_slate_is_ranked_with_every_seed_field(
+    real_client: httpx.AsyncClient, algorithm
+):
     r = await real_client.get(f"/markets?algorithm={algorithm}&limit=200")
     assert r.status_code == 200
     body = r.json()
@@ -51,10 +68,17 @@ async def test_health_reports_the_real_data(real_client: httpx.AsyncClient):
     assert body["data"]["latest_result_date"] == "2019-06-13"
 
 
-@pytest.mark.parametrize(("path", "status"), [
-    ("/bet/no-such-market", 404), ("/markets?algorithm=c", 422), ("/markets?limit=500", 422),
-    ("/no/such/path", 404),
-])
-async def test_errors_on_the_real_app_use_the_envelope(real_client: httpx.AsyncClient, path, status):
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/bet/no-such-market", 404),
+        ("/markets?algorithm=c", 422),
+        ("/markets?limit=500", 422),
+        ("/no/such/path", 404),
+    ],
+)
+async def test_errors_on_the_real_app_use_the_envelope(
+    real_client: httpx.AsyncClient, path, status
+):
     r = await real_client.get(path)
     assert r.status_code == status and isinstance(r.json()["error"]["code"], str)

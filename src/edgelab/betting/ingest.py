@@ -15,13 +15,14 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import ids
 from edgelab.betting.devig import american_to_decimal
 from edgelab.betting.models import Game, IngestRun, Market, OddsSnapshot, Outcome
 from edgelab.betting.nba_csv import GameLines, ParsedFile
+from edgelab.core.db import Base
 from edgelab.core.settings import Settings
 
 STANDARD_PRICE = 1.0 + 100.0 / 110.0  # -110, the usual price of spreads and totals
@@ -94,6 +95,13 @@ class GameIn:
     external_id: str | None = None
 
 
+def _table(model: type[Base]) -> Table:
+    """The Core table of a model: Core executemany is many times faster than ORM bulk insert."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -104,14 +112,30 @@ def _reason_key(reason: str) -> str:
     return "".join("#" if ch.isdigit() else ch for ch in reason)
 
 
-def snapshots_for_game(game: GameLines, gid: str, tip: dt.datetime, tz: str, source: str) -> list[SnapshotIn]:
+def snapshots_for_game(
+    game: GameLines, gid: str, tip: dt.datetime, tz: str, source: str
+) -> list[SnapshotIn]:
     out: list[SnapshotIn] = []
 
-    def add(mtype: str, side: str, kind: str, odds: float, line: float | None, assumed: bool) -> None:
+    def add(
+        mtype: str, side: str, kind: str, odds: float, line: float | None, assumed: bool
+    ) -> None:
         captured = ids.estimated_line_time(game.date, kind, tip, tz)
         out.append(
-            SnapshotIn(ids.outcome_id(gid, mtype, side), HISTORICAL_BOOK, kind, captured, True,
-                       round(float(odds), 6), line, assumed, source, mtype, side, gid)
+            SnapshotIn(
+                ids.outcome_id(gid, mtype, side),
+                HISTORICAL_BOOK,
+                kind,
+                captured,
+                True,
+                round(float(odds), 6),
+                line,
+                assumed,
+                source,
+                mtype,
+                side,
+                gid,
+            )
         )
 
     if game.ml_home_close is not None and game.ml_away_close is not None:
@@ -156,7 +180,7 @@ async def upsert_games(session: AsyncSession, games: Sequence[GameIn], stats: Im
         else:
             stats.games_unchanged += 1
     for chunk in _chunks(new_rows, 2000):
-        await session.execute(insert(Game.__table__), list(chunk))
+        await session.execute(insert(_table(Game)), list(chunk))
     await session.flush()
 
 
@@ -174,31 +198,41 @@ async def ensure_outcomes(session: AsyncSession, wanted: dict[str, OutcomeSpec])
     """Create the markets and outcomes that do not exist yet (keyed by outcome id)."""
     have: set[str] = set()
     for chunk in _chunks(list(wanted)):
-        have.update((await session.execute(select(Outcome.id).where(Outcome.id.in_(chunk)))).scalars())
+        have.update(
+            (await session.execute(select(Outcome.id).where(Outcome.id.in_(chunk)))).scalars()
+        )
     missing = {oid: spec for oid, spec in wanted.items() if oid not in have}
     if not missing:
         return
     markets = {spec.market_id: spec for spec in missing.values()}
     have_markets: set[str] = set()
     for chunk in _chunks(list(markets)):
-        have_markets.update((await session.execute(select(Market.id).where(Market.id.in_(chunk)))).scalars())
+        have_markets.update(
+            (await session.execute(select(Market.id).where(Market.id.in_(chunk)))).scalars()
+        )
     new_markets = [
-        {"id": mid, "game_id": spec.game_id, "market_type": spec.market_type,
-         "description": spec.description}
+        {
+            "id": mid,
+            "game_id": spec.game_id,
+            "market_type": spec.market_type,
+            "description": spec.description,
+        }
         for mid, spec in markets.items()
         if mid not in have_markets
     ]
     for chunk in _chunks(new_markets, 2000):
-        await session.execute(insert(Market.__table__), list(chunk))
+        await session.execute(insert(_table(Market)), list(chunk))
     new_outcomes = [
         {"id": oid, "market_id": spec.market_id, "side": spec.side, "label": spec.label}
         for oid, spec in missing.items()
     ]
     for chunk in _chunks(new_outcomes, 2000):
-        await session.execute(insert(Outcome.__table__), list(chunk))
+        await session.execute(insert(_table(Outcome)), list(chunk))
 
 
-async def upsert_snapshots(session: AsyncSession, snaps: Sequence[SnapshotIn], stats: ImportStats) -> None:
+async def upsert_snapshots(
+    session: AsyncSession, snaps: Sequence[SnapshotIn], stats: ImportStats
+) -> None:
     existing: dict[tuple[str, str, str, dt.datetime], tuple[int, float, float | None]] = {}
     # read what exists game by game (ids share the game's prefix): far fewer round trips
     # than asking per outcome
@@ -206,8 +240,13 @@ async def upsert_snapshots(session: AsyncSession, snaps: Sequence[SnapshotIn], s
     for chunk in _chunks(game_ids):
         rows = await session.execute(
             select(
-                OddsSnapshot.id, OddsSnapshot.outcome_id, OddsSnapshot.bookmaker, OddsSnapshot.kind,
-                OddsSnapshot.captured_at, OddsSnapshot.odds_decimal, OddsSnapshot.line,
+                OddsSnapshot.id,
+                OddsSnapshot.outcome_id,
+                OddsSnapshot.bookmaker,
+                OddsSnapshot.kind,
+                OddsSnapshot.captured_at,
+                OddsSnapshot.odds_decimal,
+                OddsSnapshot.line,
             )
             .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
             .join(Market, Market.id == Outcome.market_id)
@@ -227,12 +266,14 @@ async def upsert_snapshots(session: AsyncSession, snaps: Sequence[SnapshotIn], s
             new_rows.append(s.row())
             stats.snapshots_new += 1
         elif abs(cur[1] - s.odds_decimal) > 1e-9 or cur[2] != s.line:
-            changed.append({"sid": cur[0], "odds_decimal": s.odds_decimal, "line": s.line, "source": s.source})
+            changed.append(
+                {"sid": cur[0], "odds_decimal": s.odds_decimal, "line": s.line, "source": s.source}
+            )
             stats.snapshots_updated += 1
         else:
             stats.snapshots_unchanged += 1
     for chunk in _chunks(new_rows, 2000):
-        await session.execute(insert(OddsSnapshot.__table__), list(chunk))
+        await session.execute(insert(_table(OddsSnapshot)), list(chunk))
     for row in changed:
         await session.execute(
             update(OddsSnapshot)
@@ -241,7 +282,9 @@ async def upsert_snapshots(session: AsyncSession, snaps: Sequence[SnapshotIn], s
         )
 
 
-async def import_parsed(session: AsyncSession, parsed: ParsedFile, settings: Settings) -> ImportStats:
+async def import_parsed(
+    session: AsyncSession, parsed: ParsedFile, settings: Settings
+) -> ImportStats:
     """Write one parsed file (see module docstring); records an `ingest_runs` row."""
     stats = ImportStats(rows_read=parsed.rows_read)
     for skip in parsed.skipped:
@@ -257,13 +300,25 @@ async def import_parsed(session: AsyncSession, parsed: ParsedFile, settings: Set
         if gid in games:
             stats.skipped["duplicate game in file (later row ignored)"] += 1
             continue
-        games[gid] = GameIn(gid, g.season, g.date, tip, True, g.home, g.away, g.home_score,
-                            g.away_score, g.neutral_site, g.playoffs)
+        games[gid] = GameIn(
+            gid,
+            g.season,
+            g.date,
+            tip,
+            True,
+            g.home,
+            g.away,
+            g.home_score,
+            g.away_score,
+            g.neutral_site,
+            g.playoffs,
+        )
         for s in snapshots_for_game(g, gid, tip, tz, source):
             snaps.append(s)
             label = ids.outcome_label(s.market_type, s.side, g.home, g.away)
-            wanted[s.outcome_id] = OutcomeSpec(ids.market_id(gid, s.market_type), gid,
-                                               s.market_type, s.side, label)
+            wanted[s.outcome_id] = OutcomeSpec(
+                ids.market_id(gid, s.market_type), gid, s.market_type, s.side, label
+            )
     run = IngestRun(kind="nba_csv", source=source, stats={})
     session.add(run)
     await upsert_games(session, list(games.values()), stats)

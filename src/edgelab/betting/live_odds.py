@@ -40,8 +40,9 @@ def _season(date: dt.date) -> int:
     return date.year + 1 if date.month >= 8 else date.year
 
 
-def event_rows(event: OddsEvent, settings: Settings, fetched_at: dt.datetime,
-               skipped: Counter[str]) -> tuple[GameIn, list[SnapshotIn], dict[str, OutcomeSpec]] | None:
+def event_rows(
+    event: OddsEvent, settings: Settings, fetched_at: dt.datetime, skipped: Counter[str]
+) -> tuple[GameIn, list[SnapshotIn], dict[str, OutcomeSpec]] | None:
     try:
         home, away = normalize_team(event.home_team), normalize_team(event.away_team)
     except UnknownTeamError as exc:
@@ -49,8 +50,20 @@ def event_rows(event: OddsEvent, settings: Settings, fetched_at: dt.datetime,
         return None
     local_date = event.commence_time.astimezone(ZoneInfo(settings.tip_timezone)).date()
     gid = ids.game_id(local_date, home, away)
-    game = GameIn(gid, _season(local_date), local_date, event.commence_time.astimezone(dt.UTC),
-                  False, home, away, None, None, None, None, event.id)
+    game = GameIn(
+        gid,
+        _season(local_date),
+        local_date,
+        event.commence_time.astimezone(dt.UTC),
+        False,
+        home,
+        away,
+        None,
+        None,
+        None,
+        None,
+        event.id,
+    )
     snaps: list[SnapshotIn] = []
     specs: dict[str, OutcomeSpec] = {}
     for book in event.bookmakers:
@@ -87,13 +100,28 @@ def event_rows(event: OddsEvent, settings: Settings, fetched_at: dt.datetime,
                     continue
                 oid = f"{mid}-{side}"
                 specs[oid] = OutcomeSpec(mid, gid, mtype, side, label, desc)
-                snaps.append(SnapshotIn(oid, book.key, "live", captured, False, out.price, line,
-                                        False, "the-odds-api", mtype, side, gid))
+                snaps.append(
+                    SnapshotIn(
+                        oid,
+                        book.key,
+                        "live",
+                        captured,
+                        False,
+                        out.price,
+                        line,
+                        False,
+                        "the-odds-api",
+                        mtype,
+                        side,
+                        gid,
+                    )
+                )
     return game, snaps, specs
 
 
-async def store_events(session: AsyncSession, events: list[OddsEvent], settings: Settings,
-                       fetched_at: dt.datetime) -> ImportStats:
+async def store_events(
+    session: AsyncSession, events: list[OddsEvent], settings: Settings, fetched_at: dt.datetime
+) -> ImportStats:
     stats = ImportStats(rows_read=len(events))
     games: dict[str, GameIn] = {}
     snaps: list[SnapshotIn] = []
@@ -112,9 +140,15 @@ async def store_events(session: AsyncSession, events: list[OddsEvent], settings:
     return stats
 
 
-async def ingest_live_odds(session: AsyncSession, settings: Settings, *, sport: str | None = None,
-                           markets: str | None = None, regions: str | None = None,
-                           client: OddsApiClient | None = None) -> dict[str, Any]:
+async def ingest_live_odds(
+    session: AsyncSession,
+    settings: Settings,
+    *,
+    sport: str | None = None,
+    markets: str | None = None,
+    regions: str | None = None,
+    client: OddsApiClient | None = None,
+) -> dict[str, Any]:
     """Fetch and store one round of live odds; records what it fetched in `ingest_runs`."""
     own = client is None
     api = client or OddsApiClient(settings)
@@ -125,9 +159,20 @@ async def ingest_live_odds(session: AsyncSession, settings: Settings, *, sport: 
             await api.aclose()
     fetched_at = dt.datetime.now(dt.UTC)
     stats = await store_events(session, response.events, settings, fetched_at)
-    result = {**stats.to_dict(), "events": len(response.events), "dropped": response.dropped,
-              "quota": response.quota.model_dump()}
-    session.add(IngestRun(kind="odds_api", source=sport or settings.odds_api_sport,
-                          finished_at=fetched_at, ok=True, stats=result))
+    result = {
+        **stats.to_dict(),
+        "events": len(response.events),
+        "dropped": response.dropped,
+        "quota": response.quota.model_dump(),
+    }
+    session.add(
+        IngestRun(
+            kind="odds_api",
+            source=sport or settings.odds_api_sport,
+            finished_at=fetched_at,
+            ok=True,
+            stats=result,
+        )
+    )
     await session.flush()
     return result

@@ -79,7 +79,7 @@ class PassResult:
 
 
 def _mov_multiplier(margin: float, elo_diff_winner: float) -> float:
-    return ((abs(margin) + 3.0) ** 0.8) / (7.5 + 0.006 * elo_diff_winner)
+    return float(((abs(margin) + 3.0) ** 0.8) / (7.5 + 0.006 * elo_diff_winner))
 
 
 def rating_pass(games: Sequence[GameRow], params: RatingParams) -> PassResult:
@@ -101,7 +101,12 @@ def rating_pass(games: Sequence[GameRow], params: RatingParams) -> PassResult:
     team_season: dict[str, int] = {}
     played: dict[str, int] = {}
     league_total = 205.0
-    k, hfa, carry, b2b = params.k, params.home_advantage, params.season_carry, params.b2b_penalty_points
+    k, hfa, carry, b2b = (
+        params.k,
+        params.home_advantage,
+        params.season_carry,
+        params.b2b_penalty_points,
+    )
     ta, la, tcarry = params.total_alpha, params.league_alpha, params.total_carry
 
     i = 0
@@ -214,7 +219,9 @@ def fit_model(games: Sequence[GameRow], *, grid: bool = True) -> FitResult:
     totals = np.array([(g.home_score or 0) + (g.away_score or 0) for g in games], dtype=float)
     best = RatingParams()
     best_mse = math.inf
-    candidates = [RatingParams(k=k, home_advantage=h) for k in (15.0, 20.0, 25.0) for h in (80.0, 100.0)]
+    candidates = [
+        RatingParams(k=k, home_advantage=h) for k in (15.0, 20.0, 25.0) for h in (80.0, 100.0)
+    ]
     for cand in candidates if grid else [best]:
         res = rating_pass(games, cand)
         mse = float(np.mean((margins[mask] - res.mu_margin[mask]) ** 2)) if mask.any() else math.inf

@@ -76,28 +76,46 @@ async def list_markets(
     market_type: schemas.MarketType | None = None,
     min_value_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
-    date: Annotated[dt.date | None, Query(description="Slate date; default the demo slate.")] = None,
+    date: Annotated[
+        dt.date | None, Query(description="Slate date; default the demo slate.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
-    key = (f"{CACHE_PREFIX}{algorithm}|{market_type}|{min_value_score}|{min_confidence}|"
-           f"{date}|{limit}|{offset}")
+    key = (
+        f"{CACHE_PREFIX}{algorithm}|{market_type}|{min_value_score}|{min_confidence}|"
+        f"{date}|{limit}|{offset}"
+    )
     cached = await cache.get(key)
     if cached is not None:
         return Response(cached, media_type="application/json")
     slate_date = date or await slate.resolve_slate_date(session, settings)
     items, total = await service.list_markets(
-        session, algorithm=algorithm, slate_date=slate_date, market_type=market_type,
-        min_value_score=min_value_score, min_confidence=min_confidence, limit=limit, offset=offset,
+        session,
+        algorithm=algorithm,
+        slate_date=slate_date,
+        market_type=market_type,
+        min_value_score=min_value_score,
+        min_confidence=min_confidence,
+        limit=limit,
+        offset=offset,
     )
     notes = _notes(items)
     if total == 0:
         notes.append("No scored markets for this slate: run `edgelab score` (make demo does).")
-    body = schemas.MarketList(
-        items=[schemas.MarketRow.model_validate(_row(i, algorithm)) for i in items],
-        total=total, limit=limit, offset=offset, algorithm=algorithm, slate_date=slate_date,
-        notes=notes,
-    ).model_dump_json().encode()
+    body = (
+        schemas.MarketList(
+            items=[schemas.MarketRow.model_validate(_row(i, algorithm)) for i in items],
+            total=total,
+            limit=limit,
+            offset=offset,
+            algorithm=algorithm,
+            slate_date=slate_date,
+            notes=notes,
+        )
+        .model_dump_json()
+        .encode()
+    )
     await cache.set(key, body, settings.markets_cache_ttl_seconds)
     return Response(body, media_type="application/json")
 
@@ -112,24 +130,38 @@ async def get_bet(market_id: MarketIdPath, session: SessionDep) -> schemas.BetDe
     item = await service.current_score(session, market_id)
     fit = await service.model_fit(session, item.score.model_version)
     s = item.score
-    return schemas.BetDetail.model_validate({
-        **_row(item, "a"),
-        "p_market_by_method": s.p_market_methods,
-        "devig_method": s.devig_method,
-        "margin": s.margin,
-        "algo_a_components": s.algo_a_components,
-        "algo_b_components": s.algo_b_components,
-        "algo_a": {"value_score": s.algo_a_value_score, "confidence": s.algo_a_confidence,
-                   "market_quality": s.algo_a_market_quality, "components": s.algo_a_components,
-                   "formula": FORMULA_A},
-        "algo_b": {"value_score": s.algo_b_value_score, "confidence": s.algo_b_confidence,
-                   "market_quality": s.algo_b_market_quality, "components": s.algo_b_components,
-                   "formula": FORMULA_B},
-        "model": {"version": fit.version, "trained_through": fit.trained_through,
-                  "n_games": fit.n_games, "components": s.model_components},
-        "game_date": item.game.game_date,
-        "notes": _notes([item]),
-    })
+    return schemas.BetDetail.model_validate(
+        {
+            **_row(item, "a"),
+            "p_market_by_method": s.p_market_methods,
+            "devig_method": s.devig_method,
+            "margin": s.margin,
+            "algo_a_components": s.algo_a_components,
+            "algo_b_components": s.algo_b_components,
+            "algo_a": {
+                "value_score": s.algo_a_value_score,
+                "confidence": s.algo_a_confidence,
+                "market_quality": s.algo_a_market_quality,
+                "components": s.algo_a_components,
+                "formula": FORMULA_A,
+            },
+            "algo_b": {
+                "value_score": s.algo_b_value_score,
+                "confidence": s.algo_b_confidence,
+                "market_quality": s.algo_b_market_quality,
+                "components": s.algo_b_components,
+                "formula": FORMULA_B,
+            },
+            "model": {
+                "version": fit.version,
+                "trained_through": fit.trained_through,
+                "n_games": fit.n_games,
+                "components": s.model_components,
+            },
+            "game_date": item.game.game_date,
+            "notes": _notes([item]),
+        }
+    )
 
 
 @router.get(
@@ -142,13 +174,21 @@ async def get_bet_history(market_id: MarketIdPath, session: SessionDep) -> schem
     version, rows = await service.score_history(session, market_id)
     points = [
         schemas.HistoryPoint(
-            calc_time=r.calc_time, odds_kind=r.odds_kind,  # type: ignore[arg-type]
-            bookmaker=r.bookmaker, odds_decimal=r.odds_decimal, line=r.line,
-            time_to_tip_minutes=r.time_to_tip_minutes, p_true=r.p_true, p_market=r.p_market,
-            raw_edge=r.raw_edge, algo_a_value_score=r.algo_a_value_score,
+            calc_time=r.calc_time,
+            odds_kind=r.odds_kind,  # type: ignore[arg-type]
+            bookmaker=r.bookmaker,
+            odds_decimal=r.odds_decimal,
+            line=r.line,
+            time_to_tip_minutes=r.time_to_tip_minutes,
+            p_true=r.p_true,
+            p_market=r.p_market,
+            raw_edge=r.raw_edge,
+            algo_a_value_score=r.algo_a_value_score,
             algo_b_value_score=r.algo_b_value_score,
         )
         for r in rows
     ]
     notes = [service.ESTIMATED_TIME_NOTE] if points else []
-    return schemas.BetHistory(market_id=market_id, model_version=version, points=points, notes=notes)
+    return schemas.BetHistory(
+        market_id=market_id, model_version=version, points=points, notes=notes
+    )

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Row, Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
@@ -28,7 +28,12 @@ class ScoredOutcome:
     price_assumed: bool
 
 
-def _base_query() -> Select[Any]:
+def _scored(row: Row[ValueScore, Outcome, Market, Game, bool]) -> ScoredOutcome:
+    score, outcome, market, game, price_assumed = row
+    return ScoredOutcome(score, outcome, market, game, bool(price_assumed))
+
+
+def _base_query() -> Select[ValueScore, Outcome, Market, Game, bool]:
     return (
         select(ValueScore, Outcome, Market, Game, OddsSnapshot.price_assumed)
         .join(Outcome, Outcome.id == ValueScore.outcome_id)
@@ -70,10 +75,13 @@ async def list_markets(
     )
     total = int((await session.execute(total_q)).scalar_one())
     rows = await session.execute(
-        _base_query().where(*conds).order_by(score_col.desc(), ValueScore.outcome_id)
-        .limit(limit).offset(offset)
+        _base_query()
+        .where(*conds)
+        .order_by(score_col.desc(), ValueScore.outcome_id)
+        .limit(limit)
+        .offset(offset)
     )
-    return [ScoredOutcome(*r) for r in rows.all()], total
+    return [_scored(r) for r in rows.all()], total
 
 
 async def current_score(session: AsyncSession, market_id: str) -> ScoredOutcome:
@@ -92,7 +100,7 @@ async def current_score(session: AsyncSession, market_id: str) -> ScoredOutcome:
             f"Market '{market_id}' has not been scored yet: run `edgelab score`.",
             code="market_not_scored",
         )
-    return ScoredOutcome(*row)
+    return _scored(row)
 
 
 async def model_fit(session: AsyncSession, version: str) -> ModelFit:
@@ -118,8 +126,12 @@ async def data_freshness(session: AsyncSession) -> dict[str, Any]:
     last_game = (
         await session.execute(select(func.max(Game.game_date)).where(Game.home_score.is_not(None)))
     ).scalar_one_or_none()
-    last_odds = (await session.execute(select(func.max(OddsSnapshot.captured_at)))).scalar_one_or_none()
-    last_calc = (await session.execute(select(func.max(ValueScore.computed_at)))).scalar_one_or_none()
+    last_odds = (
+        await session.execute(select(func.max(OddsSnapshot.captured_at)))
+    ).scalar_one_or_none()
+    last_calc = (
+        await session.execute(select(func.max(ValueScore.computed_at)))
+    ).scalar_one_or_none()
     games = (await session.execute(select(func.count()).select_from(Game))).scalar_one()
     return {
         "games": int(games),

@@ -72,7 +72,9 @@ def _version(slate_date: dt.date, params: dict[str, Any]) -> str:
     return f"{MODEL_NAME}-{slate_date.isoformat()}-{digest}"
 
 
-def _p_true(mtype: str, side: str, line: float | None, mu_m: float, mu_t: float, p: ratings.RatingParams) -> float:
+def _p_true(
+    mtype: str, side: str, line: float | None, mu_m: float, mu_t: float, p: ratings.RatingParams
+) -> float:
     arr = np.array
     if mtype == "moneyline":
         home = float(ratings.p_home_win(arr([mu_m]), p.sd_margin)[0])
@@ -90,20 +92,35 @@ def _p_true(mtype: str, side: str, line: float | None, mu_m: float, mu_t: float,
 async def _closing_pairs(session: AsyncSession, before: dt.date) -> list[tuple[Any, ...]]:
     """Closing two-way prices of past games: (game id, type, side, odds, line) rows."""
     stmt = (
-        select(Market.game_id, Market.market_type, Outcome.side, OddsSnapshot.bookmaker,
-               OddsSnapshot.odds_decimal, OddsSnapshot.line)
+        select(
+            Market.game_id,
+            Market.market_type,
+            Outcome.side,
+            OddsSnapshot.bookmaker,
+            OddsSnapshot.odds_decimal,
+            OddsSnapshot.line,
+        )
         .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
         .join(Market, Market.id == Outcome.market_id)
         .join(Game, Game.id == Market.game_id)
-        .where(Game.game_date < before, OddsSnapshot.kind == "close",
-               Market.market_type.in_(("moneyline", "spread", "total")))
+        .where(
+            Game.game_date < before,
+            OddsSnapshot.kind == "close",
+            Market.market_type.in_(("moneyline", "spread", "total")),
+        )
     )
     return [tuple(r) for r in (await session.execute(stmt)).all()]
 
 
-def _reliability(pairs: list[tuple[Any, ...]], games: list[Game], res: ratings.PassResult,
-                 params: ratings.RatingParams, index: dict[str, int], first_season: int,
-                 method: str) -> dict[str, float]:
+def _reliability(
+    pairs: list[tuple[Any, ...]],
+    games: list[Game],
+    res: ratings.PassResult,
+    params: ratings.RatingParams,
+    index: dict[str, int],
+    first_season: int,
+    method: str,
+) -> dict[str, float]:
     first_side = {"moneyline": "home", "spread": "home", "total": "over"}
     book: dict[tuple[str, str, str], dict[str, tuple[float, float | None]]] = {}
     for gid, mtype, side, bk, odds, line in pairs:
@@ -145,16 +162,24 @@ def _reliability(pairs: list[tuple[Any, ...]], games: list[Game], res: ratings.P
     return out
 
 
-async def score_slate(session: AsyncSession, settings: Settings, slate_date: dt.date | None = None,
-                      progress: Progress | None = None) -> SlateResult:
+async def score_slate(
+    session: AsyncSession,
+    settings: Settings,
+    slate_date: dt.date | None = None,
+    progress: Progress | None = None,
+) -> SlateResult:
     say = progress or (lambda _msg: None)
     slate_date = slate_date or await resolve_slate_date(session, settings)
     if slate_date is None:
         raise LookupError("no games imported: run `edgelab import nba-csv` first")
     say("loading games")
-    games = list((await session.execute(
-        select(Game).where(Game.game_date <= slate_date).order_by(Game.game_date, Game.id)
-    )).scalars())
+    games = list(
+        (
+            await session.execute(
+                select(Game).where(Game.game_date <= slate_date).order_by(Game.game_date, Game.id)
+            )
+        ).scalars()
+    )
     slate_games = [g for g in games if g.game_date == slate_date]
     if not slate_games:
         raise LookupError(f"no games on {slate_date.isoformat()}")
@@ -167,28 +192,50 @@ async def score_slate(session: AsyncSession, settings: Settings, slate_date: dt.
     index = {g.id: i for i, g in enumerate(games)}
     say("measuring the model's reliability against closing lines")
     first_season = games[0].season
-    reliability = _reliability(await _closing_pairs(session, slate_date), games, res, params,
-                               index, first_season, settings.devig_method)
-    fit_doc = {"rating": params.to_dict(), "reliability": reliability,
-               "devig_method": settings.devig_method}
+    reliability = _reliability(
+        await _closing_pairs(session, slate_date),
+        games,
+        res,
+        params,
+        index,
+        first_season,
+        settings.devig_method,
+    )
+    fit_doc = {
+        "rating": params.to_dict(),
+        "reliability": reliability,
+        "devig_method": settings.devig_method,
+    }
     version = _version(slate_date, fit_doc)
     if await session.get(ModelFit, version) is None:
-        session.add(ModelFit(version=version, trained_through=slate_date - dt.timedelta(days=1),
-                             n_games=fit.n_games, params=fit_doc, metrics=fit.metrics))
+        session.add(
+            ModelFit(
+                version=version,
+                trained_through=slate_date - dt.timedelta(days=1),
+                n_games=fit.n_games,
+                params=fit_doc,
+                metrics=fit.metrics,
+            )
+        )
         await session.flush()
 
     say(f"scoring {len(slate_games)} games")
-    snap_rows = (await session.execute(
-        select(OddsSnapshot, Outcome.side, Market.market_type, Market.game_id, Market.id)
-        .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
-        .join(Market, Market.id == Outcome.market_id)
-        .where(Market.game_id.in_([g.id for g in slate_games]),
-               Market.market_type.in_(("moneyline", "spread", "total")))
-    )).all()
+    snap_rows = (
+        await session.execute(
+            select(OddsSnapshot, Outcome.side, Market.market_type, Market.game_id, Market.id)
+            .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
+            .join(Market, Market.id == Outcome.market_id)
+            .where(
+                Market.game_id.in_([g.id for g in slate_games]),
+                Market.market_type.in_(("moneyline", "spread", "total")),
+            )
+        )
+    ).all()
     groups: dict[tuple[str, str, str, dt.datetime], list[tuple[OddsSnapshot, str, str, str]]] = {}
     for snap, side, mtype, gid, mid in snap_rows:
         groups.setdefault((mid, snap.bookmaker, snap.kind, snap.captured_at), []).append(
-            (snap, side, mtype, gid))
+            (snap, side, mtype, gid)
+        )
     items = [grp for grp in groups.values() if len(grp) == 2]
     if not items:
         return SlateResult(slate_date, version, len(slate_games), 0, fit.to_dict())
@@ -201,13 +248,23 @@ async def score_slate(session: AsyncSession, settings: Settings, slate_date: dt.
         for j, (snap, side, mtype, gid) in enumerate(grp):
             flat.append((snap, side, mtype, gid, k, j))
     game_by_id = {g.id: g for g in slate_games}
-    p_true = np.array([_p_true(mt, side, snap.line, res.mu_margin[index[gid]],
-                               res.mu_total[index[gid]], params)
-                       for snap, side, mt, gid, _k, _j in flat])
+    p_true = np.array(
+        [
+            _p_true(
+                mt, side, snap.line, res.mu_margin[index[gid]], res.mu_total[index[gid]], params
+            )
+            for snap, side, mt, gid, _k, _j in flat
+        ]
+    )
     p_mkt = np.array([chosen.probabilities[k, j] for *_x, k, j in flat])
     methods = np.array([[by_method[m].probabilities[k, j] for m in METHODS] for *_x, k, j in flat])
-    min_games = np.array([min(res.games_home[index[gid]], res.games_away[index[gid]])
-                          for _s, _sd, _mt, gid, _k, _j in flat], dtype=float)
+    min_games = np.array(
+        [
+            min(res.games_home[index[gid]], res.games_away[index[gid]])
+            for _s, _sd, _mt, gid, _k, _j in flat
+        ],
+        dtype=float,
+    )
     scores = score_outcomes(
         odds=np.array([f[0].odds_decimal for f in flat]),
         p_true=p_true,
@@ -220,53 +277,78 @@ async def score_slate(session: AsyncSession, settings: Settings, slate_date: dt.
     )
 
     outcome_ids = sorted({f[0].outcome_id for f in flat})
-    await session.execute(delete(ValueScore).where(ValueScore.model_version == version,
-                                                   ValueScore.outcome_id.in_(outcome_ids)))
-    await session.execute(update(ValueScore).where(ValueScore.outcome_id.in_(outcome_ids))
-                          .values(is_current=False))
+    await session.execute(
+        delete(ValueScore).where(
+            ValueScore.model_version == version, ValueScore.outcome_id.in_(outcome_ids)
+        )
+    )
+    await session.execute(
+        update(ValueScore).where(ValueScore.outcome_id.in_(outcome_ids)).values(is_current=False)
+    )
     now = dt.datetime.now(dt.UTC)
     best: dict[str, tuple[tuple[int, float], int]] = {}
     new_rows: list[ValueScore] = []
-    for n, (snap, side, mtype, gid, k, _j) in enumerate(flat):
+    for n, (snap, _side, mtype, gid, k, _j) in enumerate(flat):
         g = game_by_id[gid]
         i = index[gid]
         row = ValueScore(
-            outcome_id=snap.outcome_id, snapshot_id=snap.id, model_version=version,
-            slate_date=slate_date, is_current=False, calc_time=snap.captured_at, computed_at=now,
-            odds_kind=snap.kind, bookmaker=snap.bookmaker, odds_decimal=snap.odds_decimal,
-            line=snap.line, margin=float(chosen.margin[k]), devig_method=settings.devig_method,
-            p_true=float(p_true[n]), p_market=float(p_mkt[n]),
+            outcome_id=snap.outcome_id,
+            snapshot_id=snap.id,
+            model_version=version,
+            slate_date=slate_date,
+            is_current=False,
+            calc_time=snap.captured_at,
+            computed_at=now,
+            odds_kind=snap.kind,
+            bookmaker=snap.bookmaker,
+            odds_decimal=snap.odds_decimal,
+            line=snap.line,
+            margin=float(chosen.margin[k]),
+            devig_method=settings.devig_method,
+            p_true=float(p_true[n]),
+            p_market=float(p_mkt[n]),
             p_market_methods={m: float(methods[n, q]) for q, m in enumerate(METHODS)},
             raw_edge=float(scores.raw_edge[n]),
             time_to_tip_minutes=int((g.tip_time - snap.captured_at).total_seconds() // 60),
             algo_a_value_score=float(scores.a_value_score[n]),
             algo_a_confidence=float(scores.a_confidence[n]),
             algo_a_market_quality=float(scores.a_market_quality[n]),
-            algo_a_components={"raw_edge": float(scores.raw_edge[n]),
-                               "sample_factor": float(scores.a_sample[n]),
-                               "agreement_factor": float(scores.a_agreement[n]),
-                               "overround": float(chosen.margin[k]),
-                               "type_weight": TYPE_WEIGHTS[mtype]},
+            algo_a_components={
+                "raw_edge": float(scores.raw_edge[n]),
+                "sample_factor": float(scores.a_sample[n]),
+                "agreement_factor": float(scores.a_agreement[n]),
+                "overround": float(chosen.margin[k]),
+                "type_weight": TYPE_WEIGHTS[mtype],
+            },
             algo_b_value_score=float(scores.b_value_score[n]),
             algo_b_confidence=float(scores.b_confidence[n]),
             algo_b_market_quality=float(scores.b_market_quality[n]),
-            algo_b_components={"reliability": reliability[mtype],
-                               "p_shrunk": float(scores.b_p_shrunk[n]),
-                               "edge_shrunk": float(scores.b_edge[n]),
-                               "kelly_fraction_full": float(scores.b_kelly[n]),
-                               "stake_fraction": float(scores.b_stake[n]),
-                               "method_spread": float(methods[n].max() - methods[n].min())},
-            model_components={"expected_margin_home": float(res.mu_margin[i]),
-                              "expected_total": float(res.mu_total[i]),
-                              "sd_margin": params.sd_margin, "sd_total": params.sd_total,
-                              "elo_home": float(res.elo_home[i]), "elo_away": float(res.elo_away[i]),
-                              "rest_days_home": int(res.rest_home[i]),
-                              "rest_days_away": int(res.rest_away[i]),
-                              "games_played_home": int(res.games_home[i]),
-                              "games_played_away": int(res.games_away[i])},
+            algo_b_components={
+                "reliability": reliability[mtype],
+                "p_shrunk": float(scores.b_p_shrunk[n]),
+                "edge_shrunk": float(scores.b_edge[n]),
+                "kelly_fraction_full": float(scores.b_kelly[n]),
+                "stake_fraction": float(scores.b_stake[n]),
+                "method_spread": float(methods[n].max() - methods[n].min()),
+            },
+            model_components={
+                "expected_margin_home": float(res.mu_margin[i]),
+                "expected_total": float(res.mu_total[i]),
+                "sd_margin": params.sd_margin,
+                "sd_total": params.sd_total,
+                "elo_home": float(res.elo_home[i]),
+                "elo_away": float(res.elo_away[i]),
+                "rest_days_home": int(res.rest_home[i]),
+                "rest_days_away": int(res.rest_away[i]),
+                "games_played_home": int(res.games_home[i]),
+                "games_played_away": int(res.games_away[i]),
+            },
         )
         new_rows.append(row)
-        rank = (KIND_PRIORITY.get(snap.kind, 3), -snap.captured_at.timestamp() if snap.kind == "live" else 0.0)
+        rank = (
+            KIND_PRIORITY.get(snap.kind, 3),
+            -snap.captured_at.timestamp() if snap.kind == "live" else 0.0,
+        )
         if snap.outcome_id not in best or rank < best[snap.outcome_id][0]:
             best[snap.outcome_id] = (rank, n)
     for _rank, n in best.values():

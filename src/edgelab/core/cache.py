@@ -53,6 +53,11 @@ class MemoryCache:
         self._items.clear()
 
 
+def _glob_escape(text: str) -> str:
+    """Redis SCAN patterns are globs: make a literal prefix match only itself."""
+    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
+
+
 class RedisCache:
     backend = "redis"
 
@@ -76,7 +81,8 @@ class RedisCache:
         await self._redis.set(self._ns + key, value, px=max(1, int(ttl * 1000)))
 
     async def delete_prefix(self, prefix: str) -> None:
-        keys = [k async for k in self._redis.scan_iter(match=self._ns + prefix + "*", count=500)]
+        pattern = _glob_escape(self._ns + prefix) + "*"
+        keys = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
         if keys:
             await self._redis.delete(*keys)
 

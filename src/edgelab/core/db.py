@@ -60,12 +60,24 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    """Per-connection SQLite setup, run outside any transaction.
+
+    The driver's own transaction handling is switched off (and BEGIN emitted by `_sqlite_begin`)
+    so SAVEPOINT and RELEASE behave as SQL says; otherwise a released savepoint can commit the
+    enclosing transaction. WAL lets readers run while a writer works.
+    """
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=5000")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def _sqlite_begin(conn: Any) -> None:
+    conn.exec_driver_sql("BEGIN")
 
 
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
@@ -81,15 +93,9 @@ def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
         kwargs.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **kwargs)
     if url.startswith("sqlite"):
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "connect", _sqlite_connect)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     return engine
-
-
-async def enable_wal(engine: AsyncEngine) -> None:
-    """WAL lets readers run while a writer works; it is a property of the file, set once."""
-    if engine.dialect.name == "sqlite" and ":memory:" not in str(engine.url):
-        async with engine.connect() as conn:
-            await conn.exec_driver_sql("PRAGMA journal_mode=WAL")
 
 
 def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

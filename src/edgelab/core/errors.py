@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from edgelab.core.observability import REQUEST_ID_HEADER, request_id_of
+from edgelab.core.observability import REQUEST_ID_HEADER, request_id_of, request_id_var
 
 log = logging.getLogger("edgelab.errors")
 
@@ -178,7 +178,12 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    # Starlette runs this outside the request-id middleware: restore the id for the log line
+    token = request_id_var.set(request_id_of(request))
+    try:
+        log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    finally:
+        request_id_var.reset(token)
     return envelope(request, 500, "internal_error", "Internal server error.")
 
 

@@ -35,7 +35,9 @@ def make_http_client(
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
     """A client with the house timeouts, pool limits and User-Agent; owned by the lifespan."""
-    timeout = httpx.Timeout(settings.http_timeout_seconds, connect=min(5.0, settings.http_timeout_seconds))
+    timeout = httpx.Timeout(
+        settings.http_timeout_seconds, connect=min(5.0, settings.http_timeout_seconds)
+    )
     return httpx.AsyncClient(
         base_url=base_url,
         timeout=timeout,
@@ -96,7 +98,9 @@ async def send_with_retries(
     """
     retrying = AsyncRetrying(
         stop=stop_after_attempt(max(1, attempts)),
-        wait=_wait(wait_exponential_jitter(multiplier=initial_wait, max=max_wait)),
+        wait=_wait(
+            wait_exponential_jitter(multiplier=initial_wait, max=max_wait, jitter=initial_wait)
+        ),
         retry=retry_if_exception(_retryable),
         reraise=True,
     )

@@ -16,7 +16,8 @@ def alembic_config(database_url: str) -> Config:
     ini = PROJECT_ROOT / "alembic.ini"
     if not ini.exists():
         raise FileNotFoundError(
-            f"{ini} not found: migrations ship with the source tree (install with `pip install -e .`)"
+            f"{ini} not found: migrations ship with the source tree "
+            "(install with `pip install -e .`)"
         )
     cfg = Config(str(ini))
     cfg.attributes["url"] = database_url

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing_extensions import Annotated
 
 DEVIG_METHODS = ("multiplicative", "additive", "power", "shin", "odds_ratio", "logarithmic")
 PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
@@ -74,9 +73,13 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
-        if self.env == "production" and self.odds_api_key is not None:
-            if self.odds_api_key.get_secret_value() in PLACEHOLDER_SECRETS:
-                raise ValueError("EDGELAB_ODDS_API_KEY is a placeholder")
+        key = self.odds_api_key
+        if (
+            self.env == "production"
+            and key is not None
+            and key.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            raise ValueError("EDGELAB_ODDS_API_KEY is a placeholder")
         return self
 
     @property

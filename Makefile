@@ -1,0 +1,41 @@
+# edgelab: `make demo` (install, load the real data, serve) and `make test` (lint + whole suite).
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+SRC := src tests benchmarks migrations
+
+.PHONY: demo test lint bench serve install install-dev clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+
+install: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[postgres,redis]'
+
+install-dev: $(BIN)/python
+	$(BIN)/python -m pip install -q -e '.[dev]'
+
+## Migrate a SQLite file (EDGELAB_DATABASE_URL), import the shipped NBA data, fit, score, serve.
+demo: install
+	$(BIN)/edgelab demo
+
+serve: install
+	$(BIN)/edgelab serve
+
+## Lint, then the whole suite (PostgreSQL/Redis too when EDGELAB_TEST_* URLs are set).
+test: install-dev lint
+	$(BIN)/python -m pytest
+
+lint: install-dev
+	$(BIN)/ruff check $(SRC)
+	$(BIN)/ruff format --check $(SRC)
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+bench: install-dev
+	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_api.py --duration 30
+
+clean:
+	rm -rf $(VENV) var benchmarks/out
