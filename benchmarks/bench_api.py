@@ -15,8 +15,7 @@ Load generator: ``wrk --latency`` when on PATH, else an asyncio + httpx client (
 slower than the server; its figures are a lower bound). Every ``EDGELAB_*`` variable of the
 caller is dropped so the app runs on its defaults (cache TTL, in-memory cache), with
 ``EDGELAB_LOG_LEVEL=WARNING``. Only 127.0.0.1 is used. Prints figures; never fails on a target.
-
-Run: ``.venv/bin/python benchmarks/bench_api.py [--db PATH] [--duration 30] [--connections 64]``
+Usage: ``.venv/bin/python benchmarks/bench_api.py --help`` (see benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -37,6 +36,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from subprocess import Popen
 
 import httpx
 
@@ -76,7 +76,8 @@ def build_db(db: Path) -> None:
         proc = subprocess.run(edgelab_cmd(*step), env=app_env(db, 8000), cwd=db.parent,
                               capture_output=True, text=True, timeout=1800)
         if proc.returncode != 0:
-            sys.exit(f"`edgelab {' '.join(step)}` failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+            sys.exit(f"`edgelab {' '.join(step)}` failed ({proc.returncode}):\n"
+                     f"{proc.stderr[-3000:]}")
         print(f"  edgelab {' '.join(step):<20} {time.perf_counter() - t0:6.1f} s")
 
 
@@ -95,7 +96,7 @@ def proc_status_mb(pid: int, field: str) -> float:
 
 
 @contextlib.contextmanager
-def server(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[subprocess.Popen[bytes], float]]:
+def server(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[Popen, float]]:
     """Spawn a server in its own session (Ctrl-C reaches only us); always stop it on exit."""
     with log.open("ab") as out:
         t0 = time.perf_counter()
@@ -113,7 +114,7 @@ def server(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[sub
                 proc.wait(timeout=10)
 
 
-def wait_ready(proc: subprocess.Popen[bytes], url: str, t0: float, log: Path, limit: float = 60.0) -> float:
+def wait_ready(proc: Popen, url: str, t0: float, log: Path, limit: float = 60.0) -> float:
     """Seconds from spawn (t0) to the first 200 from ``url``; polls every 10 ms, bounded."""
     with httpx.Client(timeout=2.0) as client:
         while (elapsed := time.perf_counter() - t0) < limit:
@@ -151,8 +152,8 @@ def parse_wrk(out: str) -> Load:
 
 
 def run_wrk(url: str, seconds: float, connections: int, threads: int) -> Load:
-    cmd = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
-           "--timeout", "5s", "--latency", url]
+    cmd = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}",
+           f"-d{max(1, round(seconds))}s", "--timeout", "5s", "--latency", url]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
     if proc.returncode != 0:
         raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr}")
@@ -179,23 +180,25 @@ async def _httpx_load(url: str, seconds: float, connections: int) -> Load:
                 else:
                     errors += 1
 
-        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(connections))), seconds + 15)
+        workers = asyncio.gather(*(worker() for _ in range(connections)))
+        await asyncio.wait_for(workers, seconds + 15)
         elapsed = time.perf_counter() - start
     cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
     return Load("httpx", len(latencies), len(latencies) / elapsed, cuts[49] * 1e3, cuts[98] * 1e3,
                 errors)
 
 
+def measure(url: str, seconds: float, args: argparse.Namespace) -> Load:
+    if args.tool == "wrk":
+        return run_wrk(url, seconds, args.connections, args.threads)
+    return asyncio.run(_httpx_load(url, seconds, args.connections))
+
+
 def load(url: str, args: argparse.Namespace) -> Load:
     """Warm up (not reported), then measure for ``args.duration`` seconds."""
-    for seconds in (args.warmup, args.duration):
-        if seconds <= 0:
-            continue
-        if args.tool == "wrk":
-            result = run_wrk(url, seconds, args.connections, args.threads)
-        else:
-            result = asyncio.run(_httpx_load(url, seconds, args.connections))
-    return result
+    if args.warmup > 0:
+        measure(url, args.warmup, args)
+    return measure(url, args.duration, args)
 
 
 def line(label: str, value: str, target: str = "", met: bool | None = None) -> None:
@@ -220,6 +223,8 @@ def main() -> None:
     ap.add_argument("--cold-starts", type=int, default=3, help="spawns timed for the cold start")
     ap.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
     args = ap.parse_args()
+    if args.duration <= 0 or args.cold_starts < 1 or args.connections < 1:
+        ap.error("--duration, --cold-starts and --connections must be positive")
     if args.tool == "auto":
         args.tool = "wrk" if shutil.which("wrk") else "httpx"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup on SIGTERM too
@@ -234,6 +239,8 @@ def main() -> None:
 def bench(args: argparse.Namespace, work: Path) -> None:
     print(f"edgelab API benchmark: {os.cpu_count()} CPUs (load generator and server share them), "
           f"load tool {args.tool}, {args.connections} connections, {args.duration:g} s per run")
+    print("load average before: {:.2f} {:.2f} {:.2f} (other work on the machine skews figures)"
+          .format(*os.getloadavg()))
     db = (args.db or work / "edgelab.db").resolve()
     if db.exists():
         print(f"reusing database {db}")
@@ -246,17 +253,17 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     base = f"http://{HOST}:{port}"
     serve_cmd = edgelab_cmd("serve", "--host", HOST, "--port", str(port))
     starts = []
-    for i in range(max(1, args.cold_starts)):
-        last = i == max(1, args.cold_starts) - 1
+    for _ in range(args.cold_starts - 1):  # spawn, time, stop
         with server(serve_cmd, app_env(db, port), log) as (proc, t0):
             starts.append(wait_ready(proc, f"{base}/health", t0, log))
-            if not last:
-                continue
-            body = httpx.get(base + MARKETS, timeout=30).raise_for_status().content
-            (work / "markets.json").write_bytes(body)
-            print(f"captured {MARKETS}: {len(body):,} bytes; load test of edgelab serve (pid {proc.pid})")
-            markets = load(base + MARKETS, args)
-            rss, hwm = proc_status_mb(proc.pid, "VmRSS"), proc_status_mb(proc.pid, "VmHWM")
+    with server(serve_cmd, app_env(db, port), log) as (proc, t0):  # the last one is load-tested
+        starts.append(wait_ready(proc, f"{base}/health", t0, log))
+        body = httpx.get(base + MARKETS, timeout=30).raise_for_status().content
+        (work / "markets.json").write_bytes(body)
+        print(f"captured {MARKETS}: {len(body):,} bytes; load test of edgelab serve "
+              f"(pid {proc.pid})")
+        markets = load(base + MARKETS, args)
+        rss, hwm = proc_status_mb(proc.pid, "VmRSS"), proc_status_mb(proc.pid, "VmHWM")
 
     port = free_port()
     base = f"http://{HOST}:{port}"
@@ -288,6 +295,7 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     line("server RSS after the /markets load (VmRSS)", f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:g} MB",
          rss <= TARGET_RSS_MB)
     line("server peak RSS (VmHWM)", f"{hwm:.0f} MB")
+    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
 
 
 if __name__ == "__main__":

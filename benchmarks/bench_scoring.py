@@ -21,6 +21,7 @@ It prints figures; it never fails on a missed target.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import resource
 import statistics
@@ -149,7 +150,8 @@ def main() -> None:
     print(f"edgelab scoring benchmark: {n:,} two-way markets ({2 * n:,} outcomes), "
           f"best of {runs} runs")
     print(f"python {platform.python_version()}, numpy {np.__version__}, "
-          f"{platform.machine()}, {platform.processor() or platform.system()}")
+          f"{platform.machine()}, {platform.processor() or platform.system()}, "
+          f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}")
     t0 = time.perf_counter()
     inp = make_inputs(n, args.seed)
     margin = (1.0 / inp.odds).sum(axis=1) - 1.0

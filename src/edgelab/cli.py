@@ -217,6 +217,9 @@ def ingest_odds(
         str | None, typer.Option(help="Comma list, e.g. h2h,spreads,totals.")
     ] = None,
     regions: Annotated[str | None, typer.Option(help="Comma list, e.g. us,uk.")] = None,
+    props: Annotated[
+        str | None, typer.Option(help="Player-prop markets, e.g. player_points (a call per event).")
+    ] = None,
 ) -> None:
     """Fetch live odds from The Odds API v4 and store them as snapshots."""
     from edgelab.betting.live_odds import ingest_live_odds
@@ -226,7 +229,7 @@ def ingest_odds(
 
     async def work(session: AsyncSession) -> dict[str, Any]:
         return await ingest_live_odds(
-            session, settings, sport=sport, markets=markets, regions=regions
+            session, settings, sport=sport, markets=markets, regions=regions, props=props
         )
 
     try:

@@ -133,3 +133,20 @@ async def test_an_upstream_failure_writes_nothing(
         await ingest_live_odds(session, live_settings)
     assert info.value.code == "odds_api_auth_failed"
     assert await _count(session, IngestRun) == 0 and await _count(session, OddsSnapshot) == 0
+
+
+async def test_player_props_are_stored_as_over_under_prop_markets(
+    session: AsyncSession, live_settings: Settings
+):
+    result = await ingest_live_odds(session, live_settings, props="player_points,player_rebounds")
+    assert result["props_markets"] == "player_points,player_rebounds"
+    rows = (
+        await session.execute(
+            select(OddsSnapshot.outcome_id, OddsSnapshot.line).where(
+                OddsSnapshot.outcome_id.like("%-prop-%")
+            )
+        )
+    ).all()
+    tatum = {oid: line for oid, line in rows if "jayson-tatum" in oid and "player-points" in oid}
+    assert set(tatum) == {k for k in tatum if k.endswith(("-over", "-under"))} and len(tatum) >= 2
+    assert set(tatum.values()) == {27.5}

@@ -131,7 +131,7 @@ async def store_events(
         if rows is None:
             continue
         game, event_snaps, event_specs = rows
-        games[game.id] = game
+        games.setdefault(game.id, game)
         snaps.extend(event_snaps)
         specs.update(event_specs)
     await upsert_games(session, list(games.values()), stats)
@@ -147,23 +147,37 @@ async def ingest_live_odds(
     sport: str | None = None,
     markets: str | None = None,
     regions: str | None = None,
+    props: str | None = None,
     client: OddsApiClient | None = None,
 ) -> dict[str, Any]:
-    """Fetch and store one round of live odds; records what it fetched in `ingest_runs`."""
+    """Fetch and store one round of live odds; records what it fetched in `ingest_runs`.
+
+    `props` (e.g. `player_points,player_rebounds`) adds one event-odds call per event, the only
+    route The Odds API offers to player props; each call costs quota, reported in the result.
+    """
     own = client is None
     api = client or OddsApiClient(settings)
     try:
         response = await api.fetch_odds(sport=sport, markets=markets, regions=regions)
+        events = list(response.events)
+        quota = response.quota
+        if props:
+            for event in response.events:
+                prop_event, quota = await api.fetch_event_odds(
+                    event.id, markets=props, sport=sport, regions=regions
+                )
+                events.append(prop_event)
     finally:
         if own:
             await api.aclose()
     fetched_at = dt.datetime.now(dt.UTC)
-    stats = await store_events(session, response.events, settings, fetched_at)
+    stats = await store_events(session, events, settings, fetched_at)
     result = {
         **stats.to_dict(),
         "events": len(response.events),
         "dropped": response.dropped,
-        "quota": response.quota.model_dump(),
+        "props_markets": props,
+        "quota": quota.model_dump(),
     }
     session.add(
         IngestRun(
