@@ -34,6 +34,7 @@ lint: install-dev
 	$(BIN)/lint-imports
 
 bench: install-dev
+	$(BIN)/python benchmarks/devig_accuracy.py
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_api.py --duration 30
 

@@ -20,6 +20,28 @@ from edgelab.betting.ingest import ImportStats, import_parsed
 from edgelab.betting.nba_csv import parse_nba_text
 from edgelab.core.settings import Settings
 
+# The value-betting seed contract: every market row and bet detail carries these fields.
+SEED_FIELDS = frozenset(
+    {
+        "market_id",
+        "game_id",
+        "market_type",
+        "outcome_label",
+        "line",
+        "odds_decimal",
+        "p_true",
+        "p_market",
+        "raw_edge",
+        "algo_a_value_score",
+        "algo_a_confidence",
+        "algo_a_market_quality",
+        "algo_b_value_score",
+        "algo_b_confidence",
+        "algo_b_market_quality",
+        "time_to_tip_minutes",
+        "calc_time",
+    }
+)
 TEAMS = [
     "ATL",
     "BOS",

@@ -8,27 +8,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.slate import score_slate
 from edgelab.core.settings import Settings
-from tests.betting.factories import SyntheticSeasons, import_synthetic, synthetic_seasons
-
-SEED_FIELDS = {
-    "market_id",
-    "game_id",
-    "market_type",
-    "outcome_label",
-    "line",
-    "odds_decimal",
-    "p_true",
-    "p_market",
-    "raw_edge",
-    "algo_a_value_score",
-    "algo_a_confidence",
-    "algo_a_market_quality",
-    "algo_b_value_score",
-    "algo_b_confidence",
-    "algo_b_market_quality",
-    "time_to_tip_minutes",
-    "calc_time",
-}
+from tests.betting.factories import (
+    SEED_FIELDS,
+    SyntheticSeasons,
+    import_synthetic,
+    synthetic_seasons,
+)
 
 
 @pytest.fixture

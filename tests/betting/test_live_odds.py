@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 
 import pytest
 from pydantic import SecretStr
@@ -17,22 +16,15 @@ from edgelab.betting.slate import score_slate
 from edgelab.core.errors import UpstreamError
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
-from tests.betting.fake_oddsapi import FakeOddsApi, serve
-
-
-@pytest.fixture(scope="module")
-def fake_server() -> Iterator[tuple[FakeOddsApi, str]]:
-    fake = FakeOddsApi()
-    with serve(fake.app) as url:
-        yield fake, url
+from tests.betting.fake_oddsapi import FakeOddsApi
 
 
 @pytest.fixture
-def live_settings(settings: Settings, fake_server: tuple[FakeOddsApi, str]) -> Settings:
-    fake_server[0].reset()
+def live_settings(settings: Settings, server: tuple[FakeOddsApi, str]) -> Settings:
+    server[0].reset()
     return settings.model_copy(
         update={
-            "odds_api_url": fake_server[1],
+            "odds_api_url": server[1],
             "odds_api_key": SecretStr("test-key"),
             "http_max_retries": 1,
             "http_timeout_seconds": 2.0,
@@ -114,21 +106,17 @@ async def test_live_odds_are_scored_and_take_precedence(
     assert len({c.outcome_id for c in current}) == len(current)  # one current row per side
 
 
-async def test_without_a_key_nothing_is_fetched(
-    session: AsyncSession, settings: Settings, fake_server
-):
-    fake_server[0].reset()
+async def test_without_a_key_nothing_is_fetched(session: AsyncSession, settings: Settings, server):
+    server[0].reset()
     with pytest.raises(OddsApiNotConfigured):
-        await ingest_live_odds(
-            session, settings.model_copy(update={"odds_api_url": fake_server[1]})
-        )
-    assert fake_server[0].requests == []
+        await ingest_live_odds(session, settings.model_copy(update={"odds_api_url": server[1]}))
+    assert server[0].requests == []
 
 
 async def test_an_upstream_failure_writes_nothing(
-    session: AsyncSession, live_settings: Settings, fake_server
+    session: AsyncSession, live_settings: Settings, server
 ):
-    fake_server[0].plan(status=401, body={"message": "Invalid API key"})
+    server[0].plan(status=401, body={"message": "Invalid API key"})
     with pytest.raises(UpstreamError) as info:
         await ingest_live_odds(session, live_settings)
     assert info.value.code == "odds_api_auth_failed"

@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import socket
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
@@ -23,25 +23,12 @@ from edgelab.betting.oddsapi import (
 )
 from edgelab.core.errors import InvalidInputError, NotFoundError, UpstreamError
 from edgelab.core.settings import Settings
-from tests.betting.fake_oddsapi import FakeOddsApi, load, serve
+from tests.betting.fake_oddsapi import FakeOddsApi, load
 
 pytestmark = pytest.mark.asyncio
 
 CELTICS_KNICKS = "3f2a4e9c1b7d48a6a0e5c2d19b8f7a61"
 NUGGETS_LAKERS = "b81c07d5e6f94a2c9d3e1f0a7b6c5d42"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[tuple[FakeOddsApi, str]]:
-    fake = FakeOddsApi()
-    with serve(fake.app) as url:
-        yield fake, url
-
-
-@pytest.fixture
-def fake(server: tuple[FakeOddsApi, str]) -> FakeOddsApi:
-    server[0].reset()
-    return server[0]
 
 
 def make_settings(url: str, **overrides: Any) -> Settings:

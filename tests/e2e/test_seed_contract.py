@@ -7,25 +7,7 @@ import datetime as dt
 import httpx
 import pytest
 
-SEED_FIELDS = [
-    "market_id",
-    "game_id",
-    "market_type",
-    "outcome_label",
-    "line",
-    "odds_decimal",
-    "p_true",
-    "p_market",
-    "raw_edge",
-    "algo_a_value_score",
-    "algo_a_confidence",
-    "algo_a_market_quality",
-    "algo_b_value_score",
-    "algo_b_confidence",
-    "algo_b_market_quality",
-    "time_to_tip_minutes",
-    "calc_time",
-]
+from tests.betting.factories import SEED_FIELDS
 
 
 @pytest.mark.parametrize("algorithm", ["a", "b"])
