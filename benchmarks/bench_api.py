@@ -5,16 +5,16 @@
    temporary folder under /tmp and deleted at the end.
 2. Cold start: spawn ``edgelab serve`` on a free loopback port and time spawn -> first 200 from
    ``/health`` (``--cold-starts`` spawns; the median is compared with the target).
-3. Load: ``GET /markets?limit=50`` with ``--connections`` concurrent connections for
-   ``--duration`` seconds, then the server's RSS (``/proc/PID/status`` VmRSS).
-4. Ceiling: the same load on ``GET /_bench/static`` (``ceiling_app.py``: the same app, one extra
-   route returning the captured ``/markets?limit=50`` bytes from memory) under uvicorn with the
-   same options as ``edgelab serve``.
+3. Load: ``GET /markets?limit=50``, ``--connections`` connections for ``--duration`` seconds,
+   then the server's RSS (``/proc/PID/status`` VmRSS).
+4. Ceiling: the same load on ``GET /_bench/static`` of ``ceiling_app.py`` (the same app plus a
+   route returning the captured body from memory), uvicorn options as ``edgelab serve``.
 
-Load generator: ``wrk --latency`` when on PATH, else an asyncio + httpx client (itself much
-slower than the server; its figures are a lower bound). Every ``EDGELAB_*`` variable of the
-caller is dropped so the app runs on its defaults (cache TTL, in-memory cache), with
-``EDGELAB_LOG_LEVEL=WARNING``. Only 127.0.0.1 is used. Prints figures; never fails on a target.
+Load generator (``loadgen.py``): ``wrk --latency`` when on PATH, else a bare asyncio HTTP/1.1
+client (slower than wrk and sharing the CPU with the server: its figures are a lower bound).
+Every ``EDGELAB_*`` variable of the caller is dropped so the app runs on its defaults (cache
+TTL, in-memory cache), with ``EDGELAB_LOG_LEVEL=WARNING``. Only 127.0.0.1 is used. Prints
+figures; never fails on a target.
 Usage: ``.venv/bin/python benchmarks/bench_api.py --help`` (see benchmarks/README.md).
 """
 
@@ -24,7 +24,6 @@ import argparse
 import asyncio
 import contextlib
 import os
-import re
 import shutil
 import signal
 import socket
@@ -34,28 +33,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from subprocess import Popen
 
 import httpx
 
+from loadgen import Load, asyncio_load, run_wrk
+
 HERE = Path(__file__).resolve().parent
-HOST = "127.0.0.1"
-MARKETS = "/markets?limit=50"
+HOST, MARKETS = "127.0.0.1", "/markets?limit=50"
 STATIC = "/_bench/static"  # ceiling_app.STATIC_PATH
 BODY_ENV = "EDGELAB_BENCH_STATIC_BODY"  # ceiling_app.BODY_ENV
+# the uvicorn.run() options of `edgelab serve` (cli.serve), for the ceiling server
+SERVE_OPTIONS = "--workers 1 --no-access-log --no-proxy-headers --loop auto --http auto"
 TARGET_COLD_START_S, TARGET_RATIO, TARGET_P99_MS, TARGET_RSS_MB = 2.0, 0.50, 50.0, 512.0
-
-
-@dataclass
-class Load:
-    tool: str
-    requests: int
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
 
 
 def edgelab_cmd(*args: str) -> list[str]:
@@ -65,19 +56,30 @@ def edgelab_cmd(*args: str) -> list[str]:
 
 def app_env(db: Path, port: int) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGELAB_")}
-    env.update(EDGELAB_DATABASE_URL=f"sqlite+aiosqlite:///{db.resolve()}",
-               EDGELAB_LOG_LEVEL="WARNING", EDGELAB_HOST=HOST, EDGELAB_PORT=str(port))
+    env.update(
+        EDGELAB_DATABASE_URL=f"sqlite+aiosqlite:///{db.resolve()}",
+        EDGELAB_LOG_LEVEL="WARNING",
+        EDGELAB_HOST=HOST,
+        EDGELAB_PORT=str(port),
+    )
     return env
 
 
 def build_db(db: Path) -> None:
     for step in (("db", "upgrade"), ("import", "nba-shipped"), ("score",)):
         t0 = time.perf_counter()
-        proc = subprocess.run(edgelab_cmd(*step), env=app_env(db, 8000), cwd=db.parent,
-                              capture_output=True, text=True, timeout=1800)
+        proc = subprocess.run(
+            edgelab_cmd(*step),
+            env=app_env(db, 8000),
+            cwd=db.parent,
+            capture_output=True,
+            text=True,
+            timeout=1800,
+        )
         if proc.returncode != 0:
-            sys.exit(f"`edgelab {' '.join(step)}` failed ({proc.returncode}):\n"
-                     f"{proc.stderr[-3000:]}")
+            sys.exit(
+                f"`edgelab {' '.join(step)}` failed ({proc.returncode}):\n{proc.stderr[-3000:]}"
+            )
         print(f"  edgelab {' '.join(step):<20} {time.perf_counter() - t0:6.1f} s")
 
 
@@ -100,8 +102,9 @@ def server(cmd: list[str], env: dict[str, str], log: Path) -> Iterator[tuple[Pop
     """Spawn a server in its own session (Ctrl-C reaches only us); always stop it on exit."""
     with log.open("ab") as out:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, cwd=log.parent, stdout=out, stderr=out,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, env=env, cwd=log.parent, stdout=out, stderr=out, start_new_session=True
+        )
     try:
         yield proc, t0
     finally:
@@ -127,71 +130,10 @@ def wait_ready(proc: Popen, url: str, t0: float, log: Path, limit: float = 60.0)
     sys.exit(f"server not ready after {elapsed:.0f} s:\n{log.read_text()[-3000:]}")
 
 
-def _ms(text: str) -> float:
-    m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text)
-    if m is None:
-        raise ValueError(f"unexpected wrk latency {text!r}")
-    return float(m[1]) * {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 6e4}[m[2]]
-
-
-def parse_wrk(out: str) -> Load:
-    def find(pattern: str) -> re.Match[str]:
-        m = re.search(pattern, out, re.MULTILINE)
-        if m is None:
-            raise ValueError(f"no {pattern!r} in wrk output:\n{out}")
-        return m
-
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    return Load(
-        tool="wrk", requests=int(find(r"(\d+) requests in")[1]),
-        rps=float(find(r"Requests/sec:\s+([\d.]+)")[1]),
-        p50_ms=_ms(find(r"^\s+50%\s+(\S+)")[1]), p99_ms=_ms(find(r"^\s+99%\s+(\S+)")[1]),
-        errors=(int(errors[1]) if errors else 0) + (sum(map(int, sock.groups())) if sock else 0),
-    )
-
-
-def run_wrk(url: str, seconds: float, connections: int, threads: int) -> Load:
-    cmd = ["wrk", f"-t{min(threads, connections)}", f"-c{connections}",
-           f"-d{max(1, round(seconds))}s", "--timeout", "5s", "--latency", url]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60)
-    if proc.returncode != 0:
-        raise RuntimeError(f"wrk failed ({proc.returncode}): {proc.stderr}")
-    return parse_wrk(proc.stdout)
-
-
-async def _httpx_load(url: str, seconds: float, connections: int) -> Load:
-    latencies: list[float] = []
-    errors = 0
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    async with httpx.AsyncClient(limits=limits, timeout=5.0) as client:
-        start = time.perf_counter()
-        deadline = start + seconds
-
-        async def worker() -> None:
-            nonlocal errors
-            while (t0 := time.perf_counter()) < deadline:
-                try:
-                    ok = (await client.get(url)).status_code == 200
-                except httpx.HTTPError:
-                    ok = False
-                if ok:
-                    latencies.append(time.perf_counter() - t0)
-                else:
-                    errors += 1
-
-        workers = asyncio.gather(*(worker() for _ in range(connections)))
-        await asyncio.wait_for(workers, seconds + 15)
-        elapsed = time.perf_counter() - start
-    cuts = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-    return Load("httpx", len(latencies), len(latencies) / elapsed, cuts[49] * 1e3, cuts[98] * 1e3,
-                errors)
-
-
 def measure(url: str, seconds: float, args: argparse.Namespace) -> Load:
     if args.tool == "wrk":
         return run_wrk(url, seconds, args.connections, args.threads)
-    return asyncio.run(_httpx_load(url, seconds, args.connections))
+    return asyncio.run(asyncio_load(url, seconds, args.connections))
 
 
 def load(url: str, args: argparse.Namespace) -> Load:
@@ -217,30 +159,38 @@ def main() -> None:
     ap.add_argument("--db", type=Path, help="SQLite file to reuse (built there if missing)")
     ap.add_argument("--duration", type=float, default=30.0, help="seconds per load run")
     ap.add_argument("--connections", type=int, default=64)
-    ap.add_argument("--threads", type=int, default=max(1, min(4, (os.cpu_count() or 2) // 2)),
-                    help="wrk threads (default: half the CPUs, at most 4)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=max(1, min(4, (os.cpu_count() or 2) // 2)),
+        help="wrk threads (default: half the CPUs, at most 4)",
+    )
     ap.add_argument("--warmup", type=float, default=2.0, help="unreported seconds before each run")
     ap.add_argument("--cold-starts", type=int, default=3, help="spawns timed for the cold start")
-    ap.add_argument("--tool", choices=("auto", "wrk", "httpx"), default="auto")
+    ap.add_argument("--tool", choices=("auto", "wrk", "asyncio"), default="auto")
     args = ap.parse_args()
     if args.duration <= 0 or args.cold_starts < 1 or args.connections < 1:
         ap.error("--duration, --cold-starts and --connections must be positive")
     if args.tool == "auto":
-        args.tool = "wrk" if shutil.which("wrk") else "httpx"
+        args.tool = "wrk" if shutil.which("wrk") else "asyncio"
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanup on SIGTERM too
 
     work = Path(tempfile.mkdtemp(prefix="edgelab-bench-", dir="/tmp"))
     try:
         bench(args, work)
+    except KeyboardInterrupt:
+        sys.exit("interrupted; servers stopped")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
 def bench(args: argparse.Namespace, work: Path) -> None:
-    print(f"edgelab API benchmark: {os.cpu_count()} CPUs (load generator and server share them), "
-          f"load tool {args.tool}, {args.connections} connections, {args.duration:g} s per run")
-    print("load average before: {:.2f} {:.2f} {:.2f} (other work on the machine skews figures)"
-          .format(*os.getloadavg()))
+    print(
+        f"edgelab API benchmark: {os.cpu_count()} CPUs (load generator and server share them), "
+        f"load tool {args.tool}, {args.connections} connections, {args.duration:g} s per run"
+    )
+    load1, load5, load15 = os.getloadavg()
+    print(f"load average before: {load1:.2f} {load5:.2f} {load15:.2f} (other work skews figures)")
     db = (args.db or work / "edgelab.db").resolve()
     if db.exists():
         print(f"reusing database {db}")
@@ -260,17 +210,14 @@ def bench(args: argparse.Namespace, work: Path) -> None:
         starts.append(wait_ready(proc, f"{base}/health", t0, log))
         body = httpx.get(base + MARKETS, timeout=30).raise_for_status().content
         (work / "markets.json").write_bytes(body)
-        print(f"captured {MARKETS}: {len(body):,} bytes; load test of edgelab serve "
-              f"(pid {proc.pid})")
+        print(f"captured {MARKETS} ({len(body):,} bytes); load test, edgelab serve pid {proc.pid}")
         markets = load(base + MARKETS, args)
         rss, hwm = proc_status_mb(proc.pid, "VmRSS"), proc_status_mb(proc.pid, "VmHWM")
 
-    port = free_port()
-    base = f"http://{HOST}:{port}"
-    ceiling_cmd = [sys.executable, "-m", "uvicorn", "ceiling_app:create_app", "--factory",
-                   "--app-dir", str(HERE), "--host", HOST, "--port", str(port), "--workers", "1",
-                   "--no-access-log", "--no-proxy-headers", "--loop", "auto", "--http", "auto",
-                   "--log-level", "warning"]
+    base = f"http://{HOST}:{(port := free_port())}"
+    app_args = ["ceiling_app:create_app", "--factory", "--app-dir", str(HERE)]
+    where = ["--host", HOST, "--port", str(port), "--log-level", "warning"]
+    ceiling_cmd = [sys.executable, "-m", "uvicorn", *app_args, *where, *SERVE_OPTIONS.split()]
     env = app_env(db, port) | {BODY_ENV: str(work / "markets.json")}
     with server(ceiling_cmd, env, work / "ceiling.log") as (proc, t0):
         wait_ready(proc, f"{base}/health", t0, work / "ceiling.log")
@@ -283,19 +230,36 @@ def bench(args: argparse.Namespace, work: Path) -> None:
     for i, s in enumerate(starts, 1):
         line(f"cold start {i}: spawn -> first 200 /health", f"{s:.2f} s")
     cold = statistics.median(starts)
-    line(f"cold start, median of {len(starts)}", f"{cold:.2f} s",
-         f"<= {TARGET_COLD_START_S:g} s", cold <= TARGET_COLD_START_S)
+    line(
+        f"cold start, median of {len(starts)}",
+        f"{cold:.2f} s",
+        f"<= {TARGET_COLD_START_S:g} s",
+        cold <= TARGET_COLD_START_S,
+    )
     show("GET /markets?limit=50", markets)
     show(f"GET {STATIC} (ceiling)", ceiling)
     ratio = markets.rps / ceiling.rps
-    line("/markets requests/s as a share of the ceiling", f"{ratio:.0%}",
-         f">= {TARGET_RATIO:.0%}", ratio >= TARGET_RATIO)
-    line("/markets p99 latency", f"{markets.p99_ms:.1f} ms", f"<= {TARGET_P99_MS:g} ms",
-         markets.p99_ms <= TARGET_P99_MS)
-    line("server RSS after the /markets load (VmRSS)", f"{rss:.0f} MB", f"<= {TARGET_RSS_MB:g} MB",
-         rss <= TARGET_RSS_MB)
+    line(
+        "/markets requests/s as a share of the ceiling",
+        f"{ratio:.0%}",
+        f">= {TARGET_RATIO:.0%}",
+        ratio >= TARGET_RATIO,
+    )
+    line(
+        "/markets p99 latency",
+        f"{markets.p99_ms:.1f} ms",
+        f"<= {TARGET_P99_MS:g} ms",
+        markets.p99_ms <= TARGET_P99_MS,
+    )
+    line(
+        "server RSS after the /markets load (VmRSS)",
+        f"{rss:.0f} MB",
+        f"<= {TARGET_RSS_MB:g} MB",
+        rss <= TARGET_RSS_MB,
+    )
     line("server peak RSS (VmHWM)", f"{hwm:.0f} MB")
-    print("load average after: {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()))
+    load1, load5, load15 = os.getloadavg()
+    print(f"load average after: {load1:.2f} {load5:.2f} {load15:.2f}")
 
 
 if __name__ == "__main__":

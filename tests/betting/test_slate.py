@@ -9,7 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.models import Game, ModelFit, ValueScore
-from edgelab.betting.slate import resolve_slate_date, score_slate
+from edgelab.betting.service import resolve_slate_date
+from edgelab.betting.slate import score_slate
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
 

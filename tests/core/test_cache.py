@@ -147,3 +147,57 @@ async def test_make_cache_picks_backend_from_url(redis_url: str) -> None:
     finally:
         await mem.close()
         await red.close()
+
+
+async def test_concurrent_misses_of_one_key_are_filled_once():
+    cache = MemoryCache()
+    calls = 0
+
+    async def fill() -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        return b"body"
+
+    results = await asyncio.gather(*(cache.get_or_fill("k", 10, fill) for _ in range(64)))
+    assert results == [b"body"] * 64 and calls == 1
+    assert await cache.get_or_fill("k", 10, fill) == b"body" and calls == 1
+    await cache.get_or_fill("other", 0, fill)  # ttl 0: no caching, always filled
+    await cache.get_or_fill("other", 0, fill)
+    assert calls == 3
+
+
+async def test_an_expired_entry_is_served_stale_while_one_refresh_runs():
+    cache = MemoryCache()
+    version = 0
+
+    async def fill() -> bytes:
+        nonlocal version
+        version += 1
+        await asyncio.sleep(0.05)
+        return f"v{version}".encode()
+
+    assert await cache.get_or_fill("k", 0.05, fill) == b"v1"
+    await asyncio.sleep(0.08)  # now stale
+    stale = await asyncio.gather(*(cache.get_or_fill("k", 0.05, fill) for _ in range(20)))
+    assert stale == [b"v1"] * 20  # nobody waited for the refill
+    await asyncio.sleep(0.1)
+    assert await cache.get_or_fill("k", 10, fill) == b"v2" and version == 2  # one refresh
+    await cache.close()
+
+
+async def test_a_failing_refresh_keeps_serving_the_stale_answer(caplog):
+    cache = MemoryCache()
+
+    async def good() -> bytes:
+        return b"ok"
+
+    async def broken() -> bytes:
+        raise RuntimeError("database down")
+
+    await cache.get_or_fill("k", 0.01, good)
+    await asyncio.sleep(0.03)
+    assert await cache.get_or_fill("k", 0.01, broken) == b"ok"
+    await asyncio.sleep(0.02)
+    assert await cache.get_or_fill("k", 0.01, broken) == b"ok"
+    assert "background refresh of k failed" in caplog.text

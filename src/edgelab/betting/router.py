@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import Response
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting import schemas, service, slate
-from edgelab.core.db import SessionDep
+from edgelab.betting import schemas, service
+from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import error_responses
 
@@ -69,7 +70,7 @@ def _notes(items: list[service.ScoredOutcome]) -> list[str]:
     summary="Ranked markets of the slate by value score",
 )
 async def list_markets(
-    session: SessionDep,
+    sessions: ReadSessionMakerDep,
     settings: SettingsDep,
     cache: CacheDep,
     algorithm: Annotated[schemas.Algorithm, Query(description="Value-score algorithm.")] = "a",
@@ -86,37 +87,41 @@ async def list_markets(
         f"{CACHE_PREFIX}{algorithm}|{market_type}|{min_value_score}|{min_confidence}|"
         f"{date}|{limit}|{offset}"
     )
-    cached = await cache.get(key)
-    if cached is not None:
-        return Response(cached, media_type="application/json")
-    slate_date = date or await slate.resolve_slate_date(session, settings)
-    items, total = await service.list_markets(
-        session,
-        algorithm=algorithm,
-        slate_date=slate_date,
-        market_type=market_type,
-        min_value_score=min_value_score,
-        min_confidence=min_confidence,
-        limit=limit,
-        offset=offset,
-    )
-    notes = _notes(items)
-    if total == 0:
-        notes.append("No scored markets for this slate: run `edgelab score` (make demo does).")
-    body = (
-        schemas.MarketList(
-            items=[schemas.MarketRow.model_validate(_row(i, algorithm)) for i in items],
-            total=total,
-            limit=limit,
-            offset=offset,
+
+    async def build() -> bytes:
+        async with sessions() as session:  # read-only: nothing to commit
+            return await _market_list(session)
+
+    async def _market_list(session: AsyncSession) -> bytes:
+        slate_date = date or await service.resolve_slate_date(session, settings)
+        items, total = await service.list_markets(
+            session,
             algorithm=algorithm,
             slate_date=slate_date,
-            notes=notes,
+            market_type=market_type,
+            min_value_score=min_value_score,
+            min_confidence=min_confidence,
+            limit=limit,
+            offset=offset,
         )
-        .model_dump_json()
-        .encode()
-    )
-    await cache.set(key, body, settings.markets_cache_ttl_seconds)
+        notes = _notes(items)
+        if total == 0:
+            notes.append("No scored markets for this slate: run `edgelab score` (make demo does).")
+        return (
+            schemas.MarketList(
+                items=[schemas.MarketRow.model_validate(_row(i, algorithm)) for i in items],
+                total=total,
+                limit=limit,
+                offset=offset,
+                algorithm=algorithm,
+                slate_date=slate_date,
+                notes=notes,
+            )
+            .model_dump_json()
+            .encode()
+        )
+
+    body = await cache.get_or_fill(key, settings.markets_cache_ttl_seconds, build)
     return Response(body, media_type="application/json")
 
 

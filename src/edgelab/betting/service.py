@@ -11,12 +11,28 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
 from edgelab.core.errors import NotFoundError
+from edgelab.core.settings import Settings
 
 ESTIMATED_TIME_NOTE = (
     "Tip-off and line times are estimated: the historical data has dates, not times "
     "(tip-off assumed at EDGELAB_DEFAULT_TIP_TIME in EDGELAB_TIP_TIMEZONE)."
 )
+FULL_SLATE_MIN_GAMES = 8
 ASSUMED_PRICE_NOTE = "Spread and total prices are not in the historical data: -110 is assumed."
+
+
+async def resolve_slate_date(session: AsyncSession, settings: Settings) -> dt.date | None:
+    """`EDGELAB_DEMO_DATE`, else the most recent date with a full slate (>= 8 games)."""
+    if settings.demo_date is not None:
+        return settings.demo_date
+    stmt = (
+        select(Game.game_date)
+        .group_by(Game.game_date)
+        .having(func.count() >= FULL_SLATE_MIN_GAMES)
+        .order_by(Game.game_date.desc())
+        .limit(1)
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 @dataclass(frozen=True)

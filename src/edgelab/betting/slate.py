@@ -16,17 +16,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import ratings
 from edgelab.betting.devig import METHODS, devig
 from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
 from edgelab.betting.scoring import TYPE_WEIGHTS, score_outcomes
+from edgelab.betting.service import resolve_slate_date
 from edgelab.core.settings import Settings
 
 MODEL_NAME = "elo1"
-FULL_SLATE_MIN_GAMES = 8
 KIND_PRIORITY = {"live": 0, "open": 1, "close": 2}
 Progress = Callable[[str], None]
 
@@ -38,20 +38,6 @@ class SlateResult:
     games: int
     scored: int
     fit: dict[str, Any] = field(default_factory=dict)
-
-
-async def resolve_slate_date(session: AsyncSession, settings: Settings) -> dt.date | None:
-    """`EDGELAB_DEMO_DATE`, else the most recent date with a full slate (>= 8 games)."""
-    if settings.demo_date is not None:
-        return settings.demo_date
-    stmt = (
-        select(Game.game_date)
-        .group_by(Game.game_date)
-        .having(func.count() >= FULL_SLATE_MIN_GAMES)
-        .order_by(Game.game_date.desc())
-        .limit(1)
-    )
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 def _to_row(g: Game, slate_date: dt.date) -> ratings.GameRow:

@@ -6,8 +6,13 @@ share one interface; the memory one is bounded so a busy process cannot grow wit
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import struct
 import time
+from abc import ABC, abstractmethod
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 
@@ -18,12 +23,96 @@ class Cache(Protocol):
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
     async def delete_prefix(self, prefix: str) -> None: ...
     async def close(self) -> None: ...
+    async def get_or_fill(
+        self, key: str, ttl: float, fill: Callable[[], Awaitable[bytes]]
+    ) -> bytes: ...
 
 
-class MemoryCache:
+STALE_GRACE_SECONDS = 60.0
+_STAMP = struct.Struct("!d")
+log = logging.getLogger("edgelab.cache")
+
+
+class _SingleFlight(ABC):
+    """`get_or_fill`: one fill per key at a time, and stale answers while it runs.
+
+    An entry is fresh for `ttl` seconds, then kept `STALE_GRACE_SECONDS` longer. A request that
+    finds it stale gets the old bytes at once and starts one background refresh; only a request
+    that finds nothing waits, and concurrent ones wait for a single fill. Without this, every
+    expiry makes all in-flight requests recompute the same answer at once (a stampede) and the
+    tail latency is the time of that pile-up.
+    """
+
+    _locks: dict[str, asyncio.Lock]
+    _refreshing: dict[str, asyncio.Task[None]]
+
+    @abstractmethod
+    async def get(self, key: str) -> bytes | None: ...
+
+    @abstractmethod
+    async def set(self, key: str, value: bytes, ttl: float) -> None: ...
+
+    async def _store(self, key: str, value: bytes, ttl: float) -> None:
+        stamped = _STAMP.pack(time.time() + ttl) + value
+        await self.set(key, stamped, ttl + STALE_GRACE_SECONDS)
+
+    async def _load(self, key: str) -> tuple[float, bytes] | None:
+        raw = await self.get(key)
+        if raw is None or len(raw) < _STAMP.size:
+            return None
+        return _STAMP.unpack_from(raw)[0], raw[_STAMP.size :]
+
+    def _refresh(self, key: str, ttl: float, fill: Callable[[], Awaitable[bytes]]) -> None:
+        if key in self._refreshing:
+            return
+
+        async def run() -> None:
+            try:
+                await self._store(key, await fill(), ttl)
+            except Exception:  # a failed refresh leaves the stale entry; the next miss retries
+                log.exception("background refresh of %s failed", key)
+            finally:
+                self._refreshing.pop(key, None)
+
+        self._refreshing[key] = asyncio.get_running_loop().create_task(run())
+
+    async def _stop_refreshes(self) -> None:
+        tasks = list(self._refreshing.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def get_or_fill(
+        self, key: str, ttl: float, fill: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        if ttl <= 0:
+            return await fill()
+        entry = await self._load(key)
+        if entry is not None:
+            fresh_until, value = entry
+            if time.time() >= fresh_until:
+                self._refresh(key, ttl, fill)
+            return value
+        lock = self._locks.setdefault(key, asyncio.Lock())
+        try:
+            async with lock:
+                entry = await self._load(key)
+                if entry is not None:
+                    return entry[1]
+                value = await fill()
+                await self._store(key, value, ttl)
+                return value
+        finally:
+            if not lock.locked() and self._locks.get(key) is lock:
+                del self._locks[key]
+
+
+class MemoryCache(_SingleFlight):
     backend = "memory"
 
     def __init__(self, max_entries: int = 4096) -> None:
+        self._locks = {}
+        self._refreshing = {}
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries
 
@@ -50,6 +139,7 @@ class MemoryCache:
             self._items.pop(key, None)
 
     async def close(self) -> None:
+        await self._stop_refreshes()
         self._items.clear()
 
 
@@ -58,12 +148,14 @@ def _glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
-class RedisCache:
+class RedisCache(_SingleFlight):
     backend = "redis"
 
     def __init__(self, client: Any, namespace: str = "edgelab:cache:") -> None:
         self._redis = client
         self._ns = namespace
+        self._locks = {}
+        self._refreshing = {}
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "edgelab:cache:") -> RedisCache:
@@ -87,6 +179,7 @@ class RedisCache:
             await self._redis.delete(*keys)
 
     async def close(self) -> None:
+        await self._stop_refreshes()
         await self._redis.aclose()
 
 

@@ -115,4 +115,11 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             await session.commit()
 
 
+async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
+    """For read-only routes that answer from a cache: open a session only on a miss."""
+    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
+    return maker
+
+
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+ReadSessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]

@@ -1,4 +1,8 @@
-"""Annotated dependencies every product uses: settings and cache owned by the app."""
+"""Annotated dependencies every product uses: settings and cache owned by the app.
+
+They are `async def` on purpose: FastAPI runs a plain `def` dependency in a thread pool, and
+the hand-off costs more than the work (measured: a third of a cached request's time).
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,12 @@ from edgelab.core.cache import Cache
 from edgelab.core.settings import Settings
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_cache(request: Request) -> Cache:
+async def get_cache(request: Request) -> Cache:
     cache: Cache = request.app.state.cache
     return cache
 

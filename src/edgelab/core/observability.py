@@ -8,9 +8,10 @@ that a logging filter copies onto every record.
 from __future__ import annotations
 
 import contextvars
+import itertools
 import logging
+import os
 import re
-import uuid
 
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -18,6 +19,9 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 REQUEST_ID_HEADER = "X-Request-ID"
 _HEADER_KEY = REQUEST_ID_HEADER.lower().encode()
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Unique without a syscall per request: a random per-process prefix and a counter.
+_ID_PREFIX = os.urandom(6).hex()
+_ID_COUNTER = itertools.count(1)
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar(
     "request_id", default=None
 )
@@ -45,7 +49,7 @@ class RequestIdMiddleware:
                 candidate = value.decode("latin-1")
                 rid = candidate if _SANE_ID.match(candidate) else None
                 break
-        rid = rid or uuid.uuid4().hex
+        rid = rid or f"{_ID_PREFIX}{next(_ID_COUNTER):020x}"  # 32 hex digits
         scope.setdefault("state", {})["request_id"] = rid
         token = request_id_var.set(rid)
         raw = rid.encode()
