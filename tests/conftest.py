@@ -16,11 +16,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+)
 
 from edgelab.app import create_app
 from edgelab.core import migrations
-from edgelab.core.db import create_engine, get_session
+from edgelab.core.db import create_engine, get_session, get_sessionmaker
 from edgelab.core.settings import Settings
 
 PG_ENV = "EDGELAB_TEST_DATABASE_URL"
@@ -130,7 +135,14 @@ async def client(settings: Settings, session: AsyncSession) -> AsyncIterator[htt
         else:
             await session.commit()
 
+    async def test_sessionmaker() -> async_sessionmaker[AsyncSession]:
+        # routes that open their own read sessions see the test's uncommitted data too
+        return async_sessionmaker(
+            bind=session.bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
     app.dependency_overrides[get_session] = test_session
+    app.dependency_overrides[get_sessionmaker] = test_sessionmaker
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:

@@ -16,8 +16,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import text
@@ -26,9 +27,9 @@ import edgelab
 from edgelab.betting import service as betting_service
 from edgelab.betting.router import router as betting_router
 from edgelab.core.cache import make_cache
-from edgelab.core.db import SessionDep, create_engine, create_sessionmaker
+from edgelab.core.db import ReadSessionMakerDep, SessionDep, create_engine, create_sessionmaker
 from edgelab.core.deps import CacheDep, SettingsDep
-from edgelab.core.errors import error_responses, install_error_handlers
+from edgelab.core.errors import envelope, error_responses, install_error_handlers
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
 from edgelab.core.settings import Settings
 
@@ -57,23 +58,38 @@ def _operation_id(route: APIRoute) -> str:
 def _health_router() -> APIRouter:
     router = APIRouter(tags=["platform"])
 
-    @router.get("/health", response_model=Health, responses=error_responses(503))
-    async def health(session: SessionDep, settings: SettingsDep, cache: CacheDep) -> Health:
-        """Liveness of the database on every call; data freshness cached for a few seconds."""
+    @router.get(
+        "/health",
+        response_model=Health,
+        responses=error_responses(503),
+    )
+    async def health(
+        request: Request,
+        session: SessionDep,
+        sessions: ReadSessionMakerDep,
+        settings: SettingsDep,
+        cache: CacheDep,
+    ) -> Response:
+        """Liveness of the database on every call (503 when it fails), data freshness cached.
+
+        The freshness aggregates scan large tables, so they are cached; their refill opens its
+        own session because it may run in the background after this request has finished.
+        """
         started: float = getattr(health, "_started", time.monotonic())
         ok = True
         data: dict[str, Any] = {}
+
+        async def freshness() -> bytes:
+            async with sessions() as own:
+                return json.dumps(await betting_service.data_freshness(own)).encode()
+
         try:
             await session.execute(text("SELECT 1"))
-
-            async def freshness() -> bytes:
-                return json.dumps(await betting_service.data_freshness(session)).encode()
-
             data = json.loads(await cache.get_or_fill("health:freshness", FRESHNESS_TTL, freshness))
         except Exception:  # the point of /health is to report this, not to fail on it
             log.exception("database check failed")
             ok = False
-        return Health(
+        body = Health(
             status="ok" if ok else "degraded",
             version=edgelab.__version__,
             env=settings.env,
@@ -85,6 +101,15 @@ def _health_router() -> APIRouter:
             data=data,
             uptime_seconds=round(time.monotonic() - started, 3),
         )
+        if not ok:  # load balancers act on the status; the envelope carries the report
+            return envelope(
+                request,
+                503,
+                "database_unavailable",
+                "The database does not answer.",
+                body.model_dump(mode="json"),
+            )
+        return Response(body.model_dump_json(), media_type="application/json")
 
     health._started = time.monotonic()  # type: ignore[attr-defined]
     return router

@@ -181,15 +181,19 @@ async def test_health_names_redis_cache_when_configured(
     assert body["database_ok"] is True
 
 
-async def test_health_reports_degraded_not_500_when_schema_is_missing(tmp_path: Path) -> None:
-    """An unmigrated database answers SELECT 1 but has no tables: /health says so."""
+async def test_health_answers_503_with_the_envelope_when_the_schema_is_missing(
+    tmp_path: Path,
+) -> None:
+    """An unmigrated database answers SELECT 1 but has no tables: /health says 503, so load
+    balancers take the instance out, and reports what it saw in the envelope's details."""
     app = create_app(make_settings(_tmp_sqlite(tmp_path, "empty.db")))
     async with serve(app) as c:
         response = await c.get("/health")
-    assert response.status_code == 200
+    assert response.status_code == 503
     body = response.json()
-    assert body["database_ok"] is False
-    assert body["status"] == "degraded"
+    assert body["error"]["code"] == "database_unavailable"
+    assert body["error"]["details"]["database_ok"] is False
+    assert body["error"]["details"]["status"] == "degraded"
 
 
 # --- /metrics -------------------------------------------------------------------------------
