@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,24 @@ def test_cli_rejects_a_malformed_file_naming_the_line_and_writes_nothing(
         assert db.execute("select count(*) from games").fetchone()[0] == 1
         assert db.execute("select count(*) from odds_snapshots").fetchone()[0] == 6
         assert db.execute("select count(*) from ingest_runs").fetchone()[0] == 2
+
+
+async def test_changing_the_estimated_tip_time_moves_times_instead_of_duplicating(
+    session: AsyncSession, settings: Settings
+):
+    await import_parsed(session, parse_nba_text(KAGGLE, name="k.csv"), settings)
+    before = await _count(session, OddsSnapshot)
+    later = settings.model_copy(update={"default_tip_time": dt.time(21, 0)})
+    stats = await import_parsed(session, parse_nba_text(KAGGLE, name="k.csv"), later)
+    assert stats.snapshots_new == 0 and stats.snapshots_updated == 6
+    assert await _count(session, OddsSnapshot) == before
+    game = await session.get(Game, "nba-2040-11-02-sas-gsw")
+    assert game is not None and game.tip_time == dt.datetime(
+        2040, 11, 3, 1, 0, tzinfo=dt.UTC
+    )  # 21:00 EDT
+    snap = (
+        await session.execute(
+            select(OddsSnapshot).where(OddsSnapshot.outcome_id == "nba-2040-11-02-sas-gsw-ml-home")
+        )
+    ).scalar_one()
+    assert snap.captured_at == dt.datetime(2040, 11, 3, 0, 55, tzinfo=dt.UTC)  # 5 min before tip

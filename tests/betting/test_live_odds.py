@@ -138,3 +138,14 @@ async def test_player_props_are_stored_as_over_under_prop_markets(
     tatum = {oid: line for oid, line in rows if "jayson-tatum" in oid and "player-points" in oid}
     assert set(tatum) == {k for k in tatum if k.endswith(("-over", "-under"))} and len(tatum) >= 2
     assert set(tatum.values()) == {27.5}
+
+
+async def test_a_failed_props_call_keeps_the_main_odds_and_says_which_event(
+    session: AsyncSession, live_settings: Settings, server
+):
+    server[0].plan(status=200)  # the main odds call passes through
+    server[0].plan(status=404, body={"message": "Event not found"})  # first event's props
+    result = await ingest_live_odds(session, live_settings, props="player_points")
+    assert result["games_new"] == 3 and len(result["props_failed"]) == 1
+    assert list(result["props_failed"].values()) == ["odds_event_not_found"]
+    assert await _count(session, OddsSnapshot) > 0

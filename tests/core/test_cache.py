@@ -201,3 +201,24 @@ async def test_a_failing_refresh_keeps_serving_the_stale_answer(caplog):
     await asyncio.sleep(0.02)
     assert await cache.get_or_fill("k", 0.01, broken) == b"ok"
     assert "background refresh of k failed" in caplog.text
+
+
+async def test_a_failing_fill_fails_its_waiters_once_instead_of_retrying_for_each():
+    cache = MemoryCache()
+    calls = 0
+
+    async def broken() -> bytes:
+        nonlocal calls
+        calls += 1
+        await asyncio.sleep(0.05)
+        raise RuntimeError("database down")
+
+    results = await asyncio.gather(
+        *(cache.get_or_fill("k", 10, broken) for _ in range(20)), return_exceptions=True
+    )
+    assert calls == 1 and all(isinstance(r, RuntimeError) for r in results)
+
+    async def good() -> bytes:
+        return b"back"
+
+    assert await cache.get_or_fill("k", 10, good) == b"back"  # the next caller tries again

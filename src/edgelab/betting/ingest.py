@@ -70,8 +70,11 @@ class SnapshotIn:
     game_id: str
 
     @property
-    def key(self) -> tuple[str, str, str, dt.datetime]:
-        return (self.outcome_id, self.bookmaker, self.kind, self.captured_at)
+    def key(self) -> tuple[str, str, str, dt.datetime | None]:
+        """Identity of a snapshot. An estimated capture time is derived from settings, not
+        data, so it is not part of the identity: changing the estimate must not duplicate."""
+        at = None if self.captured_at_estimated else self.captured_at
+        return (self.outcome_id, self.bookmaker, self.kind, at)
 
     def row(self) -> dict[str, Any]:
         row = self.__dict__.copy()
@@ -171,8 +174,9 @@ async def upsert_games(session: AsyncSession, games: Sequence[GameIn], stats: Im
             value = getattr(g, name)
             if value is not None and getattr(cur, name) != value:
                 changes[name] = value
-        if not g.tip_time_estimated and cur.tip_time != g.tip_time:
-            changes.update(tip_time=g.tip_time, tip_time_estimated=False)
+        if cur.tip_time != g.tip_time and (not g.tip_time_estimated or cur.tip_time_estimated):
+            # a real time replaces anything; a new estimate replaces only an old estimate
+            changes.update(tip_time=g.tip_time, tip_time_estimated=g.tip_time_estimated)
         if changes:
             for name, value in changes.items():
                 setattr(cur, name, value)
@@ -233,7 +237,9 @@ async def ensure_outcomes(session: AsyncSession, wanted: dict[str, OutcomeSpec])
 async def upsert_snapshots(
     session: AsyncSession, snaps: Sequence[SnapshotIn], stats: ImportStats
 ) -> None:
-    existing: dict[tuple[str, str, str, dt.datetime], tuple[int, float, float | None]] = {}
+    existing: dict[
+        tuple[str, str, str, dt.datetime | None], tuple[int, float, float | None, dt.datetime]
+    ] = {}
     # read what exists game by game (ids share the game's prefix): far fewer round trips
     # than asking per outcome
     game_ids = sorted({s.game_id for s in snaps})
@@ -247,16 +253,17 @@ async def upsert_snapshots(
                 OddsSnapshot.captured_at,
                 OddsSnapshot.odds_decimal,
                 OddsSnapshot.line,
+                OddsSnapshot.captured_at_estimated,
             )
             .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
             .join(Market, Market.id == Outcome.market_id)
             .where(Market.game_id.in_(chunk))
         )
-        for sid, oid, book, kind, at, odds, line in rows:
-            existing[(oid, book, kind, at)] = (sid, odds, line)
+        for sid, oid, book, kind, at, odds, line, estimated in rows:
+            existing[(oid, book, kind, None if estimated else at)] = (sid, odds, line, at)
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
-    seen: set[tuple[str, str, str, dt.datetime]] = set()
+    seen: set[tuple[str, str, str, dt.datetime | None]] = set()
     for s in snaps:
         if s.key in seen:
             continue
@@ -265,9 +272,15 @@ async def upsert_snapshots(
         if cur is None:
             new_rows.append(s.row())
             stats.snapshots_new += 1
-        elif abs(cur[1] - s.odds_decimal) > 1e-9 or cur[2] != s.line:
+        elif abs(cur[1] - s.odds_decimal) > 1e-9 or cur[2] != s.line or cur[3] != s.captured_at:
             changed.append(
-                {"sid": cur[0], "odds_decimal": s.odds_decimal, "line": s.line, "source": s.source}
+                {
+                    "sid": cur[0],
+                    "odds_decimal": s.odds_decimal,
+                    "line": s.line,
+                    "source": s.source,
+                    "captured_at": s.captured_at,
+                }
             )
             stats.snapshots_updated += 1
         else:
@@ -278,7 +291,12 @@ async def upsert_snapshots(
         await session.execute(
             update(OddsSnapshot)
             .where(OddsSnapshot.id == row["sid"])
-            .values(odds_decimal=row["odds_decimal"], line=row["line"], source=row["source"])
+            .values(
+                odds_decimal=row["odds_decimal"],
+                line=row["line"],
+                source=row["source"],
+                captured_at=row["captured_at"],
+            )
         )
 
 

@@ -27,6 +27,7 @@ from edgelab.betting.ingest import (
 from edgelab.betting.models import IngestRun
 from edgelab.betting.oddsapi import OddsApiClient, OddsEvent
 from edgelab.betting.teams import UnknownTeamError, normalize_team
+from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
 
 MARKET_KEYS = {"h2h": "moneyline", "spreads": "spread", "totals": "total"}
@@ -161,11 +162,16 @@ async def ingest_live_odds(
         response = await api.fetch_odds(sport=sport, markets=markets, regions=regions)
         events = list(response.events)
         quota = response.quota
+        props_failed: dict[str, str] = {}
         if props:
             for event in response.events:
-                prop_event, quota = await api.fetch_event_odds(
-                    event.id, markets=props, sport=sport, regions=regions
-                )
+                try:
+                    prop_event, quota = await api.fetch_event_odds(
+                        event.id, markets=props, sport=sport, regions=regions
+                    )
+                except AppError as exc:  # one event's props (e.g. it has started) must not
+                    props_failed[event.id] = exc.code  # cost the run its main odds
+                    continue
                 events.append(prop_event)
     finally:
         if own:
@@ -177,6 +183,7 @@ async def ingest_live_odds(
         "events": len(response.events),
         "dropped": response.dropped,
         "props_markets": props,
+        "props_failed": props_failed,
         "quota": quota.model_dump(),
     }
     session.add(

@@ -36,14 +36,18 @@ log = logging.getLogger("edgelab.cache")
 class _SingleFlight(ABC):
     """`get_or_fill`: one fill per key at a time, and stale answers while it runs.
 
+    `fill` must not use request-scoped resources (the request's session): it may run on after
+    the request that started it has finished.
+
     An entry is fresh for `ttl` seconds, then kept `STALE_GRACE_SECONDS` longer. A request that
     finds it stale gets the old bytes at once and starts one background refresh; only a request
     that finds nothing waits, and concurrent ones wait for a single fill. Without this, every
     expiry makes all in-flight requests recompute the same answer at once (a stampede) and the
-    tail latency is the time of that pile-up.
+    tail latency is the time of that pile-up. A failed fill fails every caller waiting for
+    it, once; the next caller tries again.
     """
 
-    _locks: dict[str, asyncio.Lock]
+    _inflight: dict[str, asyncio.Task[bytes]]
     _refreshing: dict[str, asyncio.Task[None]]
 
     @abstractmethod
@@ -93,25 +97,33 @@ class _SingleFlight(ABC):
             if time.time() >= fresh_until:
                 self._refresh(key, ttl, fill)
             return value
-        lock = self._locks.setdefault(key, asyncio.Lock())
-        try:
-            async with lock:
-                entry = await self._load(key)
-                if entry is not None:
-                    return entry[1]
-                value = await fill()
-                await self._store(key, value, ttl)
-                return value
-        finally:
-            if not lock.locked() and self._locks.get(key) is lock:
-                del self._locks[key]
+        task = self._inflight.get(key)
+        if task is None:
+            task = asyncio.get_running_loop().create_task(self._fill_and_store(key, ttl, fill))
+            self._inflight[key] = task
+            task.add_done_callback(lambda done: self._fill_done(key, done))
+        # shield: a caller that goes away does not cancel the fill the others wait for
+        return await asyncio.shield(task)
+
+    async def _fill_and_store(
+        self, key: str, ttl: float, fill: Callable[[], Awaitable[bytes]]
+    ) -> bytes:
+        value = await fill()
+        await self._store(key, value, ttl)
+        return value
+
+    def _fill_done(self, key: str, task: asyncio.Task[bytes]) -> None:
+        if self._inflight.get(key) is task:
+            del self._inflight[key]
+        if not task.cancelled():
+            task.exception()  # retrieved here so a fill nobody awaited any more is not reported
 
 
 class MemoryCache(_SingleFlight):
     backend = "memory"
 
     def __init__(self, max_entries: int = 4096) -> None:
-        self._locks = {}
+        self._inflight = {}
         self._refreshing = {}
         self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
         self._max = max_entries
@@ -154,7 +166,7 @@ class RedisCache(_SingleFlight):
     def __init__(self, client: Any, namespace: str = "edgelab:cache:") -> None:
         self._redis = client
         self._ns = namespace
-        self._locks = {}
+        self._inflight = {}
         self._refreshing = {}
 
     @classmethod
