@@ -17,6 +17,7 @@ from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core import migrations
+from edgelab.core.cache import make_cache
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings, data_dir
 
@@ -59,6 +60,25 @@ def _run_in_session(settings: Settings, work: Callable[[AsyncSession], Awaitable
             await engine.dispose()
 
     return asyncio.run(main())
+
+
+def _invalidate_shared_cache(settings: Settings) -> None:
+    """After a write, drop cached answers a server shares with us through Redis.
+
+    An in-process cache lives in the server's memory and expires by its TTL instead.
+    """
+    if not settings.redis_url:
+        return
+
+    async def main() -> None:
+        cache = make_cache(settings.redis_url)
+        try:
+            for prefix in ("markets:", "health:"):
+                await cache.delete_prefix(prefix)
+        finally:
+            await cache.close()
+
+    asyncio.run(main())
 
 
 @db_app.command("upgrade")
@@ -106,17 +126,8 @@ def _import_nba(settings: Settings, paths: list[Path], season: int | None) -> No
             progress.advance(task)
 
     table = Table(title="NBA import")
-    for col in (
-        "file",
-        "layout",
-        "rows read",
-        "games new",
-        "games updated",
-        "unchanged",
-        "odds new",
-        "odds updated",
-        "skipped",
-    ):
+    table.add_column("file", min_width=28, overflow="fold")
+    for col in ("layout", "read", "new", "updated", "same", "odds new", "odds upd", "skipped"):
         table.add_column(col)
     skipped_all: dict[str, int] = {}
 
@@ -141,6 +152,7 @@ def _import_nba(settings: Settings, paths: list[Path], season: int | None) -> No
                 progress.advance(task)
 
     _run_in_session(settings, work)
+    _invalidate_shared_cache(settings)
     console.print(table)
     for reason, n in sorted(skipped_all.items(), key=lambda kv: -kv[1]):
         console.print(f"  skipped {n} x {reason}")
@@ -187,10 +199,12 @@ def _score(settings: Settings, date: dt.date | None) -> dict[str, Any]:
             }
 
         try:
-            return _run_in_session(settings, work)
+            result = _run_in_session(settings, work)
         except LookupError as exc:
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from exc
+    _invalidate_shared_cache(settings)
+    return result
 
 
 @app.command("score")
@@ -237,6 +251,7 @@ def ingest_odds(
     except AppError as exc:
         console.print(f"[red]{exc.code}:[/] {exc.message}")
         raise typer.Exit(2) from exc
+    _invalidate_shared_cache(settings)
     console.print_json(json.dumps(result))
 
 

@@ -118,7 +118,7 @@ def test_cli_rejects_a_malformed_file_naming_the_line_and_writes_nothing(
     assert "bad.csv, line 3" in result.output and "Nothing was written" in result.output
     result = CliRunner().invoke(cli_app, ["import", "nba-csv", str(good)])
     assert result.exit_code == 0, result.output
-    assert "1" in result.output
+    assert "good.csv" in result.output
     again = CliRunner().invoke(cli_app, ["import", "nba-csv", str(good)])
     assert again.exit_code == 0
     import sqlite3
@@ -148,3 +148,30 @@ async def test_changing_the_estimated_tip_time_moves_times_instead_of_duplicatin
         )
     ).scalar_one()
     assert snap.captured_at == dt.datetime(2040, 11, 3, 0, 55, tzinfo=dt.UTC)  # 5 min before tip
+
+
+def test_a_cli_import_clears_the_shared_redis_cache(tmp_path: Path, monkeypatch, redis_url: str):
+    import asyncio
+
+    from edgelab.core.cache import RedisCache
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    migrations.upgrade(make_settings(url))
+    monkeypatch.setenv("EDGELAB_DATABASE_URL", url)
+    monkeypatch.setenv("EDGELAB_REDIS_URL", redis_url)
+    good = tmp_path / "good.csv"
+    good.write_text(KAGGLE)
+
+    async def put_then_get(put: bool) -> bytes | None:
+        cache = RedisCache.from_url(redis_url)
+        try:
+            if put:
+                await cache.set("markets:a|x", b"old ranking", 60)
+            return await cache.get("markets:a|x")
+        finally:
+            await cache.close()
+
+    assert asyncio.run(put_then_get(True)) == b"old ranking"
+    result = CliRunner().invoke(cli_app, ["import", "nba-csv", str(good)])
+    assert result.exit_code == 0, result.output
+    assert asyncio.run(put_then_get(False)) is None

@@ -37,7 +37,7 @@ async def test_slate_scores_every_snapshot_and_marks_the_opening_line_current(
     } == {"open"}
     assert {r.odds_kind for r in current if "-ml-" in r.outcome_id} == {"close"}
     fit = await session.get(ModelFit, result.model_version)
-    assert fit is not None and fit.trained_through == data.last_date - dt.timedelta(days=1)
+    assert fit is not None and fit.trained_through == data.dates[-2]  # last date before
 
 
 async def test_scores_do_not_change_when_the_slate_results_change(
@@ -112,7 +112,15 @@ async def test_rescoring_keeps_one_current_row_per_side(session: AsyncSession, s
     await import_synthetic(session, settings, data)
     await score_slate(session, settings, data.last_date)
     await score_slate(session, settings.model_copy(update={"devig_method": "shin"}), data.last_date)
-    rows = list((await _scores(session, data.last_date)).values())
+    rows = (
+        (await session.execute(select(ValueScore).where(ValueScore.slate_date == data.last_date)))
+        .scalars()
+        .all()
+    )
+    assert len({r.model_version for r in rows}) == 2  # both calculations kept as history
     current = [r for r in rows if r.is_current]
-    assert len(current) == 8 * 6
+    per_side: dict[str, int] = {}
+    for r in current:
+        per_side[r.outcome_id] = per_side.get(r.outcome_id, 0) + 1
+    assert len(per_side) == 8 * 6 and set(per_side.values()) == {1}
     assert {r.devig_method for r in current} == {"shin"}

@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -85,6 +86,8 @@ def _mov_multiplier(margin: float, elo_diff_winner: float) -> float:
 def rating_pass(games: Sequence[GameRow], params: RatingParams) -> PassResult:
     """Walk the games in the given (date) order; see the module docstring for no look-ahead."""
     n = len(games)
+    if any(a.day > b.day for a, b in pairwise(games)):
+        raise ValueError("rating_pass needs games in date order (no look-ahead depends on it)")
     mu_margin = np.zeros(n)
     mu_total = np.zeros(n)
     elo_h = np.zeros(n)

@@ -23,7 +23,8 @@ Algorithm B, "fractional Kelly on a shrunk probability":
     market_quality_b = exp(-overround / 0.045) * exp(-method_spread / 0.01): a market is
                        clear when its margin is small and the de-vig methods agree on the price
 
-All inputs are arrays of equal length; outputs are floats in the documented ranges.
+All inputs are arrays of equal length. Every output is in its documented range by
+construction (no clipping at the end hides a formula that escapes it; tests check this).
 """
 
 from __future__ import annotations
@@ -100,14 +101,14 @@ def score_outcomes(
 
     return Scores(
         raw_edge=edge,
-        a_value_score=np.clip(score_a, 0.0, 100.0),
-        a_confidence=np.clip(conf_a, 0.0, 1.0),
-        a_market_quality=np.clip(mq_a, 0.0, 1.0),
+        a_value_score=score_a,
+        a_confidence=conf_a,
+        a_market_quality=mq_a,
         a_sample=sample,
         a_agreement=agreement,
-        b_value_score=np.clip(score_b, 0.0, 100.0),
-        b_confidence=np.clip(conf_b, 0.0, 1.0),
-        b_market_quality=np.clip(mq_b, 0.0, 1.0),
+        b_value_score=score_b,
+        b_confidence=conf_b,
+        b_market_quality=mq_b,
         b_p_shrunk=p_b,
         b_kelly=kelly,
         b_stake=stake,

@@ -197,7 +197,10 @@ async def score_slate(
         session.add(
             ModelFit(
                 version=version,
-                trained_through=slate_date - dt.timedelta(days=1),
+                trained_through=max(
+                    (g.game_date for g in games if g.game_date < slate_date),
+                    default=slate_date - dt.timedelta(days=1),  # no history: defaults only
+                ),
                 n_games=fit.n_games,
                 params=fit_doc,
                 metrics=fit.metrics,
