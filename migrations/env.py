@@ -8,7 +8,8 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import edgelab.betting.models  # noqa: F401  (registers tables on Base.metadata)
+import edgelab.accounts.models
+import edgelab.betting.models  # noqa: F401
 from edgelab.core.db import Base, create_engine
 from edgelab.core.settings import Settings
 

@@ -25,7 +25,12 @@ from sqlalchemy.ext.asyncio import (
 
 from edgelab.app import create_app
 from edgelab.core import migrations
-from edgelab.core.db import create_engine, get_session, get_sessionmaker
+from edgelab.core.db import (
+    create_engine,
+    finish_failed_unit_of_work,
+    get_session,
+    get_sessionmaker,
+)
 from edgelab.core.settings import Settings
 
 PG_ENV = "EDGELAB_TEST_DATABASE_URL"
@@ -46,6 +51,8 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "redis_url": None,
         "odds_api_key": None,
         "demo_date": None,
+        "jwt_secret": "test-secret-for-the-suite-only-0123456789abcdef",
+        "resend_api_key": None,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
@@ -123,14 +130,18 @@ async def settings(db_url: str) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app over ASGI; its unit of work runs in the test's rolled-back session."""
+    """The real app over ASGI; its unit of work runs in the test's rolled-back session.
+
+    A request that fails rolls back to the test's last `session.commit()` (a savepoint): commit
+    setup data before a request that is meant to be refused.
+    """
     app = create_app(settings)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
         try:
             yield session
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            await finish_failed_unit_of_work(session, exc)
             raise
         else:
             await session.commit()

@@ -24,6 +24,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 import edgelab
+from edgelab.accounts import service as accounts_service
+from edgelab.accounts.router import router as accounts_router
 from edgelab.betting import service as betting_service
 from edgelab.betting.router import router as betting_router
 from edgelab.core.cache import make_cache
@@ -151,6 +153,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.principal_resolver = accounts_service.resolve_principal
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -163,6 +166,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.include_router(_health_router())
     app.include_router(betting_router)
+    app.include_router(accounts_router)
 
     from prometheus_client import CollectorRegistry
     from prometheus_fastapi_instrumentator import Instrumentator

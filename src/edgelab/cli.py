@@ -28,6 +28,10 @@ ingest_app = typer.Typer(help="Fetch data from external services.", no_args_is_h
 app.add_typer(db_app, name="db")
 app.add_typer(import_app, name="import")
 app.add_typer(ingest_app, name="ingest")
+users_app = typer.Typer(help="Accounts (for operators and scripts).", no_args_is_help=True)
+email_app = typer.Typer(help="E-mail.", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+app.add_typer(email_app, name="email")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -253,6 +257,72 @@ def ingest_odds(
         raise typer.Exit(2) from exc
     _invalidate_shared_cache(settings)
     console.print_json(json.dumps(result))
+
+
+@users_app.command("create")
+def users_create(
+    address: Annotated[str, typer.Argument(metavar="EMAIL")],
+    role: Annotated[str, typer.Option(help="user, analyst or admin.")] = "user",
+    tier: Annotated[str, typer.Option(help="free or paid.")] = "free",
+) -> None:
+    """Create a user (prints its id)."""
+    from edgelab.accounts.models import ROLES, TIERS
+    from edgelab.accounts.service import create_user
+    from edgelab.core.errors import AppError
+
+    if role not in ROLES or tier not in TIERS:
+        console.print(f"[red]role must be one of {ROLES} and tier one of {TIERS}[/]")
+        raise typer.Exit(2)
+
+    async def work(session: AsyncSession) -> str:
+        return (await create_user(session, address, role=role, tier=tier)).id
+
+    try:
+        typer.echo(_run_in_session(_settings(), work))
+    except AppError as exc:
+        console.print(f"[red]{exc.code}:[/] {exc.message}")
+        raise typer.Exit(1) from exc
+
+
+@users_app.command("token")
+def users_token(address: Annotated[str, typer.Argument(metavar="EMAIL")]) -> None:
+    """Print an access token for EMAIL (valid EDGELAB_ACCESS_TOKEN_TTL_SECONDS)."""
+    from edgelab.accounts.service import user_by_email
+    from edgelab.core.auth import issue_access_token
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> str | None:
+        user = await user_by_email(session, address)
+        return issue_access_token(settings, user.id) if user else None
+
+    token = _run_in_session(settings, work)
+    if token is None:
+        console.print(f"[red]no user with e-mail {address}[/]")
+        raise typer.Exit(1)
+    typer.echo(token)
+
+
+@email_app.command("outbox")
+def email_outbox(last: Annotated[int, typer.Option(min=1, max=1000)] = 10) -> None:
+    """Show the newest e-mails of the outbox, newest first (read sign-in links locally)."""
+    from edgelab.accounts.email import latest_outbox
+
+    async def work(session: AsyncSession) -> list[tuple[str, ...]]:
+        return [
+            (
+                str(m.id),
+                m.created_at.isoformat(timespec="seconds"),
+                m.to_address,
+                m.template,
+                m.status,
+                m.text,
+            )
+            for m in await latest_outbox(session, last)
+        ]
+
+    for row in _run_in_session(_settings(), work):
+        typer.echo(f"#{row[0]} {row[1]} to {row[2]} [{row[3]}, {row[4]}]\n{row[5]}\n")
 
 
 @app.command("serve")

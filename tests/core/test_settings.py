@@ -111,11 +111,15 @@ def test_every_documented_devig_method_is_accepted(method: str) -> None:
     assert Settings(_env_file=None, devig_method=method).devig_method == method  # type: ignore[call-arg]
 
 
+REAL_JWT_SECRET = "q7Vt2-real-looking-secret-for-tests-0123456789"
+
+
 @pytest.mark.parametrize("placeholder", sorted(PLACEHOLDER_SECRETS))
 def test_placeholder_odds_key_refused_in_production(
     monkeypatch: pytest.MonkeyPatch, placeholder: str
 ) -> None:
     monkeypatch.setenv("EDGELAB_ENV", "production")
+    monkeypatch.setenv("EDGELAB_JWT_SECRET", REAL_JWT_SECRET)
     monkeypatch.setenv("EDGELAB_ODDS_API_KEY", placeholder)
     with pytest.raises(ValidationError, match="EDGELAB_ODDS_API_KEY"):
         load()
@@ -132,9 +136,30 @@ def test_placeholder_odds_key_tolerated_outside_production(
 
 def test_production_accepts_a_real_key_or_none(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGELAB_ENV", "production")
+    monkeypatch.setenv("EDGELAB_JWT_SECRET", REAL_JWT_SECRET)
     assert load().odds_api_key is None
     monkeypatch.setenv("EDGELAB_ODDS_API_KEY", "8f14e45fceea167a5a36dedd4bea2543")
     assert load().env == "production"
+
+
+@pytest.mark.parametrize("env", ["test", "production"])
+@pytest.mark.parametrize(
+    "secret", ["dev-secret-change-me", "change-me", "short-but-not-a-placeholder"]
+)
+def test_a_placeholder_or_short_jwt_secret_is_refused_outside_development(
+    monkeypatch: pytest.MonkeyPatch, env: str, secret: str
+) -> None:
+    monkeypatch.setenv("EDGELAB_ENV", env)
+    monkeypatch.setenv("EDGELAB_JWT_SECRET", secret)
+    with pytest.raises(ValidationError, match="EDGELAB_JWT_SECRET"):
+        load()
+
+
+def test_the_development_default_jwt_secret_is_allowed_only_in_development(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("EDGELAB_ENV", "development")
+    assert load().jwt_secret.get_secret_value() == "dev-secret-change-me"
 
 
 @pytest.mark.parametrize("value", ["staging", "prod", ""])

@@ -108,11 +108,19 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     async with maker() as session:
         try:
             yield session
-        except BaseException:
-            await session.rollback()
+        except BaseException as exc:
+            await finish_failed_unit_of_work(session, exc)
             raise
         else:
             await session.commit()
+
+
+async def finish_failed_unit_of_work(session: AsyncSession, exc: BaseException) -> None:
+    """Roll back, unless the error asks to keep what was recorded (see AppError)."""
+    if getattr(exc, "persist_changes", False):
+        await session.commit()
+    else:
+        await session.rollback()
 
 
 async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:

@@ -35,9 +35,13 @@ class AppError(Exception):
         code: str | None = None,
         details: Any = None,
         headers: dict[str, str] | None = None,
+        persist_changes: bool = False,
     ) -> None:
         super().__init__(message)
         self.message = message
+        # True when what the request recorded must survive the refusal (an audit entry of a
+        # failed sign-in, the revocation of a stolen token family): the unit of work commits.
+        self.persist_changes = persist_changes
         if code is not None:
             self.code = code
         self.details = details

@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     tip_timezone: str = "America/New_York"
     markets_cache_ttl_seconds: float = Field(5.0, ge=0)
 
+    # accounts: sign-in and sessions
+    app_base_url: str = "http://127.0.0.1:8000"  # links in e-mails point here
+    jwt_secret: SecretStr = SecretStr("dev-secret-change-me")
+    jwt_audience: str = "edgelab"
+    jwt_issuer: str = "edgelab"
+    access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
+    refresh_token_ttl_days: int = Field(30, ge=1, le=365)
+    magic_link_ttl_minutes: int = Field(15, ge=1, le=1_440)
+
+    # e-mail (Resend; without a key messages stay in the outbox table and the log)
+    resend_api_key: SecretStr | None = None
+    resend_url: str = "https://api.resend.com"
+    email_from: str = "edgelab <onboarding@resend.dev>"
+
     # outbound HTTP (every external client)
     http_timeout_seconds: float = Field(10.0, gt=0)
     http_max_retries: int = Field(3, ge=0, le=10)
@@ -66,20 +80,30 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(DEVIG_METHODS)}")
         return value
 
-    @field_validator("redis_url", "odds_api_bookmakers", mode="before")
+    @field_validator("redis_url", "odds_api_bookmakers", "resend_api_key", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
+        """Outside development a placeholder secret is a misconfiguration: refuse to start."""
+        problems = []
+        secret = self.jwt_secret.get_secret_value()
+        if self.env != "development" and (secret in PLACEHOLDER_SECRETS or len(secret) < 32):
+            problems.append(
+                "EDGELAB_JWT_SECRET is a placeholder or shorter than 32 characters (make one with "
+                "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
+            )
         key = self.odds_api_key
         if (
             self.env == "production"
             and key is not None
             and key.get_secret_value() in PLACEHOLDER_SECRETS
         ):
-            raise ValueError("EDGELAB_ODDS_API_KEY is a placeholder")
+            problems.append("EDGELAB_ODDS_API_KEY is a placeholder")
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property

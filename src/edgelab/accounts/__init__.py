@@ -1,0 +1,1 @@
+"""Accounts: sign-up, sign-in and the email the app sends to its users."""

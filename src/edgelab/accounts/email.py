@@ -1,0 +1,76 @@
+"""E-mail: rendering templates and queueing every message in the outbox table.
+
+Backends: with `EDGELAB_RESEND_API_KEY` a message is queued `pending` and a job sends it through
+Resend; without a key it is stored with status `logged` and written to the log, and
+`edgelab email outbox` shows it (that is how a developer reads a sign-in link locally).
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.accounts.models import OutboxEmail
+from edgelab.core.settings import Settings
+
+log = logging.getLogger("edgelab.email")
+SUBJECTS = {"magic_link": "Your edgelab sign-in link"}
+
+
+@lru_cache(maxsize=1)
+def _templates() -> Environment:
+    return Environment(
+        loader=PackageLoader("edgelab.accounts", "templates"),
+        autoescape=select_autoescape(["html"]),
+        undefined=StrictUndefined,
+    )
+
+
+def render(template: str, context: dict[str, Any]) -> tuple[str, str]:
+    env = _templates()
+    html = env.get_template(f"{template}.html").render(**context)
+    text = env.get_template(f"{template}.txt").render(**context)
+    return html, text
+
+
+def backend(settings: Settings) -> str:
+    return "resend" if settings.resend_api_key else "outbox"
+
+
+async def queue_email(
+    session: AsyncSession, settings: Settings, *, to: str, template: str, context: dict[str, Any]
+) -> OutboxEmail:
+    html, text = render(template, context)
+    kind = backend(settings)
+    message = OutboxEmail(
+        to_address=to,
+        subject=SUBJECTS[template],
+        template=template,
+        html=html,
+        text=text,
+        status="pending" if kind == "resend" else "logged",
+        backend=kind,
+        attempts=0,
+        idempotency_key=secrets.token_hex(16),
+    )
+    session.add(message)
+    await session.flush()
+    if kind == "outbox":
+        log.info(
+            "e-mail %s to %s kept in the outbox (no EDGELAB_RESEND_API_KEY):\n%s",
+            template,
+            to,
+            text,
+        )
+    return message
+
+
+async def latest_outbox(session: AsyncSession, last: int) -> list[OutboxEmail]:
+    rows = await session.execute(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(last))
+    return list(rows.scalars())

@@ -1,0 +1,115 @@
+"""HTTP layer of accounts: sign-in, sessions, profile, API keys."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request, Response
+
+from edgelab.accounts import schemas, service
+from edgelab.core.auth import CurrentUser
+from edgelab.core.db import SessionDep
+from edgelab.core.deps import SettingsDep
+from edgelab.core.errors import error_responses
+
+router = APIRouter(tags=["accounts"])
+
+
+def _ip(request: Request) -> str | None:
+    return request.client.host if request.client else None
+
+
+def _tokens(pair: service.TokenPair) -> schemas.TokenResponse:
+    return schemas.TokenResponse(
+        access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
+    )
+
+
+@router.post(
+    "/auth/magic-link",
+    status_code=202,
+    response_model=schemas.Accepted,
+    responses=error_responses(422, 429),
+)
+async def request_magic_link(
+    body: schemas.MagicLinkRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> schemas.Accepted:
+    """Always 202, whether or not the address has an account (no account enumeration)."""
+    await service.request_magic_link(session, settings, body.email, ip=_ip(request))
+    return schemas.Accepted(message="If the address can sign in, a link is on its way.")
+
+
+@router.post(
+    "/auth/verify", response_model=schemas.TokenResponse, responses=error_responses(401, 422, 429)
+)
+async def verify(
+    body: schemas.VerifyRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> schemas.TokenResponse:
+    return _tokens(await service.verify_magic_link(session, settings, body.token, ip=_ip(request)))
+
+
+@router.post(
+    "/auth/refresh", response_model=schemas.TokenResponse, responses=error_responses(401, 422, 429)
+)
+async def refresh(
+    body: schemas.RefreshRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> schemas.TokenResponse:
+    return _tokens(
+        await service.rotate_refresh_token(session, settings, body.refresh_token, ip=_ip(request))
+    )
+
+
+@router.post("/auth/logout", status_code=204, responses=error_responses(422))
+async def logout(body: schemas.RefreshRequest, session: SessionDep) -> Response:
+    await service.logout(session, body.refresh_token)
+    return Response(status_code=204)
+
+
+@router.get("/me", response_model=schemas.Me, responses=error_responses(401, 404))
+async def get_me(principal: CurrentUser, session: SessionDep) -> schemas.Me:
+    return schemas.Me.model_validate(await service.active_user(session, principal.id))
+
+
+@router.patch("/me", response_model=schemas.Me, responses=error_responses(401, 404, 422))
+async def patch_me(
+    body: schemas.MeUpdate, principal: CurrentUser, session: SessionDep
+) -> schemas.Me:
+    changes = body.model_dump(exclude_unset=True)
+    if changes.get("time_zone", "") is None:
+        changes.pop("time_zone")  # the zone can be changed, not removed
+    return schemas.Me.model_validate(await service.update_profile(session, principal, changes))
+
+
+@router.delete("/me", status_code=204, responses=error_responses(401, 404))
+async def delete_me(principal: CurrentUser, request: Request, session: SessionDep) -> Response:
+    await service.delete_account(session, principal, ip=_ip(request))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/me/api-keys",
+    status_code=201,
+    response_model=schemas.ApiKeyCreated,
+    responses=error_responses(401, 403, 422),
+)
+async def create_api_key(
+    body: schemas.ApiKeyCreate, principal: CurrentUser, session: SessionDep
+) -> schemas.ApiKeyCreated:
+    key, plaintext = await service.create_api_key(session, principal, body.name)
+    return schemas.ApiKeyCreated.model_validate(
+        {**schemas.ApiKeyOut.model_validate(key).model_dump(), "key": plaintext}
+    )
+
+
+@router.get("/me/api-keys", response_model=schemas.ApiKeyList, responses=error_responses(401))
+async def list_api_keys(principal: CurrentUser, session: SessionDep) -> schemas.ApiKeyList:
+    keys = await service.list_api_keys(session, principal)
+    return schemas.ApiKeyList(items=[schemas.ApiKeyOut.model_validate(k) for k in keys])
+
+
+@router.delete("/me/api-keys/{key_id}", status_code=204, responses=error_responses(401, 404, 422))
+async def revoke_api_key(
+    key_id: Annotated[str, Path(max_length=40)], principal: CurrentUser, session: SessionDep
+) -> Response:
+    await service.revoke_api_key(session, principal, key_id)
+    return Response(status_code=204)

@@ -1,0 +1,95 @@
+"""Request and response models of the accounts API."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+# Deliberately simple: the address is proven by the link that reaches it, not by a regex.
+EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+
+
+class MagicLinkRequest(BaseModel):
+    email: str = Field(min_length=3, max_length=320, examples=["you@example.com"])
+
+    @field_validator("email")
+    @classmethod
+    def _looks_like_email(cls, value: str) -> str:
+        if not EMAIL_RE.match(value.strip()):
+            raise ValueError("not an e-mail address")
+        return value.strip()
+
+
+class Accepted(BaseModel):
+    status: Literal["accepted"] = "accepted"
+    message: str
+
+
+class VerifyRequest(BaseModel):
+    token: str = Field(min_length=10, max_length=200)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=10, max_length=200)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int = Field(description="Seconds until the access token expires.")
+
+
+class Me(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    email: str
+    role: Literal["user", "analyst", "admin"]
+    tier: Literal["free", "paid"]
+    display_name: str | None
+    time_zone: str
+    alert_preferences: dict[str, Any]
+    created_at: dt.datetime
+
+
+class MeUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    display_name: str | None = Field(None, max_length=120)
+    time_zone: str | None = Field(None, max_length=64, examples=["Europe/London"])
+    alert_preferences: dict[str, Any] | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None and value not in available_timezones():
+            raise ValueError("not an IANA time zone name")
+        return value
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+
+
+class ApiKeyOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    prefix: str
+    created_at: dt.datetime
+    last_used_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The key itself: shown once, never again.")
+
+
+class ApiKeyList(BaseModel):
+    items: list[ApiKeyOut]

@@ -1,0 +1,312 @@
+"""Accounts use cases: users, magic-link sign-in, rotating refresh tokens, API keys, profile.
+
+Services flush, never commit (the request or CLI command owns the unit of work). Every
+security-relevant outcome writes an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.accounts import email
+from edgelab.accounts.models import ApiKey, AuditEvent, MagicLink, RefreshToken, User
+from edgelab.accounts.tokens import hash_secret, new_api_key, new_id, new_secret
+from edgelab.core.auth import ForbiddenError, Principal, UnauthorizedError, issue_access_token
+from edgelab.core.errors import ConflictError, NotFoundError
+from edgelab.core.settings import Settings
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def normalize_email(address: str) -> str:
+    return address.strip().lower()
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def audit(
+    session: AsyncSession,
+    event: str,
+    *,
+    user_id: str | None = None,
+    ip: str | None = None,
+    success: bool = True,
+    **details: Any,
+) -> None:
+    session.add(AuditEvent(event=event, user_id=user_id, ip=ip, success=success, details=details))
+
+
+async def user_by_email(session: AsyncSession, address: str) -> User | None:
+    stmt = select(User).where(User.email == normalize_email(address), User.deleted_at.is_(None))
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def create_user(
+    session: AsyncSession, address: str, *, role: str = "user", tier: str = "free"
+) -> User:
+    if await user_by_email(session, address) is not None:
+        raise ConflictError(
+            f"A user with e-mail {normalize_email(address)} exists.", code="user_exists"
+        )
+    user = User(
+        id=new_id("usr"),
+        email=normalize_email(address),
+        role=role,
+        tier=tier,
+        time_zone="America/New_York",
+        alert_preferences={},
+    )
+    session.add(user)
+    await session.flush()
+    return user
+
+
+async def active_user(session: AsyncSession, user_id: str) -> User:
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFoundError("No such user.", code="user_not_found")
+    return user
+
+
+# --- sign-in --------------------------------------------------------------------------------
+
+
+async def request_magic_link(
+    session: AsyncSession, settings: Settings, address: str, *, ip: str | None
+) -> None:
+    """E-mail a single-use sign-in link; an unknown address gets an account (sign-up).
+
+    The caller always answers 202 whatever happens here, so nobody can tell which addresses
+    have accounts.
+    """
+    user = await user_by_email(session, address) or await create_user(session, address)
+    token = new_secret()
+    ttl = settings.magic_link_ttl_minutes
+    session.add(
+        MagicLink(
+            user_id=user.id,
+            token_hash=hash_secret(token),
+            expires_at=now() + dt.timedelta(minutes=ttl),
+        )
+    )
+    link = f"{settings.app_base_url.rstrip('/')}/auth/verify?token={quote(token)}"
+    assert user.email is not None
+    await email.queue_email(
+        session,
+        settings,
+        to=user.email,
+        template="magic_link",
+        context={"link": link, "minutes": ttl},
+    )
+    await audit(session, "magic_link_requested", user_id=user.id, ip=ip)
+
+
+async def _issue_pair(
+    session: AsyncSession, settings: Settings, user: User, family_id: str | None = None
+) -> TokenPair:
+    refresh = new_secret()
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id or new_id("fam"),
+            token_hash=hash_secret(refresh),
+            expires_at=now() + dt.timedelta(days=settings.refresh_token_ttl_days),
+        )
+    )
+    await session.flush()
+    return TokenPair(
+        issue_access_token(settings, user.id), refresh, settings.access_token_ttl_seconds
+    )
+
+
+async def verify_magic_link(
+    session: AsyncSession, settings: Settings, token: str, *, ip: str | None
+) -> TokenPair:
+    link = (
+        await session.execute(select(MagicLink).where(MagicLink.token_hash == hash_secret(token)))
+    ).scalar_one_or_none()
+    if link is None or link.used_at is not None or link.expires_at <= now():
+        await audit(
+            session,
+            "sign_in_failed",
+            user_id=link.user_id if link else None,
+            ip=ip,
+            success=False,
+            reason="unknown" if link is None else ("used" if link.used_at else "expired"),
+        )
+        raise UnauthorizedError(
+            "This sign-in link is invalid, used or expired: ask for a new one.",
+            code="invalid_sign_in_link",
+            persist_changes=True,
+        )
+    link.used_at = now()
+    user = await active_user(session, link.user_id)
+    user.last_sign_in_at = now()
+    await audit(session, "sign_in", user_id=user.id, ip=ip)
+    return await _issue_pair(session, settings, user)
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, settings: Settings, token: str, *, ip: str | None
+) -> TokenPair:
+    """A new pair for a valid refresh token; presenting a used one revokes its whole family.
+
+    Reuse means the token was copied: both the thief's and the owner's sessions end.
+    """
+    row = (
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_secret(token))
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise UnauthorizedError("Unknown refresh token.", code="invalid_refresh_token")
+    if row.used_at is not None or row.revoked_at is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+        await audit(session, "refresh_token_reused", user_id=row.user_id, ip=ip, success=False)
+        raise UnauthorizedError(
+            "This refresh token was already used: sign in again.",
+            code="refresh_token_reused",
+            persist_changes=True,
+        )
+    if row.expires_at <= now():
+        raise UnauthorizedError(
+            "The refresh token has expired: sign in again.", code="refresh_token_expired"
+        )
+    row.used_at = now()
+    user = await active_user(session, row.user_id)
+    return await _issue_pair(session, settings, user, family_id=row.family_id)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    row = (
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_secret(token))
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=now())
+        )
+
+
+# --- who is calling ------------------------------------------------------------------------
+
+
+async def resolve_principal(session: AsyncSession, kind: str, credential: str) -> Principal | None:
+    """The resolver core.auth calls on every authenticated request (fresh role and tier)."""
+    if kind == "user_id":
+        user = await session.get(User, credential)
+        if user is None or user.deleted_at is not None:
+            return None
+        return Principal(user.id, user.role, user.tier, "jwt")
+    key = (
+        await session.execute(
+            select(ApiKey).where(
+                ApiKey.key_hash == hash_secret(credential), ApiKey.revoked_at.is_(None)
+            )
+        )
+    ).scalar_one_or_none()
+    if key is None:
+        return None
+    user = await session.get(User, key.user_id)
+    if user is None or user.deleted_at is not None:
+        return None
+    key.last_used_at = now()
+    return Principal(user.id, user.role, user.tier, "api_key")
+
+
+# --- API keys -------------------------------------------------------------------------------
+
+
+async def create_api_key(
+    session: AsyncSession, principal: Principal, name: str
+) -> tuple[ApiKey, str]:
+    if principal.tier != "paid":
+        raise ForbiddenError(
+            "API keys come with a paid subscription.", code="paid_subscription_required"
+        )
+    plaintext = new_api_key()
+    key = ApiKey(
+        id=new_id("key"),
+        user_id=principal.id,
+        name=name,
+        prefix=plaintext[:10],
+        key_hash=hash_secret(plaintext),
+    )
+    session.add(key)
+    await session.flush()
+    await audit(session, "api_key_created", user_id=principal.id, key_id=key.id)
+    return key, plaintext
+
+
+async def list_api_keys(session: AsyncSession, principal: Principal) -> list[ApiKey]:
+    rows = await session.execute(
+        select(ApiKey).where(ApiKey.user_id == principal.id).order_by(ApiKey.created_at, ApiKey.id)
+    )
+    return list(rows.scalars())
+
+
+async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: str) -> None:
+    key = await session.get(ApiKey, key_id)
+    if key is None or key.user_id != principal.id:  # another user's key: not found, not 403
+        raise NotFoundError(f"No API key with id '{key_id}'.", code="api_key_not_found")
+    if key.revoked_at is None:
+        key.revoked_at = now()
+        await audit(session, "api_key_revoked", user_id=principal.id, key_id=key.id)
+
+
+# --- profile --------------------------------------------------------------------------------
+
+
+async def update_profile(
+    session: AsyncSession, principal: Principal, changes: dict[str, Any]
+) -> User:
+    user = await active_user(session, principal.id)
+    for name, value in changes.items():
+        setattr(user, name, value)
+    await session.flush()
+    return user
+
+
+async def delete_account(session: AsyncSession, principal: Principal, *, ip: str | None) -> None:
+    """Anonymise: the row stays (audit and billing history refer to it), the person goes."""
+    user = await active_user(session, principal.id)
+    user.email = None
+    user.display_name = None
+    user.alert_preferences = {}
+    user.deleted_at = now()
+    await session.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    await session.execute(
+        update(ApiKey)
+        .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
+        .values(revoked_at=now())
+    )
+    await session.execute(delete(MagicLink).where(MagicLink.user_id == user.id))
+    await audit(session, "data_deleted", user_id=user.id, ip=ip)
+
+
+async def count_users(session: AsyncSession) -> int:
+    return int((await session.execute(select(func.count()).select_from(User))).scalar_one())

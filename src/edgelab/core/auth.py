@@ -1,0 +1,156 @@
+"""Who is calling: JWT access tokens and personal API keys, and the route dependencies.
+
+Access tokens are HS256 JWTs with `sub`, `iat`, `exp`, `aud`, `iss` and a `jti`; decoding
+accepts only HS256 with every one of those claims (so `alg: none`, other algorithms, expired
+tokens and foreign audiences are refused). The token carries no role or tier: the principal is
+loaded fresh on every request through a resolver the accounts product installs on
+`app.state.principal_resolver`, so a tier change or a deletion takes effect on the next request.
+Core knows nothing of users beyond the `Principal` it gets back.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jwt
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.core.db import SessionDep
+from edgelab.core.errors import AppError
+from edgelab.core.settings import Settings
+
+ALGORITHM = "HS256"
+API_KEY_PREFIX = "elk_"  # personal API keys look like elk_<random>; JWTs never start so
+
+
+class UnauthorizedError(AppError):
+    status_code = 401
+    code = "unauthorized"
+
+    def __init__(
+        self,
+        message: str = "Sign in first.",
+        *,
+        code: str | None = None,
+        persist_changes: bool = False,
+    ) -> None:
+        super().__init__(
+            message,
+            code=code,
+            headers={"WWW-Authenticate": "Bearer"},
+            persist_changes=persist_changes,
+        )
+
+
+class ForbiddenError(AppError):
+    status_code = 403
+    code = "forbidden"
+
+
+@dataclass(frozen=True)
+class Principal:
+    id: str
+    role: str  # user | analyst | admin
+    tier: str  # free | paid
+    via: str  # "jwt" | "api_key"
+
+
+Resolver = Callable[[AsyncSession, str, str], Awaitable[Principal | None]]
+"""(session, kind, credential) -> Principal or None; kind is "user_id" or "api_key"."""
+
+
+def issue_access_token(settings: Settings, user_id: str, *, now: dt.datetime | None = None) -> str:
+    now = now or dt.datetime.now(dt.UTC)
+    claims = {
+        "sub": user_id,
+        "iat": int(now.timestamp()),
+        "exp": int((now + dt.timedelta(seconds=settings.access_token_ttl_seconds)).timestamp()),
+        "aud": settings.jwt_audience,
+        "iss": settings.jwt_issuer,
+        "jti": secrets.token_hex(8),
+    }
+    return jwt.encode(claims, settings.jwt_secret.get_secret_value(), algorithm=ALGORITHM)
+
+
+def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
+    """The token's claims, or UnauthorizedError saying why it was refused."""
+    try:
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["sub", "iat", "exp", "aud", "iss"]},
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise UnauthorizedError("The access token has expired.", code="token_expired") from exc
+    except jwt.InvalidTokenError as exc:
+        raise UnauthorizedError("The access token is not valid.", code="invalid_token") from exc
+    return claims
+
+
+def _bearer(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if not header:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise UnauthorizedError("Use `Authorization: Bearer <token>`.", code="invalid_token")
+    return credential.strip()
+
+
+async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
+    """The caller, or None for an anonymous request; a bad credential is a 401, never anonymous."""
+    credential = _bearer(request)
+    if credential is None:
+        return None
+    resolver: Resolver | None = getattr(request.app.state, "principal_resolver", None)
+    if resolver is None:  # pragma: no cover - the composition root always installs one
+        raise UnauthorizedError("Sign-in is not available.", code="auth_unavailable")
+    settings: Settings = request.app.state.settings
+    if credential.startswith(API_KEY_PREFIX):
+        principal = await resolver(session, "api_key", credential)
+        if principal is None:
+            raise UnauthorizedError("Unknown or revoked API key.", code="invalid_api_key")
+    else:
+        claims = decode_access_token(settings, credential)
+        principal = await resolver(session, "user_id", str(claims["sub"]))
+        if principal is None:
+            raise UnauthorizedError("This account no longer exists.", code="invalid_token")
+    request.state.principal = principal
+    return principal
+
+
+async def current_principal(
+    principal: Annotated[Principal | None, Depends(optional_principal)],
+) -> Principal:
+    if principal is None:
+        raise UnauthorizedError()
+    return principal
+
+
+def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in roles:
+            raise ForbiddenError(f"This needs the {' or '.join(roles)} role.", code="role_required")
+        return principal
+
+    return check
+
+
+async def require_paid(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if principal.tier != "paid":
+        raise ForbiddenError("This needs a paid subscription.", code="paid_subscription_required")
+    return principal
+
+
+OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+PaidUser = Annotated[Principal, Depends(require_paid)]
+AnalystUser = Annotated[Principal, Depends(require_role("analyst", "admin"))]
