@@ -33,6 +33,7 @@ from edgelab.core.db import ReadSessionMakerDep, SessionDep, create_engine, crea
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import envelope, error_responses, install_error_handlers
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
+from edgelab.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware, RateLimitPolicy
 from edgelab.core.settings import Settings
 
 log = logging.getLogger("edgelab.app")
@@ -127,6 +128,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = make_cache(settings.redis_url)
+        app.state.ratelimiter = (
+            RateLimiter(settings.redis_url) if settings.rate_limits_enabled else None
+        )
         log.info(
             "edgelab %s up: database=%s cache=%s live_odds=%s",
             edgelab.__version__,
@@ -142,6 +146,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
+            if app.state.ratelimiter is not None:
+                await app.state.ratelimiter.close()
             await app.state.cache.close()
             await engine.dispose()
 
@@ -154,6 +160,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.principal_resolver = accounts_service.resolve_principal
+    app.state.ratelimit_policy = RateLimitPolicy(
+        anonymous=settings.rate_limit_anonymous,
+        free=settings.rate_limit_free,
+        paid=settings.rate_limit_paid,
+        auth_per_email=settings.rate_limit_auth_per_email,
+        auth_per_ip=settings.rate_limit_auth_per_ip,
+        trusted_proxies=frozenset(settings.trusted_proxies),
+    )
     install_error_handlers(app)
     if settings.cors_origins:
         app.add_middleware(
@@ -161,8 +175,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+            ],
         )
+    app.add_middleware(RateLimitHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.include_router(_health_router())
     app.include_router(betting_router)

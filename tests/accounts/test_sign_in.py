@@ -269,3 +269,15 @@ def test_operator_commands_create_a_user_print_a_token_and_show_the_outbox(tmp_p
     assert runner.invoke(cli_app, ["users", "token", "nobody@example.com"]).exit_code == 1
     outbox = runner.invoke(cli_app, ["email", "outbox", "--last", "5"])
     assert outbox.exit_code == 0 and outbox.output == ""
+
+
+async def test_sign_in_link_requests_are_limited_per_address(client):
+    for _ in range(5):
+        assert (
+            await client.post("/auth/magic-link", json={"email": "spam@example.com"})
+        ).status_code == 202
+    r = await client.post("/auth/magic-link", json={"email": "SPAM@example.com"})
+    assert r.status_code == 429 and r.json()["error"]["code"] == "rate_limited"
+    assert int(r.headers["retry-after"]) >= 1 and r.headers["x-ratelimit-remaining"] == "0"
+    other = await client.post("/auth/magic-link", json={"email": "someone-else@example.com"})
+    assert other.status_code == 202 and "x-ratelimit-limit" in other.headers

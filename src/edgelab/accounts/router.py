@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 
 from edgelab.accounts import schemas, service
 from edgelab.core.auth import CurrentUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
+from edgelab.core.ratelimit import enforce_auth_limits, rate_limit
 
 router = APIRouter(tags=["accounts"])
 
@@ -35,12 +36,16 @@ async def request_magic_link(
     body: schemas.MagicLinkRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.Accepted:
     """Always 202, whether or not the address has an account (no account enumeration)."""
+    await enforce_auth_limits(request, body.email, action="magic-link")
     await service.request_magic_link(session, settings, body.email, ip=_ip(request))
     return schemas.Accepted(message="If the address can sign in, a link is on its way.")
 
 
 @router.post(
-    "/auth/verify", response_model=schemas.TokenResponse, responses=error_responses(401, 422, 429)
+    "/auth/verify",
+    dependencies=[Depends(rate_limit("POST /auth/verify"))],
+    response_model=schemas.TokenResponse,
+    responses=error_responses(401, 422, 429),
 )
 async def verify(
     body: schemas.VerifyRequest, request: Request, session: SessionDep, settings: SettingsDep
@@ -49,7 +54,10 @@ async def verify(
 
 
 @router.post(
-    "/auth/refresh", response_model=schemas.TokenResponse, responses=error_responses(401, 422, 429)
+    "/auth/refresh",
+    dependencies=[Depends(rate_limit("POST /auth/refresh"))],
+    response_model=schemas.TokenResponse,
+    responses=error_responses(401, 422, 429),
 )
 async def refresh(
     body: schemas.RefreshRequest, request: Request, session: SessionDep, settings: SettingsDep

@@ -155,7 +155,7 @@ class MemoryCache(_SingleFlight):
         self._items.clear()
 
 
-def _glob_escape(text: str) -> str:
+def glob_escape(text: str) -> str:
     """Redis SCAN patterns are globs: make a literal prefix match only itself."""
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
@@ -185,7 +185,7 @@ class RedisCache(_SingleFlight):
         await self._redis.set(self._ns + key, value, px=max(1, int(ttl * 1000)))
 
     async def delete_prefix(self, prefix: str) -> None:
-        pattern = _glob_escape(self._ns + prefix) + "*"
+        pattern = glob_escape(self._ns + prefix) + "*"
         keys = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
         if keys:
             await self._redis.delete(*keys)

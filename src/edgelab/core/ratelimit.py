@@ -27,6 +27,7 @@ logs a warning: an outage of the limiter should not be an outage of the API.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
@@ -43,6 +44,7 @@ from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from edgelab.core.cache import glob_escape
 from edgelab.core.errors import RateLimitedError
 
 log = logging.getLogger("edgelab.ratelimit")
@@ -163,12 +165,21 @@ class RateLimiter:
         retry_after = max(1, math.ceil(reset_at - time.time()))
         return RateDecision(False, binding[0].amount, 0, reset_at, retry_after)
 
+    async def _stop_memory_expiry(self) -> None:
+        """`limits`' memory storage expires events in a background task that fails if the
+        events vanish under it (reset, close): stop it first. It restarts on the next hit."""
+        timer = getattr(self._storage, "timer", None)
+        if isinstance(timer, asyncio.Task) and not timer.done():
+            timer.cancel()
+            await asyncio.gather(timer, return_exceptions=True)
+
     async def reset(self) -> None:
         """Forget every count in this namespace (tests, or ops after a bad deploy)."""
         if self._redis is None:
+            await self._stop_memory_expiry()
             await self._storage.reset()
             return
-        pattern = _glob_escape(self._prefix + ":") + "*"
+        pattern = glob_escape(self._prefix + ":") + "*"
         keys = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
         if keys:
             await self._redis.delete(*keys)
@@ -177,11 +188,8 @@ class RateLimiter:
         if self._redis is not None:
             await self._redis.aclose()
         else:
+            await self._stop_memory_expiry()
             await self._storage.reset()
-
-
-def _glob_escape(text: str) -> str:
-    return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
 def rate_limit_headers(decision: RateDecision) -> dict[str, str]:

@@ -48,6 +48,15 @@ class Settings(BaseSettings):
     refresh_token_ttl_days: int = Field(30, ge=1, le=365)
     magic_link_ttl_minutes: int = Field(15, ge=1, le=1_440)
 
+    # rate limits (`limits` syntax), in memory or shared through Redis (EDGELAB_REDIS_URL)
+    rate_limits_enabled: bool = True
+    rate_limit_anonymous: str = "60/minute"
+    rate_limit_free: str = "120/minute"
+    rate_limit_paid: str = "600/minute"
+    rate_limit_auth_per_email: str = "5/minute;20/hour"
+    rate_limit_auth_per_ip: str = "20/minute"
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
     # e-mail (Resend; without a key messages stay in the outbox table and the log)
     resend_api_key: SecretStr | None = None
     resend_url: str = "https://api.resend.com"
@@ -66,7 +75,7 @@ class Settings(BaseSettings):
     odds_api_markets: str = "h2h,spreads,totals"
     odds_api_bookmakers: str | None = None
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
