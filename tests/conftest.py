@@ -31,6 +31,7 @@ from edgelab.core.db import (
     get_session,
     get_sessionmaker,
 )
+from edgelab.core.jobs import unit_of_work_jobs
 from edgelab.core.settings import Settings
 
 PG_ENV = "EDGELAB_TEST_DATABASE_URL"
@@ -138,13 +139,15 @@ async def client(settings: Settings, session: AsyncSession) -> AsyncIterator[htt
     app = create_app(settings)
 
     async def test_session() -> AsyncIterator[AsyncSession]:
-        try:
-            yield session
-        except BaseException as exc:
-            await finish_failed_unit_of_work(session, exc)
-            raise
-        else:
-            await session.commit()
+        async with unit_of_work_jobs(app.state.jobs) as jobs_after_commit:
+            try:
+                yield session
+            except BaseException as exc:
+                await finish_failed_unit_of_work(session, exc)
+                raise
+            else:
+                await session.commit()
+            await jobs_after_commit.flush()
 
     async def test_sessionmaker() -> async_sessionmaker[AsyncSession]:
         # routes that open their own read sessions see the test's uncommitted data too

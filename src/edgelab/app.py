@@ -7,6 +7,7 @@ like with different settings.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import gc
 import json
@@ -25,6 +26,8 @@ from sqlalchemy import text
 
 import edgelab
 from edgelab.accounts import service as accounts_service
+from edgelab.accounts.delivery import register_email_jobs
+from edgelab.accounts.resend import ResendClient
 from edgelab.accounts.router import router as accounts_router
 from edgelab.betting import service as betting_service
 from edgelab.betting.router import router as betting_router
@@ -32,6 +35,7 @@ from edgelab.core.cache import make_cache
 from edgelab.core.db import ReadSessionMakerDep, SessionDep, create_engine, create_sessionmaker
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import envelope, error_responses, install_error_handlers
+from edgelab.core.jobs import Jobs
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
 from edgelab.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware, RateLimitPolicy
 from edgelab.core.settings import Settings
@@ -128,6 +132,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = make_cache(settings.redis_url)
+        resend = (
+            ResendClient(
+                settings,
+                api_key=settings.resend_api_key.get_secret_value(),
+                base_url=settings.resend_url,
+            )
+            if settings.resend_api_key
+            else None
+        )
+        jobs = Jobs(settings.redis_url, session_factory=app.state.sessionmaker)
+        register_email_jobs(jobs, settings, resend)
+        await jobs.startup()
+        app.state.jobs = jobs
+        worker = (
+            asyncio.get_running_loop().create_task(jobs.run_worker())
+            if jobs.backend == "redis" and settings.jobs_worker_in_process
+            else None
+        )
         app.state.ratelimiter = (
             RateLimiter(settings.redis_url) if settings.rate_limits_enabled else None
         )
@@ -146,6 +168,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
+            if worker is not None:
+                jobs.stop_worker()
+                await asyncio.gather(worker, return_exceptions=True)
+            await jobs.shutdown()
+            if resend is not None:
+                await resend.aclose()
             if app.state.ratelimiter is not None:
                 await app.state.ratelimiter.close()
             await app.state.cache.close()

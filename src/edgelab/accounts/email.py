@@ -17,6 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.models import OutboxEmail
+from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
 
 log = logging.getLogger("edgelab.email")
@@ -61,6 +62,8 @@ async def queue_email(
     )
     session.add(message)
     await session.flush()
+    if kind == "resend":
+        enqueue("accounts.send_email", outbox_id=message.id)  # sent after the commit
     if kind == "outbox":
         log.info(
             "e-mail %s to %s kept in the outbox (no EDGELAB_RESEND_API_KEY):\n%s",

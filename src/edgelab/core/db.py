@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -24,6 +25,7 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
+from edgelab.core.jobs_buffer import unit_of_work_jobs
 from edgelab.core.settings import Settings
 
 NAMING_CONVENTION = {
@@ -103,16 +105,25 @@ def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: commit on success, roll back on error, before sending."""
+    """The request's unit of work: commit on success, roll back on error, before sending.
+
+    Jobs the request enqueued (`core.jobs.enqueue`) are sent after the commit and dropped on
+    rollback.
+    """
     maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    async with maker() as session:
-        try:
-            yield session
-        except BaseException as exc:
-            await finish_failed_unit_of_work(session, exc)
-            raise
-        else:
-            await session.commit()
+    jobs = getattr(request.app.state, "jobs", None)
+    async with AsyncExitStack() as stack:
+        buffer = await stack.enter_async_context(unit_of_work_jobs(jobs)) if jobs else None
+        async with maker() as session:
+            try:
+                yield session
+            except BaseException as exc:
+                await finish_failed_unit_of_work(session, exc)
+                raise
+            else:
+                await session.commit()
+        if buffer is not None:
+            await buffer.flush()
 
 
 async def finish_failed_unit_of_work(session: AsyncSession, exc: BaseException) -> None:

@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     rate_limit_auth_per_ip: str = "20/minute"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # background jobs: in-process by default; with EDGELAB_REDIS_URL a Redis queue, whose worker
+    # runs inside each app process unless this is off (then run workers separately)
+    jobs_worker_in_process: bool = True
+
     # e-mail (Resend; without a key messages stay in the outbox table and the log)
     resend_api_key: SecretStr | None = None
     resend_url: str = "https://api.resend.com"
