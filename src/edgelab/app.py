@@ -26,8 +26,6 @@ from sqlalchemy import text
 
 import edgelab
 from edgelab.accounts import service as accounts_service
-from edgelab.accounts.delivery import register_email_jobs
-from edgelab.accounts.resend import ResendClient
 from edgelab.accounts.router import router as accounts_router
 from edgelab.betting import service as betting_service
 from edgelab.betting.router import router as betting_router
@@ -132,17 +130,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = make_cache(settings.redis_url)
-        resend = (
-            ResendClient(
+        resend = None
+        jobs = Jobs(settings.redis_url, session_factory=app.state.sessionmaker)
+        if settings.resend_api_key:  # imported only when used: start-up time counts
+            from edgelab.accounts.delivery import register_email_jobs
+            from edgelab.accounts.resend import ResendClient
+
+            resend = ResendClient(
                 settings,
                 api_key=settings.resend_api_key.get_secret_value(),
                 base_url=settings.resend_url,
             )
-            if settings.resend_api_key
-            else None
-        )
-        jobs = Jobs(settings.redis_url, session_factory=app.state.sessionmaker)
-        register_email_jobs(jobs, settings, resend)
+            register_email_jobs(jobs, settings, resend)
         await jobs.startup()
         app.state.jobs = jobs
         worker = (

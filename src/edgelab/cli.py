@@ -16,7 +16,6 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.core import migrations
 from edgelab.core.cache import make_cache
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings, data_dir
@@ -88,6 +87,8 @@ def _invalidate_shared_cache(settings: Settings) -> None:
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
     """Apply migrations up to REVISION (default: head)."""
+    from edgelab.core import migrations
+
     settings = _settings()
     migrations.upgrade(settings, revision)
     console.print(f"[green]database at {revision}[/] ({settings.database_url})")
@@ -96,6 +97,8 @@ def db_upgrade(revision: Annotated[str, typer.Argument()] = "head") -> None:
 @db_app.command("downgrade")
 def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
     """Revert migrations down to REVISION (default: one step; `base` for all)."""
+    from edgelab.core import migrations
+
     migrations.downgrade(_settings(), revision)
     console.print(f"[yellow]database downgraded to {revision}[/]")
 
@@ -103,6 +106,8 @@ def db_downgrade(revision: Annotated[str, typer.Argument()] = "-1") -> None:
 @db_app.command("current")
 def db_current() -> None:
     """Show the database's current revision."""
+    from edgelab.core import migrations
+
     migrations.current(_settings())
 
 
@@ -352,6 +357,8 @@ def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
     """Migrate, import the shipped real data, fit and score the demo slate, then serve."""
+    from edgelab.core import migrations
+
     settings = _settings()
     console.rule("1/4 migrate")
     migrations.upgrade(settings)

@@ -10,13 +10,15 @@ from __future__ import annotations
 import logging
 import secrets
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.models import OutboxEmail
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
 
@@ -26,6 +28,8 @@ SUBJECTS = {"magic_link": "Your edgelab sign-in link"}
 
 @lru_cache(maxsize=1)
 def _templates() -> Environment:
+    from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
     return Environment(
         loader=PackageLoader("edgelab.accounts", "templates"),
         autoescape=select_autoescape(["html"]),
