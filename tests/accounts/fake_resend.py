@@ -22,26 +22,22 @@ answers normally.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import re
-import socket
-import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgelab.accounts.resend import EmailMessage
+from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 
 VALID_KEY = "re_test_0123456789abcdef"
 _TAG_PART = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -273,35 +269,3 @@ class FakeResend:
         finally:
             self._in_flight.discard(key or "")
         return JSONResponse({"id": email_id})
-
-
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run `app` with uvicorn on 127.0.0.1 (ephemeral port) in a thread; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        loop="asyncio",
-        http="h11",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake Resend server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()

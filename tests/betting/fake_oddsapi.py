@@ -19,24 +19,20 @@ headers or delay (a delay alone means "the normal answer, late"), then it answer
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import copy
 import json
 import math
-import socket
-import threading
-import time
 from collections import deque
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "oddsapi"
 VALID_KEY = "test-key"
@@ -194,35 +190,3 @@ class FakeOddsApi:
                 return _error(404, "EVENT_NOT_FOUND", "Event not found. It may have expired.")
             event = {**copy.deepcopy(known[event_id]), "bookmakers": []}
         return self._priced(request, GAME_MARKETS | PROP_MARKETS, event)
-
-
-@contextlib.contextmanager
-def serve(app: Any) -> Iterator[str]:
-    """Run `app` with uvicorn on 127.0.0.1 (ephemeral port) in a thread; yield its base URL."""
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(
-        app,
-        loop="asyncio",
-        http="h11",
-        lifespan="off",
-        log_level="warning",
-        access_log=False,
-        timeout_graceful_shutdown=1,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the fake Odds API server did not start")
-        time.sleep(0.01)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-        sock.close()
