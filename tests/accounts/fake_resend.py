@@ -126,6 +126,9 @@ class FakeResend:
         self.reset()
 
     def reset(self) -> None:
+        # A delayed answer planned by an earlier test can finish after this reset; the
+        # generation lets it see that and leave this test's state alone.
+        self._generation = getattr(self, "_generation", 0) + 1
         self.requests: list[Recorded] = []
         self.sent: list[dict[str, Any]] = []  # emails actually "delivered", once per key
         self.rate_limit: float | None = None  # requests/second enforced (see enforce_rate_limit)
@@ -177,7 +180,10 @@ class FakeResend:
         if self._plan:
             planned = self._plan.popleft()
             if planned.delay:
+                generation = self._generation
                 await asyncio.sleep(planned.delay)
+                if generation != self._generation:  # its test is over: change nothing
+                    return JSONResponse({"error": "stale"}, 503)
             if planned.status != 200 or planned.body is not None:
                 payload = planned.body
                 if payload is None:

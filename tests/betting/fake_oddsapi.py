@@ -79,6 +79,9 @@ class FakeOddsApi:
         self.reset()
 
     def reset(self) -> None:
+        # A delayed answer planned by an earlier test can finish after this reset; the
+        # generation lets it see that and leave this test's quota counters alone.
+        self._generation = getattr(self, "_generation", 0) + 1
         self.requests: list[Recorded] = []
         self.used = 0
         self.quota_as_float = False  # send "499.0" style counts, as the live API has been seen to
@@ -105,7 +108,10 @@ class FakeOddsApi:
             return None
         planned = self._plan.popleft()
         if planned.delay:
+            generation = self._generation
             await asyncio.sleep(planned.delay)
+            if generation != self._generation:  # its test is over: answer, change nothing
+                return _error(503, "STALE", "An earlier test's delayed answer.")
         if planned.status == 200 and planned.body is None:
             return None
         body = planned.body
