@@ -36,6 +36,9 @@ lint: install-dev
 bench: install-dev
 	$(BIN)/python benchmarks/devig_accuracy.py
 	$(BIN)/python benchmarks/bench_scoring.py
+	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/sentinel_eval.py
+	$(BIN)/python benchmarks/bench_sentinel.py
 	$(BIN)/python benchmarks/bench_api.py --duration 30
 
 clean:

@@ -9,7 +9,9 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import edgelab.accounts.models
-import edgelab.betting.models  # noqa: F401
+import edgelab.betting.models
+import edgelab.core.webhooks
+import edgelab.sentinel.models  # noqa: F401
 from edgelab.core.db import Base, create_engine
 from edgelab.core.settings import Settings
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,8 @@ from edgelab.core.settings import Settings
 
 PG_ENV = "EDGELAB_TEST_DATABASE_URL"
 REDIS_ENV = "EDGELAB_TEST_REDIS_URL"
+# never ./var/uploads: an app's hourly upload sweep would take a developer's files for orphans
+TEST_UPLOAD_DIR = Path(tempfile.gettempdir()) / f"edgelab-test-uploads-{os.getpid()}"
 BACKENDS = ["sqlite", "postgresql"]
 
 
@@ -54,6 +57,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "demo_date": None,
         "jwt_secret": "test-secret-for-the-suite-only-0123456789abcdef",
         "resend_api_key": None,
+        "upload_dir": TEST_UPLOAD_DIR,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
@@ -26,8 +26,13 @@ from sqlalchemy import text
 
 import edgelab
 from edgelab.accounts import service as accounts_service
+from edgelab.accounts.billing_router import router as billing_router
 from edgelab.accounts.router import router as accounts_router
+from edgelab.accounts.uploads_router import router as uploads_router
 from edgelab.betting import service as betting_service
+from edgelab.betting.alerts_router import router as alerts_router
+from edgelab.betting.bets_router import router as bets_router
+from edgelab.betting.evaluation_router import router as evaluation_router
 from edgelab.betting.router import router as betting_router
 from edgelab.core.cache import make_cache
 from edgelab.core.db import ReadSessionMakerDep, SessionDep, create_engine, create_sessionmaker
@@ -37,6 +42,10 @@ from edgelab.core.jobs import Jobs
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
 from edgelab.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware, RateLimitPolicy
 from edgelab.core.settings import Settings
+from edgelab.sentinel.router import router as sentinel_router
+
+if TYPE_CHECKING:
+    from edgelab.accounts.resend import ResendClient
 
 log = logging.getLogger("edgelab.app")
 FRESHNESS_TTL = 10.0  # seconds; the aggregates scan large tables
@@ -120,6 +129,35 @@ def _health_router() -> APIRouter:
     return router
 
 
+def _register_jobs(jobs: Jobs, settings: Settings) -> ResendClient | None:
+    """Every product's background jobs and schedules, on this app's `Jobs`.
+
+    Modules are imported here, not at the top: start-up time counts. Returns the Resend client
+    (when a key is set) so the lifespan can close it.
+    """
+    from edgelab.accounts.billing import register_billing_jobs
+    from edgelab.accounts.uploads import register_upload_jobs
+    from edgelab.betting.alerts import register_alert_jobs
+    from edgelab.sentinel.jobs import register_sentinel_jobs
+
+    register_billing_jobs(jobs, settings)
+    register_upload_jobs(jobs, settings)
+    register_alert_jobs(jobs, settings)
+    register_sentinel_jobs(jobs, settings)
+    resend = None
+    if settings.resend_api_key:
+        from edgelab.accounts.delivery import register_email_jobs
+        from edgelab.accounts.resend import ResendClient
+
+        resend = ResendClient(
+            settings,
+            api_key=settings.resend_api_key.get_secret_value(),
+            base_url=settings.resend_url,
+        )
+        register_email_jobs(jobs, settings, resend)
+    return resend
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings.log_level)
@@ -130,18 +168,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = engine
         app.state.sessionmaker = create_sessionmaker(engine)
         app.state.cache = make_cache(settings.redis_url)
-        resend = None
-        jobs = Jobs(settings.redis_url, session_factory=app.state.sessionmaker)
-        if settings.resend_api_key:  # imported only when used: start-up time counts
-            from edgelab.accounts.delivery import register_email_jobs
-            from edgelab.accounts.resend import ResendClient
+        from edgelab.accounts.blob_store import make_upload_store
 
-            resend = ResendClient(
-                settings,
-                api_key=settings.resend_api_key.get_secret_value(),
-                base_url=settings.resend_url,
-            )
-            register_email_jobs(jobs, settings, resend)
+        app.state.upload_store = make_upload_store(settings)  # no I/O until first use
+        jobs = Jobs(
+            settings.redis_url,
+            queue_name=settings.jobs_queue,
+            session_factory=app.state.sessionmaker,
+        )
+        resend = _register_jobs(jobs, settings)
         await jobs.startup()
         app.state.jobs = jobs
         worker = (
@@ -173,6 +208,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await jobs.shutdown()
             if resend is not None:
                 await resend.aclose()
+            await app.state.upload_store.aclose()
             if app.state.ratelimiter is not None:
                 await app.state.ratelimiter.close()
             await app.state.cache.close()
@@ -215,6 +251,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(_health_router())
     app.include_router(betting_router)
     app.include_router(accounts_router)
+    app.include_router(billing_router)
+    app.include_router(uploads_router)
+    app.include_router(bets_router)
+    app.include_router(alerts_router)
+    app.include_router(evaluation_router)
+    app.include_router(sentinel_router)
 
     from prometheus_client import CollectorRegistry
     from prometheus_fastapi_instrumentator import Instrumentator

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from edgelab.core.cache import make_cache
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings, data_dir
+from edgelab.sentinel.commands import sentinel_app
 
 app = typer.Typer(help="edgelab: betting and game analytics.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
@@ -31,6 +32,9 @@ users_app = typer.Typer(help="Accounts (for operators and scripts).", no_args_is
 email_app = typer.Typer(help="E-mail.", no_args_is_help=True)
 app.add_typer(users_app, name="users")
 app.add_typer(email_app, name="email")
+jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
+app.add_typer(jobs_app, name="jobs")
+app.add_typer(sentinel_app, name="sentinel")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -159,6 +163,11 @@ def _import_nba(settings: Settings, paths: list[Path], season: int | None) -> No
                 for reason, n in stats.skipped.items():
                     skipped_all[reason] = skipped_all.get(reason, 0) + n
                 progress.advance(task)
+        from edgelab.betting.bets import settle_open_bets
+
+        settled = await settle_open_bets(session, settings)  # results may have arrived
+        if settled:
+            console.print(f"settled {settled} tracked bets")
 
     _run_in_session(settings, work)
     _invalidate_shared_cache(settings)
@@ -216,6 +225,39 @@ def _score(settings: Settings, date: dt.date | None) -> dict[str, Any]:
     return result
 
 
+def _send_alerts(settings: Settings, slate_date: dt.date) -> dict[str, Any]:
+    """The alerts step after a scoring run, in its own unit of work (the scores are committed).
+
+    The e-mails it queues go out after its commit: through Resend from this process (waited for
+    before exit), or with Redis by the job workers; without a Resend key they stay in the outbox.
+    """
+    from edgelab.app import _register_jobs
+    from edgelab.betting.alerts import send_alerts_after_scoring
+    from edgelab.core.jobs import Jobs, session_unit_of_work
+
+    async def main() -> dict[str, Any]:
+        engine = create_engine(settings)
+        sessions = create_sessionmaker(engine)
+        jobs = Jobs(
+            settings.redis_url,
+            queue_name=settings.jobs_queue,
+            session_factory=sessions,
+            run_schedules=False,
+        )
+        resend = _register_jobs(jobs, settings)
+        await jobs.startup()
+        try:
+            async with session_unit_of_work(jobs, sessions) as session:
+                return await send_alerts_after_scoring(session, settings, slate_date)
+        finally:
+            await jobs.shutdown()
+            if resend is not None:
+                await resend.aclose()
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
 @app.command("score")
 def score(
     date: Annotated[
@@ -226,8 +268,11 @@ def score(
         ),
     ] = None,
 ) -> None:
-    """Fit the model on everything before the slate and score every snapshot of it."""
-    result = _score(_settings(), date.date() if date else None)
+    """Fit the model on everything before the slate and score every snapshot of it, then
+    e-mail paid users' alerts for the slate's new matches."""
+    settings = _settings()
+    result = _score(settings, date.date() if date else None)
+    result["alerts"] = _send_alerts(settings, dt.date.fromisoformat(result["slate_date"]))
     console.print_json(json.dumps(result))
 
 
@@ -330,6 +375,172 @@ def email_outbox(last: Annotated[int, typer.Option(min=1, max=1000)] = 10) -> No
         typer.echo(f"#{row[0]} {row[1]} to {row[2]} [{row[3]}, {row[4]}]\n{row[5]}\n")
 
 
+@jobs_app.command("worker")
+def jobs_worker(
+    concurrency: Annotated[int, typer.Option(min=1, max=100, help="Jobs run at once.")] = 10,
+) -> None:
+    """Run background jobs from the Redis queue until SIGINT/SIGTERM (for deployments with
+    EDGELAB_JOBS_WORKER_IN_PROCESS=false). Running jobs finish before it exits."""
+    import signal
+
+    from edgelab.app import _register_jobs
+    from edgelab.core.jobs import Jobs
+    from edgelab.core.observability import configure_logging
+
+    settings = _settings()
+    if not settings.redis_url:
+        console.print(
+            "[red]No EDGELAB_REDIS_URL: without Redis, jobs run inside the app process and "
+            "there is no queue for a worker.[/red]"
+        )
+        raise typer.Exit(2)
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        engine = create_engine(settings)
+        jobs = Jobs(
+            settings.redis_url,
+            queue_name=settings.jobs_queue,
+            session_factory=create_sessionmaker(engine),
+        )
+        resend = _register_jobs(jobs, settings)
+        await jobs.startup()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, jobs.stop_worker)
+        console.print(f"job worker up: queue {jobs.queue_name}, concurrency {concurrency}")
+        try:
+            await jobs.run_worker(concurrency=concurrency)
+        finally:
+            await jobs.shutdown()
+            if resend is not None:
+                await resend.aclose()
+            await engine.dispose()
+        console.print("job worker stopped")
+
+    asyncio.run(main())
+
+
+def _parse_seasons(text: str | None) -> list[int] | None:
+    """`2015,2016`, `2009-2019` or a mix (`2009-2012,2015`); None for every season."""
+    if not text:
+        return None
+    out: set[int] = set()
+    for part in text.split(","):
+        lo, sep, hi = part.strip().partition("-")
+        try:
+            first, last = int(lo), int(hi) if sep else int(lo)
+        except ValueError as exc:
+            raise typer.BadParameter(
+                f"{part.strip()!r}: use ending years, e.g. 2015,2016 or 2009-2019",
+                param_hint="--seasons",
+            ) from exc
+        if last < first:
+            raise typer.BadParameter(f"{part.strip()!r}: empty range", param_hint="--seasons")
+        out.update(range(first, last + 1))
+    return sorted(out)
+
+
+def _backtest_tables(report: dict[str, Any], algorithms: list[str]) -> list[Table]:
+    cols: list[tuple[str, str]] = [("moneyline", "close"), ("spread", "close"), ("spread", "open")]
+    cols += [("total", "close"), ("total", "open")]
+    tables = []
+    for metric, title in (("brier", "Brier score"), ("log_loss", "Log loss")):
+        table = Table(title=f"{title}: p_true | de-vigged market (lower is better)")
+        table.add_column("season")
+        for mtype, kind in cols:
+            table.add_column(f"{mtype} {kind}", justify="right")
+        for row in report["table"]:
+            cells = []
+            for mtype, kind in cols:
+                c = row[f"{mtype}_{kind}"]
+                model, market = c[f"p_true_{metric}"], c[f"market_{metric}"]
+                cells.append("-" if model is None else f"{model:.4f} | {market:.4f}")
+            table.add_row(str(row["season"]), *cells)
+        tables.append(table)
+    bets = Table(title="Bets at the price taken (open where the data has one): n, hit, ROI, CLV")
+    bets.add_column("season")
+    keys = [f"{a}{t}" for a in algorithms for t in (50, 70)]
+    for key in keys:
+        bets.add_column(f"{key[0].upper()} >= {key[1:]}", justify="right")
+    for row in report["table"]:
+        cells = []
+        for key in keys:
+            b = row[f"bets_{key}"]
+            if not b["n"]:
+                cells.append("0")
+                continue
+            clv = "n/a" if b["mean_clv"] is None else f"{b['mean_clv'] * 100:+.2f}"
+            cells.append(f"{b['n']} {b['hit_rate']:.0%} {b['roi']:+.1%} {clv}")
+        bets.add_row(str(row["season"]), *cells)
+    tables.append(bets)
+    return tables
+
+
+@app.command("backtest")
+def backtest(
+    seasons: Annotated[
+        str | None,
+        typer.Option(
+            help="Seasons by ending year: 2015,2016 or 2009-2019 (default: every season after "
+            "the first, which only trains)."
+        ),
+    ] = None,
+    algorithms: Annotated[str, typer.Option(help="Algorithms to report: a, b or a,b.")] = "a,b",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the full report here (JSON).")
+    ] = None,
+    bootstrap: Annotated[
+        int, typer.Option(min=100, max=20_000, help="Bootstrap resamples per interval.")
+    ] = 1000,
+) -> None:
+    """Walk-forward backtest: per season, fit on every game before it, score each market at the
+    opening and closing lines, settle, and compare p_true, the market and algorithms A and B."""
+    from edgelab.betting import backtest as engine
+    from edgelab.betting import evaluation_report
+
+    wanted = _parse_seasons(seasons)
+    algos = [a.strip().lower() for a in algorithms.split(",") if a.strip()]
+    if not algos or any(a not in ("a", "b") for a in algos):
+        raise typer.BadParameter("use a, b or a,b", param_hint="--algorithms")
+    settings = _settings()
+
+    async def load(session: AsyncSession) -> engine.BacktestData:
+        data = await engine.load_backtest_data(session)
+        data.fingerprint = (await engine.data_fingerprint(session)).digest
+        return data
+
+    with console.status("loading games and odds"):
+        data = _run_in_session(settings, load)
+    with _progress() as progress:
+        task = progress.add_task("backtest", total=len(wanted or data.evaluable_seasons()))
+
+        def step(season: int, done: int, total: int) -> None:
+            progress.update(task, completed=done, description=f"backtest: season {season} done")
+
+        try:
+            result = engine.run_backtest(
+                data, devig_method=settings.devig_method, seasons=wanted, progress=step
+            )
+        except LookupError as exc:
+            console.print(f"[red]{exc}[/]")
+            raise typer.Exit(1) from exc
+    if not result.seasons:
+        console.print("[red]no season to evaluate: import at least two seasons of results[/]")
+        raise typer.Exit(1)
+    with console.status("computing metrics and bootstrap intervals"):
+        report = evaluation_report.full_report(result, n_boot=bootstrap, algorithms=tuple(algos))
+    for table in _backtest_tables(report, algos):
+        console.print(table)
+    for line in report["by_season"]["all"]["all"]["summary"]:
+        console.print(f"  {line}")
+    console.print(f"backtest of {len(result.seasons)} seasons in {result.seconds:.1f} s")
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=1) + "\n")
+        console.print(f"[green]report written to {json_path}[/]")
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str | None, typer.Option(help="Default EDGELAB_HOST.")] = None,
@@ -370,6 +581,8 @@ def demo(
         f"slate {result['slate_date']}: {result['scored_rows']} scores, "
         f"model {result['model_version']}"
     )
+    alerts = _send_alerts(settings, dt.date.fromisoformat(result["slate_date"]))
+    console.print(f"alerts: {alerts['alerts']} markets in {alerts['emails']} e-mails")
     if serve_after:
         console.rule(f"4/4 serve on http://{settings.host}:{settings.port} (docs at /docs)")
         serve(None, None, 1)

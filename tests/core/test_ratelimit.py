@@ -9,16 +9,18 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
-from types import SimpleNamespace
 
 import httpx
 import pytest
 from fastapi import Depends, FastAPI, Request
 from limits.errors import StorageError
 from pydantic import BaseModel
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
+from edgelab.core.auth import Principal, issue_access_token
 from edgelab.core.errors import RateLimitedError, install_error_handlers
 from edgelab.core.ratelimit import (
+    MemoryMovingWindow,
     RateDecision,
     RateLimiter,
     RateLimitHeadersMiddleware,
@@ -26,9 +28,11 @@ from edgelab.core.ratelimit import (
     client_ip,
     enforce,
     enforce_auth_limits,
+    parse_limit,
     rate_limit,
     rate_limit_headers,
 )
+from edgelab.core.settings import Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -90,6 +94,44 @@ async def test_reset_forgets_every_count(limiter: RateLimiter) -> None:
     assert not (await limiter.hit("1/minute", "k")).allowed
     await limiter.reset()
     assert (await limiter.hit("1/minute", "k")).allowed
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_memory_window_frees_a_slot_exactly_when_the_oldest_hit_leaves_it() -> None:
+    clock = Clock()
+    window = MemoryMovingWindow(clock)
+    item = parse_limit("2/minute")[0]
+    assert await window.hit(item, "k")
+    clock.now += 30
+    assert await window.hit(item, "k")
+    assert not await window.hit(item, "k")
+    stats = await window.get_window_stats(item, "k")
+    assert (stats.remaining, stats.reset_time) == (0, clock.now - 30 + 60)
+    clock.now += 30  # the first hit is now exactly a minute old: out of the window
+    assert await window.hit(item, "k")
+    assert not await window.hit(item, "k")
+    assert (await window.get_window_stats(item, "other")).remaining == 2
+
+
+async def test_memory_window_forgets_keys_idle_for_a_whole_window() -> None:
+    """Memory stays bounded by the keys active in the last window, not by every IP ever seen."""
+    clock = Clock()
+    window = MemoryMovingWindow(clock, sweep_seconds=60)
+    minute, hour = parse_limit("5/minute")[0], parse_limit("5/hour")[0]
+    for n in range(100):
+        await window.hit(minute, "ip", str(n))
+    await window.hit(hour, "ip", "slow")
+    clock.now += 61
+    await window.hit(minute, "ip", "new")  # the sweep runs on a hit, at most once a minute
+    assert len(window._hits) == 2  # "new", and "slow" whose hour is not over
+    assert (await window.get_window_stats(hour, "ip", "slow")).remaining == 4
 
 
 async def test_unreachable_redis_lets_requests_through_unless_fail_closed() -> None:
@@ -164,22 +206,42 @@ class SignIn(BaseModel):
     email: str
 
 
+AUTH_SETTINGS = Settings(
+    _env_file=None,  # type: ignore[call-arg]
+    env="test",
+    jwt_secret="test-secret-for-the-suite-only-0123456789abcdef",
+)
+TIERS = {"u1": "free", "u2": "paid", "u3": "free"}  # the users the fake resolver knows
+
+
+async def _resolve(_session: AsyncSession, kind: str, credential: str) -> Principal | None:
+    """Stands in for accounts' resolver: users by id, no API keys."""
+    tier = TIERS.get(credential) if kind == "user_id" else None
+    return Principal(credential, "user", tier, "jwt") if tier else None
+
+
+def _signed_in(user_id: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_access_token(AUTH_SETTINGS, user_id)}"}
+
+
 def _make_app(limiter: RateLimiter | None, policy: RateLimitPolicy) -> FastAPI:
-    """A tiny app: the test's `X-User: id:tier` header stands in for the auth dependency."""
-
-    def identify(request: Request) -> None:
-        if header := request.headers.get("x-user"):
-            user_id, tier = header.split(":")
-            request.state.user = SimpleNamespace(id=user_id, tier=tier)
-
+    """A tiny app with the real `core.auth` principal (real JWTs, a fake user table)."""
     app = FastAPI()
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)
     app.state.ratelimiter = limiter
     app.state.ratelimit_policy = policy
+    app.state.settings = AUTH_SETTINGS
+    app.state.principal_resolver = _resolve
+    # never connected: the fake resolver runs no SQL, and committing an unused session is free
+    app.state.sessionmaker = async_sessionmaker(create_async_engine("sqlite+aiosqlite://"))
 
-    @app.get("/markets", dependencies=[Depends(identify), Depends(rate_limit("GET /markets"))])
+    @app.get("/markets", dependencies=[Depends(rate_limit("GET /markets"))])
     async def markets() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.post("/token", dependencies=[Depends(rate_limit("POST /token", per_user=False))])
+    async def token() -> dict[str, str]:
         return {"ok": "yes"}
 
     @app.get("/health")
@@ -250,11 +312,47 @@ async def _allowed_count(client: httpx.AsyncClient, headers: dict[str, str], tri
 async def test_signed_in_users_are_limited_per_user_at_their_tier(
     limiter: RateLimiter, make_client: ClientFactory
 ) -> None:
+    """The principal `core.auth` resolves from the bearer token picks the bucket and limit."""
     async with make_client(_make_app(limiter, SMALL)) as client:
         assert await _allowed_count(client, {}, 8) == 2
-        assert await _allowed_count(client, {"X-User": "u1:free"}, 8) == 3
-        assert await _allowed_count(client, {"X-User": "u2:paid"}, 8) == 5
-        assert await _allowed_count(client, {"X-User": "u3:free"}, 8) == 3
+        assert await _allowed_count(client, _signed_in("u1"), 8) == 3
+        assert await _allowed_count(client, _signed_in("u2"), 8) == 5
+        assert await _allowed_count(client, _signed_in("u3"), 8) == 3  # same IP, own budget
+        response = await client.get("/markets", headers=_signed_in("u2"))
+    assert response.status_code == 429 and response.headers["x-ratelimit-limit"] == "5"
+
+
+async def test_anonymous_callers_are_limited_per_ip(
+    limiter: RateLimiter, make_client: ClientFactory
+) -> None:
+    app = _make_app(limiter, SMALL)
+    async with make_client(app, "192.0.2.1") as first, make_client(app, "192.0.2.2") as second:
+        assert await _allowed_count(first, {}, 4) == 2
+        assert await _allowed_count(second, {}, 4) == 2
+        assert await _allowed_count(first, _signed_in("u1"), 4) == 3  # signed in: not the IP's
+
+
+async def test_a_bad_credential_is_401_and_never_counted_as_anonymous(
+    limiter: RateLimiter, make_client: ClientFactory
+) -> None:
+    async with make_client(_make_app(limiter, SMALL)) as client:
+        for headers in (_signed_in("nobody"), {"Authorization": "Bearer junk"}):
+            response = await client.get("/markets", headers=headers)
+            assert response.status_code == 401, response.text
+            assert "x-ratelimit-limit" not in response.headers
+        assert await _allowed_count(client, {}, 4) == 2  # the IP's budget is untouched
+
+
+async def test_a_per_ip_limit_ignores_the_authorization_header(
+    limiter: RateLimiter, make_client: ClientFactory
+) -> None:
+    """Token endpoints: an expired or foreign bearer token neither 401s nor moves the bucket."""
+    async with make_client(_make_app(limiter, SMALL)) as client:
+        statuses = [
+            (await client.post("/token", headers=headers)).status_code
+            for headers in ({"Authorization": "Bearer junk"}, _signed_in("u2"), {})
+        ]
+    assert statuses == [200, 200, 429]
 
 
 async def test_auth_limits_apply_per_email_and_per_ip(

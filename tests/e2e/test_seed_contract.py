@@ -7,6 +7,10 @@ import datetime as dt
 import httpx
 import pytest
 
+from edgelab.accounts.service import create_user, user_by_email
+from edgelab.core.auth import issue_access_token
+from edgelab.core.db import create_engine, create_sessionmaker
+from edgelab.core.settings import Settings
 from tests.betting.factories import SEED_FIELDS
 
 
@@ -39,10 +43,29 @@ async def test_the_model_was_fitted_only_on_games_before_the_slate(real_client: 
     assert bet["model"]["n_games"] > 10_000
 
 
-async def test_a_real_spread_has_a_history_from_open_to_close(real_client: httpx.AsyncClient):
+async def _paid_user_headers(settings: Settings) -> dict[str, str]:
+    """A paid user in the real database (created once), as request headers."""
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session, session.begin():
+            email = "paid@e2e.test"
+            user = await user_by_email(session, email) or await create_user(
+                session, email, tier="paid"
+            )
+            return {"Authorization": f"Bearer {issue_access_token(settings, user.id)}"}
+    finally:
+        await engine.dispose()
+
+
+async def test_a_real_spread_has_a_history_from_open_to_close(
+    real_client: httpx.AsyncClient, real_settings: Settings
+):
     rows = (await real_client.get("/markets?market_type=spread&limit=200")).json()["items"]
-    history = (await real_client.get(f"/bet/{rows[0]['market_id']}/history")).json()
+    path = f"/bet/{rows[0]['market_id']}/history"
+    history = (await real_client.get(path, headers=await _paid_user_headers(real_settings))).json()
     assert [p["odds_kind"] for p in history["points"]] == ["open", "close"]
+    anonymous = await real_client.get(path)  # history is paid: 200, points withheld
+    assert anonymous.status_code == 200 and anonymous.json()["points"] is None
 
 
 async def test_health_reports_the_real_data(real_client: httpx.AsyncClient):

@@ -23,7 +23,12 @@ from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
 
 log = logging.getLogger("edgelab.email")
-SUBJECTS = {"magic_link": "Your edgelab sign-in link"}
+SUBJECTS = {
+    "magic_link": "Your edgelab sign-in link",
+    "receipt": "Your edgelab receipt",
+    "alert": "New value bets matching your edgelab alerts",
+    "nudge": "A moment to check in, from edgelab",
+}
 
 
 @lru_cache(maxsize=1)

@@ -7,6 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from edgelab.accounts import schemas, service
+from edgelab.accounts.uploads import delete_user_uploads
+from edgelab.accounts.uploads_router import UploadStoreDep
+from edgelab.betting.alerts import delete_user_alert_data
+from edgelab.betting.bets import delete_user_bets
 from edgelab.core.auth import CurrentUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
@@ -43,7 +47,7 @@ async def request_magic_link(
 
 @router.post(
     "/auth/verify",
-    dependencies=[Depends(rate_limit("POST /auth/verify"))],
+    dependencies=[Depends(rate_limit("POST /auth/verify", per_user=False))],
     response_model=schemas.TokenResponse,
     responses=error_responses(401, 422, 429),
 )
@@ -55,7 +59,7 @@ async def verify(
 
 @router.post(
     "/auth/refresh",
-    dependencies=[Depends(rate_limit("POST /auth/refresh"))],
+    dependencies=[Depends(rate_limit("POST /auth/refresh", per_user=False))],
     response_model=schemas.TokenResponse,
     responses=error_responses(401, 422, 429),
 )
@@ -73,12 +77,22 @@ async def logout(body: schemas.RefreshRequest, session: SessionDep) -> Response:
     return Response(status_code=204)
 
 
-@router.get("/me", response_model=schemas.Me, responses=error_responses(401, 404))
+@router.get(
+    "/me",
+    dependencies=[Depends(rate_limit("GET /me"))],
+    response_model=schemas.Me,
+    responses=error_responses(401, 404, 429),
+)
 async def get_me(principal: CurrentUser, session: SessionDep) -> schemas.Me:
     return schemas.Me.model_validate(await service.active_user(session, principal.id))
 
 
-@router.patch("/me", response_model=schemas.Me, responses=error_responses(401, 404, 422))
+@router.patch(
+    "/me",
+    dependencies=[Depends(rate_limit("PATCH /me"))],
+    response_model=schemas.Me,
+    responses=error_responses(401, 404, 422, 429),
+)
 async def patch_me(
     body: schemas.MeUpdate, principal: CurrentUser, session: SessionDep
 ) -> schemas.Me:
@@ -88,17 +102,29 @@ async def patch_me(
     return schemas.Me.model_validate(await service.update_profile(session, principal, changes))
 
 
-@router.delete("/me", status_code=204, responses=error_responses(401, 404))
-async def delete_me(principal: CurrentUser, request: Request, session: SessionDep) -> Response:
+@router.delete(
+    "/me",
+    status_code=204,
+    dependencies=[Depends(rate_limit("DELETE /me"))],
+    responses=error_responses(401, 404, 429),
+)
+async def delete_me(
+    principal: CurrentUser, request: Request, session: SessionDep, store: UploadStoreDep
+) -> Response:
+    """Anonymise the account and remove its data: files, alert rules and tracked bets."""
     await service.delete_account(session, principal, ip=_ip(request))
+    await delete_user_uploads(session, store, principal.id)
+    await delete_user_alert_data(session, principal.id)
+    await delete_user_bets(session, principal.id)
     return Response(status_code=204)
 
 
 @router.post(
     "/me/api-keys",
     status_code=201,
+    dependencies=[Depends(rate_limit("POST /me/api-keys"))],
     response_model=schemas.ApiKeyCreated,
-    responses=error_responses(401, 403, 422),
+    responses=error_responses(401, 403, 422, 429),
 )
 async def create_api_key(
     body: schemas.ApiKeyCreate, principal: CurrentUser, session: SessionDep
@@ -109,13 +135,23 @@ async def create_api_key(
     )
 
 
-@router.get("/me/api-keys", response_model=schemas.ApiKeyList, responses=error_responses(401))
+@router.get(
+    "/me/api-keys",
+    dependencies=[Depends(rate_limit("GET /me/api-keys"))],
+    response_model=schemas.ApiKeyList,
+    responses=error_responses(401, 429),
+)
 async def list_api_keys(principal: CurrentUser, session: SessionDep) -> schemas.ApiKeyList:
     keys = await service.list_api_keys(session, principal)
     return schemas.ApiKeyList(items=[schemas.ApiKeyOut.model_validate(k) for k in keys])
 
 
-@router.delete("/me/api-keys/{key_id}", status_code=204, responses=error_responses(401, 404, 422))
+@router.delete(
+    "/me/api-keys/{key_id}",
+    status_code=204,
+    dependencies=[Depends(rate_limit("DELETE /me/api-keys"))],
+    responses=error_responses(401, 404, 422, 429),
+)
 async def revoke_api_key(
     key_id: Annotated[str, Path(max_length=40)], principal: CurrentUser, session: SessionDep
 ) -> Response:

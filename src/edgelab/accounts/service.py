@@ -310,3 +310,52 @@ async def delete_account(session: AsyncSession, principal: Principal, *, ip: str
 
 async def count_users(session: AsyncSession) -> int:
     return int((await session.execute(select(func.count()).select_from(User))).scalar_one())
+
+
+# --- alerts (the betting product asks through these) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class AlertRecipient:
+    id: str
+    email: str
+    display_name: str | None
+    time_zone: str
+
+
+def alert_emails_on(preferences: dict[str, Any] | None) -> bool:
+    """Alert e-mails are on unless `alert_preferences["email"]` is false (the unsubscribe link)."""
+    return (preferences or {}).get("email", True) is not False
+
+
+async def alert_recipients(session: AsyncSession, user_ids: list[str]) -> dict[str, AlertRecipient]:
+    """Who of `user_ids` may be e-mailed alerts now: paid, not deleted, with an address, and
+    not unsubscribed. Read fresh on every run, so a downgrade or an unsubscribe stops the next."""
+    ids = sorted(set(user_ids))
+    out: dict[str, AlertRecipient] = {}
+    for start in range(0, len(ids), 500):  # bounded IN lists on every backend
+        rows = await session.execute(
+            select(User).where(
+                User.id.in_(ids[start : start + 500]),
+                User.tier == "paid",
+                User.deleted_at.is_(None),
+                User.email.is_not(None),
+            )
+        )
+        for user in rows.scalars():
+            if user.email is not None and alert_emails_on(user.alert_preferences):
+                out[user.id] = AlertRecipient(
+                    user.id, user.email, user.display_name, user.time_zone
+                )
+    return out
+
+
+async def unsubscribe_from_alert_emails(session: AsyncSession, user_id: str) -> bool:
+    """Turn alert e-mails off; False when the user no longer exists (nothing to turn off)."""
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        return False
+    user.alert_preferences = {**(user.alert_preferences or {}), "email": False}  # new dict: tracked
+    await audit(session, "alerts_unsubscribed", user_id=user.id)
+    await session.flush()
+    return True

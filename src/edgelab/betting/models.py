@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     Float,
@@ -169,3 +170,88 @@ class IngestRun(Base):
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     ok: Mapped[bool] = mapped_column(Boolean, default=True)
     stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AlertRule(Base):
+    """A paid user's standing order: e-mail me current scores that pass these filters.
+
+    `market_types` is a list of MARKET_TYPES; `teams` a list of team codes (empty = any team,
+    else the game's home or away team must be one of them). `min_value_score` is 0-100 on the
+    rule's `algorithm` (a or b).
+    """
+
+    __tablename__ = "alert_rules"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # alr_...
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    min_value_score: Mapped[float] = mapped_column(Float)
+    algorithm: Mapped[str] = mapped_column(String(1))
+    market_types: Mapped[list[str]] = mapped_column(JSON)
+    teams: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class AlertDelivery(Base):
+    """One market (outcome) e-mailed to one user, ever: the unique key is what keeps a market
+    from being sent twice, even when two alert runs overlap. The score and price are as sent."""
+
+    __tablename__ = "alert_deliveries"
+    __table_args__ = (
+        UniqueConstraint("user_id", "outcome_id"),
+        Index("ix_alert_deliveries_user_created", "user_id", "created_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    outcome_id: Mapped[str] = mapped_column(
+        ForeignKey("outcomes.id", ondelete="CASCADE"), index=True
+    )
+    rule_id: Mapped[str | None] = mapped_column(
+        ForeignKey("alert_rules.id", ondelete="SET NULL"), index=True
+    )
+    slate_date: Mapped[dt.date] = mapped_column(Date)
+    algorithm: Mapped[str] = mapped_column(String(1))
+    value_score: Mapped[float] = mapped_column(Float)
+    odds_decimal: Mapped[float] = mapped_column(Float)
+    line: Mapped[float | None] = mapped_column(Float)
+    email_id: Mapped[int | None] = mapped_column(Integer)  # the outbox row (no FK: pruned apart)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class UserBet(Base):
+    """A bet a user says they placed (the bet tracker); settled from the game's result.
+
+    `clv` is the closing-line value in probability points: the de-vigged closing probability
+    of the side minus 1/odds taken (see `settlement.closing_line_value`).
+    """
+
+    __tablename__ = "user_bets"
+    __table_args__ = (
+        UniqueConstraint("user_id", "external_id"),
+        Index("ix_user_bets_user_placed", "user_id", "placed_at"),
+        Index("ix_user_bets_status_game", "status", "game_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # bet_...
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    external_id: Mapped[str | None] = mapped_column(String(100))
+    outcome_id: Mapped[str] = mapped_column(ForeignKey("outcomes.id", ondelete="CASCADE"))
+    game_id: Mapped[str] = mapped_column(ForeignKey("games.id", ondelete="CASCADE"))
+    market_type: Mapped[str] = mapped_column(String(16))
+    side: Mapped[str] = mapped_column(String(16))
+    line: Mapped[float | None] = mapped_column(Float)
+    odds_decimal: Mapped[float] = mapped_column(Float)
+    stake_minor: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    bookmaker: Mapped[str | None] = mapped_column(String(64))
+    placed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(8), default="open")  # open|won|lost|push|void
+    payout_minor: Mapped[int | None] = mapped_column(BigInteger)
+    settled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    closing_odds_decimal: Mapped[float | None] = mapped_column(Float)
+    p_close_fair: Mapped[float | None] = mapped_column(Float)
+    clv: Mapped[float | None] = mapped_column(Float)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,28 +1,124 @@
-"""HTTP layer of value betting: parse, call the service, shape the response."""
+"""HTTP layer of value betting: parse, call the service, shape the response.
+
+Free and paid views, enforced here on every route (the caller comes from `core.auth`, fresh on
+every request, so a tier change shows on the next request; anonymous callers get the free view):
+
+| feature                              | free (and anonymous)                 | paid      |
+| odds freshness                       | as of EDGELAB_FREE_ODDS_DELAY_MINUTES | real time |
+| value scores, p_true, p_market, edge | yes                                  | yes       |
+| confidence, market quality breakdown | null, named in `gated`               | yes       |
+| props markets                        | not listed; asked for: 403           | yes       |
+| score history                        | `points: null`, `gated: ["points"]`  | yes       |
+
+Refusals are 403 `paid_subscription_required`. Every route here is rate limited per user by tier,
+or per IP for anonymous callers (`core.ratelimit`).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import schemas, service
+from edgelab.core.auth import ForbiddenError
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import error_responses
+from edgelab.core.ratelimit import limited_caller
 
 router = APIRouter(tags=["betting"])
 CACHE_PREFIX = "markets:"
+FREE_MARKET_TYPES = ("moneyline", "spread", "total")  # every other type (props) is paid
+# Row fields null in the free view; the bet detail also nulls the breakdowns' insides.
+FREE_GATED_ROW_FIELDS = (
+    "algo_a_confidence",
+    "algo_a_market_quality",
+    "algo_b_confidence",
+    "algo_b_market_quality",
+)
+FREE_GATED_BREAKDOWN_FIELDS = ("confidence", "market_quality", "components")
+FREE_GATED_DETAIL_FIELDS = (
+    *FREE_GATED_ROW_FIELDS,
+    "algo_a_components",
+    "algo_b_components",
+    *(f"algo_{a}.{f}" for a in ("a", "b") for f in FREE_GATED_BREAKDOWN_FIELDS),
+)
+PROPS_NOTE = "Props markets are for paid subscribers: the free view does not list them."
+GATED_NOTE = (
+    "Confidence and market-quality breakdowns are for paid subscribers: the fields in `gated` "
+    "are null in the free view."
+)
+HISTORY_NOTE = "Score history is for paid subscribers: `points` is null in the free view."
 # Short forms of the formulas documented in full in betting/scoring.py.
 FORMULA_A = "100 * (1 - exp(-max(raw_edge, 0) * confidence * market_quality / 0.05))"
 FORMULA_B = "100 * (1 - exp(-stake / 0.01)), stake = 0.25 * max(kelly(p_shrunk), 0)"
 MarketIdPath = Annotated[str, Path(min_length=1, max_length=160, description="Market id.")]
 
 
-def _row(item: service.ScoredOutcome, algorithm: str) -> dict[str, object]:
+@dataclass(frozen=True)
+class CallerView:
+    """What this caller may see: the paid view, or the free one with odds this many minutes
+    old (0 = real time, `EDGELAB_FREE_ODDS_DELAY_MINUTES=0`)."""
+
+    paid: bool
+    odds_delay_minutes: int
+
+    @property
+    def name(self) -> schemas.View:
+        return "paid" if self.paid else "free"
+
+    def as_of(self) -> dt.datetime | None:
+        """The newest odds time this caller may see; None for real time."""
+        if self.odds_delay_minutes == 0:
+            return None
+        return dt.datetime.now(dt.UTC) - dt.timedelta(minutes=self.odds_delay_minutes)
+
+    def delay_note(self) -> str:
+        return (
+            f"Free view: each market as of its latest score at least {self.odds_delay_minutes} "
+            "minutes old; a paid subscription shows real-time odds."
+        )
+
+
+def caller_view(scope: str) -> Callable[..., Awaitable[CallerView]]:
+    """The route's dependency: the caller (`core.auth`, fresh each request), counted against
+    their rate limit for `scope` (`core.ratelimit`), and the view that gives them. One
+    dependency, not three: on a cached `/markets` each dependency is a visible share of the
+    request."""
+    caller = limited_caller(scope)
+
+    async def view(
+        request: Request, sessions: ReadSessionMakerDep, settings: SettingsDep
+    ) -> CallerView:
+        principal = await caller(request, sessions)
+        if principal is not None and principal.tier == "paid":
+            return CallerView(paid=True, odds_delay_minutes=0)
+        return CallerView(paid=False, odds_delay_minutes=settings.free_odds_delay_minutes)
+
+    return view
+
+
+MarketsView = Annotated[CallerView, Depends(caller_view("GET /markets"))]
+BetView = Annotated[CallerView, Depends(caller_view("GET /bet/{market_id}"))]
+HistoryView = Annotated[CallerView, Depends(caller_view("GET /bet/{market_id}/history"))]
+
+
+def _paid_only(message: str) -> ForbiddenError:
+    return ForbiddenError(message, code="paid_subscription_required")
+
+
+def _refuse_props(market_type: str) -> None:
+    if market_type not in FREE_MARKET_TYPES:
+        raise _paid_only(f"{market_type.capitalize()} markets need a paid subscription.")
+
+
+def _row(item: service.ScoredOutcome, algorithm: str, paid: bool) -> dict[str, object]:
     s, g = item.score, item.game
     return {
         "market_id": s.outcome_id,
@@ -42,11 +138,11 @@ def _row(item: service.ScoredOutcome, algorithm: str) -> dict[str, object]:
         "raw_edge": s.raw_edge,
         "value_score": s.algo_a_value_score if algorithm == "a" else s.algo_b_value_score,
         "algo_a_value_score": s.algo_a_value_score,
-        "algo_a_confidence": s.algo_a_confidence,
-        "algo_a_market_quality": s.algo_a_market_quality,
+        "algo_a_confidence": s.algo_a_confidence if paid else None,
+        "algo_a_market_quality": s.algo_a_market_quality if paid else None,
         "algo_b_value_score": s.algo_b_value_score,
-        "algo_b_confidence": s.algo_b_confidence,
-        "algo_b_market_quality": s.algo_b_market_quality,
+        "algo_b_confidence": s.algo_b_confidence if paid else None,
+        "algo_b_market_quality": s.algo_b_market_quality if paid else None,
         "tip_time": g.tip_time,
         "tip_time_estimated": g.tip_time_estimated,
         "time_to_tip_minutes": s.time_to_tip_minutes,
@@ -66,26 +162,40 @@ def _notes(items: list[service.ScoredOutcome]) -> list[str]:
 @router.get(
     "/markets",
     response_model=schemas.MarketList,
-    responses=error_responses(422),
+    responses=error_responses(401, 403, 422, 429),
     summary="Ranked markets of the slate by value score",
 )
 async def list_markets(
+    view: MarketsView,
     sessions: ReadSessionMakerDep,
     settings: SettingsDep,
     cache: CacheDep,
     algorithm: Annotated[schemas.Algorithm, Query(description="Value-score algorithm.")] = "a",
-    market_type: schemas.MarketType | None = None,
+    market_type: Annotated[
+        schemas.MarketType | None, Query(description="Only this type; `prop` is paid.")
+    ] = None,
     min_value_score: Annotated[float | None, Query(ge=0, le=100)] = None,
-    min_confidence: Annotated[float | None, Query(ge=0, le=1)] = None,
+    min_confidence: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="Paid: confidence is a paid field (free callers get 403)."),
+    ] = None,
     date: Annotated[
         dt.date | None, Query(description="Slate date; default the demo slate.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> Response:
+    """The free view lists moneylines, spreads and totals at delayed odds, with confidence and
+    market quality null; filtering on a paid field or type is a 403, not a silently empty list.
+    Answers are cached per view: a paid body never reaches a free caller, nor the reverse."""
+    if not view.paid:
+        if market_type is not None:
+            _refuse_props(market_type)
+        if min_confidence is not None:
+            raise _paid_only("Filtering on confidence needs a paid subscription.")
     key = (
-        f"{CACHE_PREFIX}{algorithm}|{market_type}|{min_value_score}|{min_confidence}|"
-        f"{date}|{limit}|{offset}"
+        f"{CACHE_PREFIX}{view.name}|{algorithm}|{market_type}|{min_value_score}|"
+        f"{min_confidence}|{date}|{limit}|{offset}"
     )
 
     async def build() -> bytes:
@@ -94,27 +204,45 @@ async def list_markets(
 
     async def _market_list(session: AsyncSession) -> bytes:
         slate_date = date or await service.resolve_slate_date(session, settings)
-        items, total = await service.list_markets(
-            session,
-            algorithm=algorithm,
-            slate_date=slate_date,
-            market_type=market_type,
-            min_value_score=min_value_score,
-            min_confidence=min_confidence,
-            limit=limit,
-            offset=offset,
-        )
+        as_of = view.as_of()  # at fill time: a cached free answer only gets older
+
+        async def ranked(
+            as_of: dt.datetime | None, limit: int, offset: int
+        ) -> tuple[list[service.ScoredOutcome], int]:
+            return await service.list_markets(
+                session,
+                algorithm=algorithm,
+                slate_date=slate_date,
+                market_type=market_type,
+                min_value_score=min_value_score,
+                min_confidence=min_confidence,
+                limit=limit,
+                offset=offset,
+                as_of=as_of,
+                market_types=None if view.paid else FREE_MARKET_TYPES,
+            )
+
+        items, total = await ranked(as_of, limit, offset)
         notes = _notes(items)
-        if total == 0:
+        if not view.paid:
+            notes += ([view.delay_note()] if as_of else []) + [GATED_NOTE, PROPS_NOTE]
+        if total == 0 and as_of is not None and (await ranked(None, 1, 0))[1]:
+            notes.append("No market here has a score that old yet.")
+        elif total == 0:
             notes.append("No scored markets for this slate: run `edgelab score` (make demo does).")
         return (
             schemas.MarketList(
-                items=[schemas.MarketRow.model_validate(_row(i, algorithm)) for i in items],
+                items=[
+                    schemas.MarketRow.model_validate(_row(i, algorithm, view.paid)) for i in items
+                ],
                 total=total,
                 limit=limit,
                 offset=offset,
                 algorithm=algorithm,
                 slate_date=slate_date,
+                view=view.name,
+                odds_delay_minutes=view.odds_delay_minutes,
+                gated=[] if view.paid else list(FREE_GATED_ROW_FIELDS),
                 notes=notes,
             )
             .model_dump_json()
@@ -125,38 +253,82 @@ async def list_markets(
     return Response(body, media_type="application/json")
 
 
+def _breakdown(
+    value_score: float,
+    confidence: float,
+    market_quality: float,
+    components: dict[str, float],
+    formula: str,
+    paid: bool,
+) -> dict[str, object]:
+    return {
+        "value_score": value_score,
+        "confidence": confidence if paid else None,
+        "market_quality": market_quality if paid else None,
+        "components": components if paid else None,
+        "formula": formula,
+    }
+
+
+async def _visible_score(
+    session: AsyncSession, market_id: str, view: CallerView
+) -> service.ScoredOutcome:
+    """The market's score this caller may see: current for paid, delayed for free (403 when
+    it has no score that old yet, or it is a props market)."""
+    item = await service.current_score(session, market_id)
+    if view.paid:
+        return item
+    _refuse_props(item.market.market_type)
+    as_of = view.as_of()
+    if as_of is None or item.score.calc_time <= as_of:
+        return item
+    delayed = await service.score_as_of(session, market_id, item.score.model_version, as_of)
+    if delayed is None:
+        raise _paid_only(
+            f"This market has no price at least {view.odds_delay_minutes} minutes old yet: "
+            "real-time odds need a paid subscription."
+        )
+    return delayed
+
+
 @router.get(
     "/bet/{market_id}",
     response_model=schemas.BetDetail,
-    responses=error_responses(404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
     summary="One market's full breakdown under both algorithms",
 )
-async def get_bet(market_id: MarketIdPath, session: SessionDep) -> schemas.BetDetail:
-    item = await service.current_score(session, market_id)
+async def get_bet(market_id: MarketIdPath, view: BetView, session: SessionDep) -> schemas.BetDetail:
+    """Free view: the delayed score, breakdowns null (named in `gated`); props are 403."""
+    item = await _visible_score(session, market_id, view)
     fit = await service.model_fit(session, item.score.model_version)
-    s = item.score
+    s, paid = item.score, view.paid
+    notes = _notes([item])
+    if not paid:
+        notes += ([view.delay_note()] if view.odds_delay_minutes else []) + [GATED_NOTE]
     return schemas.BetDetail.model_validate(
         {
-            **_row(item, "a"),
+            **_row(item, "a", paid),
             "p_market_by_method": s.p_market_methods,
             "devig_method": s.devig_method,
             "margin": s.margin,
-            "algo_a_components": s.algo_a_components,
-            "algo_b_components": s.algo_b_components,
-            "algo_a": {
-                "value_score": s.algo_a_value_score,
-                "confidence": s.algo_a_confidence,
-                "market_quality": s.algo_a_market_quality,
-                "components": s.algo_a_components,
-                "formula": FORMULA_A,
-            },
-            "algo_b": {
-                "value_score": s.algo_b_value_score,
-                "confidence": s.algo_b_confidence,
-                "market_quality": s.algo_b_market_quality,
-                "components": s.algo_b_components,
-                "formula": FORMULA_B,
-            },
+            "algo_a_components": s.algo_a_components if paid else None,
+            "algo_b_components": s.algo_b_components if paid else None,
+            "algo_a": _breakdown(
+                s.algo_a_value_score,
+                s.algo_a_confidence,
+                s.algo_a_market_quality,
+                s.algo_a_components,
+                FORMULA_A,
+                paid,
+            ),
+            "algo_b": _breakdown(
+                s.algo_b_value_score,
+                s.algo_b_confidence,
+                s.algo_b_market_quality,
+                s.algo_b_components,
+                FORMULA_B,
+                paid,
+            ),
             "model": {
                 "version": fit.version,
                 "trained_through": fit.trained_through,
@@ -164,7 +336,10 @@ async def get_bet(market_id: MarketIdPath, session: SessionDep) -> schemas.BetDe
                 "components": s.model_components,
             },
             "game_date": item.game.game_date,
-            "notes": _notes([item]),
+            "view": view.name,
+            "odds_delay_minutes": view.odds_delay_minutes,
+            "gated": [] if paid else list(FREE_GATED_DETAIL_FIELDS),
+            "notes": notes,
         }
     )
 
@@ -172,10 +347,28 @@ async def get_bet(market_id: MarketIdPath, session: SessionDep) -> schemas.BetDe
 @router.get(
     "/bet/{market_id}/history",
     response_model=schemas.BetHistory,
-    responses=error_responses(404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
     summary="A market's scores over time as the odds moved (open to close)",
 )
-async def get_bet_history(market_id: MarketIdPath, session: SessionDep) -> schemas.BetHistory:
+async def get_bet_history(
+    market_id: MarketIdPath, view: HistoryView, session: SessionDep
+) -> schemas.BetHistory:
+    """Historical analytics are paid, yet free callers get 200 here, not 403: this route predates
+    gating and the value-betting seed contract calls it anonymously and requires a 200. So the
+    free view is `points: null` with `gated: ["points"]` and a note (unknown markets are still
+    404, props 403). Historical endpoints added since answer 403 `paid_subscription_required`.
+    """
+    if not view.paid:
+        item = await service.current_score(session, market_id)
+        _refuse_props(item.market.market_type)
+        return schemas.BetHistory(
+            market_id=market_id,
+            model_version=item.score.model_version,
+            points=None,
+            view="free",
+            gated=["points"],
+            notes=[HISTORY_NOTE],
+        )
     version, rows = await service.score_history(session, market_id)
     points = [
         schemas.HistoryPoint(
@@ -195,5 +388,10 @@ async def get_bet_history(market_id: MarketIdPath, session: SessionDep) -> schem
     ]
     notes = [service.ESTIMATED_TIME_NOTE] if points else []
     return schemas.BetHistory(
-        market_id=market_id, model_version=version, points=points, notes=notes
+        market_id=market_id,
+        model_version=version,
+        points=points,
+        view="paid",
+        gated=[],
+        notes=notes,
     )

@@ -6,8 +6,9 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Row, Select, func, select
+from sqlalchemy import Row, Select, Subquery, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
 from edgelab.core.errors import NotFoundError
@@ -19,6 +20,10 @@ ESTIMATED_TIME_NOTE = (
 )
 FULL_SLATE_MIN_GAMES = 8
 ASSUMED_PRICE_NOTE = "Spread and total prices are not in the historical data: -110 is assumed."
+# The order in which slate.score_slate picks an outcome's current row (slate.KIND_PRIORITY):
+# the latest live price, else the opening line, else the closing line. A delayed view picks by
+# the same order among the rows old enough, so it shows what was current back then.
+AS_OF_KIND_PRIORITY = {"live": 0, "open": 1, "close": 2}
 
 
 async def resolve_slate_date(session: AsyncSession, settings: Settings) -> dt.date | None:
@@ -59,6 +64,42 @@ def _base_query() -> Select[ValueScore, Outcome, Market, Game, bool]:
     )
 
 
+def _as_of_rank() -> Any:
+    """1 for the row an outcome's `is_current` would have pointed at, among the rows kept."""
+    return func.row_number().over(
+        partition_by=ValueScore.outcome_id,
+        order_by=(
+            case(AS_OF_KIND_PRIORITY, value=ValueScore.odds_kind, else_=len(AS_OF_KIND_PRIORITY)),
+            # latest first among live prices; NULL (one kind per group) elsewhere, so no effect
+            case((ValueScore.odds_kind == "live", ValueScore.calc_time)).desc(),
+            ValueScore.is_current.desc(),  # ties: the row scoring marked current
+            ValueScore.id.desc(),
+        ),
+    )
+
+
+def _slate_as_of(as_of: dt.datetime, slate_date: dt.date | None) -> Subquery:
+    """Ids of each outcome's row as of `as_of`: its scores with `calc_time <= as_of` under the
+    model version now current, ranked as scoring ranks them. One window over the slate's rows
+    (value_scores.slate_date is indexed); outcomes with no score that old have no row."""
+    current = aliased(ValueScore)
+    ranked = (
+        select(ValueScore.id, _as_of_rank().label("rank"))
+        .join(
+            current,
+            and_(
+                current.outcome_id == ValueScore.outcome_id,
+                current.model_version == ValueScore.model_version,
+                current.is_current.is_(True),
+            ),
+        )
+        .where(ValueScore.calc_time <= as_of)
+    )
+    if slate_date is not None:  # both sides: the slate's current rows drive the join
+        ranked = ranked.where(ValueScore.slate_date == slate_date, current.slate_date == slate_date)
+    return ranked.subquery()
+
+
 async def list_markets(
     session: AsyncSession,
     *,
@@ -69,15 +110,28 @@ async def list_markets(
     min_confidence: float | None,
     limit: int,
     offset: int,
+    as_of: dt.datetime | None = None,
+    market_types: tuple[str, ...] | None = None,
 ) -> tuple[list[ScoredOutcome], int]:
-    """Current scores of a slate, ranked by the algorithm's value score; ties by market id."""
+    """Scores of a slate, ranked by the algorithm's value score; ties by market id.
+
+    Real time (`as_of=None`): each outcome's current score. Delayed: each outcome's score as
+    of `as_of` (see `_slate_as_of`). `market_types`, when given, is the set of types shown.
+    """
     score_col = ValueScore.algo_a_value_score if algorithm == "a" else ValueScore.algo_b_value_score
     conf_col = ValueScore.algo_a_confidence if algorithm == "a" else ValueScore.algo_b_confidence
-    conds: list[Any] = [ValueScore.is_current.is_(True)]
+    conds: list[Any] = []
+    if as_of is None:
+        conds.append(ValueScore.is_current.is_(True))
+    else:
+        ranked = _slate_as_of(as_of, slate_date)
+        conds.append(ValueScore.id.in_(select(ranked.c.id).where(ranked.c.rank == 1)))
     if slate_date is not None:
         conds.append(ValueScore.slate_date == slate_date)
     if market_type is not None:
         conds.append(Market.market_type == market_type)
+    if market_types is not None:
+        conds.append(Market.market_type.in_(market_types))
     if min_value_score is not None:
         conds.append(score_col >= min_value_score)
     if min_confidence is not None:
@@ -117,6 +171,28 @@ async def current_score(session: AsyncSession, market_id: str) -> ScoredOutcome:
             code="market_not_scored",
         )
     return _scored(row)
+
+
+async def score_as_of(
+    session: AsyncSession, market_id: str, model_version: str, as_of: dt.datetime
+) -> ScoredOutcome | None:
+    """The outcome's score as of `as_of` under `model_version` (as `list_markets` picks it),
+    or None when it has no score that old."""
+    ranked = (
+        select(ValueScore.id, _as_of_rank().label("rank"))
+        .where(
+            ValueScore.outcome_id == market_id,
+            ValueScore.model_version == model_version,
+            ValueScore.calc_time <= as_of,
+        )
+        .subquery()
+    )
+    row = (
+        await session.execute(
+            _base_query().where(ValueScore.id.in_(select(ranked.c.id).where(ranked.c.rank == 1)))
+        )
+    ).first()
+    return None if row is None else _scored(row)
 
 
 async def model_fit(session: AsyncSession, version: str) -> ModelFit:

@@ -19,7 +19,7 @@ import numpy as np
 from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting import ratings
+from edgelab.betting import forecast, ratings
 from edgelab.betting.devig import METHODS, devig
 from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
 from edgelab.betting.scoring import TYPE_WEIGHTS, score_outcomes
@@ -61,18 +61,7 @@ def _version(slate_date: dt.date, params: dict[str, Any]) -> str:
 def _p_true(
     mtype: str, side: str, line: float | None, mu_m: float, mu_t: float, p: ratings.RatingParams
 ) -> float:
-    arr = np.array
-    if mtype == "moneyline":
-        home = float(ratings.p_home_win(arr([mu_m]), p.sd_margin)[0])
-        return home if side == "home" else 1.0 - home
-    if mtype == "spread" and line is not None:
-        home_line = line if side == "home" else -line
-        home = float(ratings.p_home_cover(arr([mu_m]), arr([home_line]), p.sd_margin)[0])
-        return home if side == "home" else 1.0 - home
-    if mtype == "total" and line is not None:
-        over = float(ratings.p_over(arr([mu_t]), arr([line]), p.sd_total)[0])
-        return over if side == "over" else 1.0 - over
-    return float("nan")
+    return forecast.p_side(mtype, side, line, mu_m, mu_t, p)
 
 
 async def _closing_pairs(session: AsyncSession, before: dt.date) -> list[tuple[Any, ...]]:
@@ -107,45 +96,34 @@ def _reliability(
     first_season: int,
     method: str,
 ) -> dict[str, float]:
-    first_side = {"moneyline": "home", "spread": "home", "total": "over"}
+    """The model's reliability per market type on past two-way closing markets (the first
+    season is burn-in and left out); the maths is `forecast.reliability_by_type`."""
     book: dict[tuple[str, str, str], dict[str, tuple[float, float | None]]] = {}
     for gid, mtype, side, bk, odds, line in pairs:
         book.setdefault((gid, mtype, bk), {})[side] = (odds, line)
-    out: dict[str, float] = {}
-    for mtype in ("moneyline", "spread", "total"):
-        p_model, odds_rows, ys = [], [], []
-        for (gid, mt, _bk), sides in book.items():
-            if mt != mtype or len(sides) != 2 or gid not in index:
-                continue
-            g = games[index[gid]]
-            if g.season <= first_season or g.home_score is None or g.away_score is None:
-                continue
-            s1 = first_side[mtype]
-            s2 = next(s for s in sides if s != s1)
-            odds1, line1 = sides[s1]
-            margin = g.home_score - g.away_score
-            total = g.home_score + g.away_score
-            if mtype == "moneyline":
-                y = 1.0 if margin > 0 else 0.0
-            elif mtype == "spread":
-                if line1 is None or margin + line1 == 0:
-                    continue
-                y = 1.0 if margin + line1 > 0 else 0.0
-            else:
-                if line1 is None or total == line1:
-                    continue
-                y = 1.0 if total > line1 else 0.0
-            i = index[gid]
-            p_model.append(_p_true(mtype, s1, line1, res.mu_margin[i], res.mu_total[i], params))
-            odds_rows.append((odds1, sides[s2][0]))
-            ys.append(y)
-        if len(ys) < 100:
-            out[mtype] = 0.0
+    types: list[str] = []
+    lines: list[float] = []
+    rows: list[int] = []
+    odds_rows: list[tuple[float, float]] = []
+    for (gid, mt, _bk), sides in book.items():
+        if len(sides) != 2 or gid not in index or games[index[gid]].season <= first_season:
             continue
-        p_mkt = devig(np.array(odds_rows), method).probabilities[:, 0]
-        out[mtype] = ratings.fit_reliability(np.array(p_model), p_mkt, np.array(ys))
-    out["prop"] = 0.0
-    return out
+        s1 = forecast.FIRST_SIDE[mt]
+        s2 = next(s for s in sides if s != s1)
+        odds1, line1 = sides[s1]
+        types.append(mt)
+        lines.append(np.nan if line1 is None else line1)
+        rows.append(index[gid])
+        odds_rows.append((odds1, sides[s2][0]))
+    if not rows:
+        return {**dict.fromkeys(forecast.MARKET_TYPES, 0.0), "prop": 0.0}
+    mtype, line_arr, at = np.array(types), np.array(lines, dtype=float), np.array(rows)
+    scores = [(games[i].home_score, games[i].away_score) for i in rows]
+    home = np.array([np.nan if h is None else h for h, _a in scores], dtype=float)
+    away = np.array([np.nan if a is None else a for _h, a in scores], dtype=float)
+    p_model = forecast.p_first_side(mtype, line_arr, res.mu_margin[at], res.mu_total[at], params)
+    y = forecast.settle_first_side(mtype, line_arr, home, away)
+    return forecast.reliability_by_type(mtype, p_model, np.array(odds_rows), y, method)
 
 
 async def score_slate(

@@ -6,6 +6,12 @@ tokens and foreign audiences are refused). The token carries no role or tier: th
 loaded fresh on every request through a resolver the accounts product installs on
 `app.state.principal_resolver`, so a tier change or a deletion takes effect on the next request.
 Core knows nothing of users beyond the `Principal` it gets back.
+
+The resolution opens its own short session, and only when the request carries a credential: an
+anonymous request (most `/markets` traffic, answered from the cache) touches no database and
+builds no unit of work. A signed-in request pays one short session before the route's own
+(sequential, so never two connections at once); an API key's `last_used_at` is committed there,
+whatever the route then does.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ import jwt
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.core.db import SessionDep
+from edgelab.core.db import ReadSessionMakerDep
 from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
 
@@ -105,8 +111,11 @@ def _bearer(request: Request) -> str | None:
     return credential.strip()
 
 
-async def optional_principal(request: Request, session: SessionDep) -> Principal | None:
-    """The caller, or None for an anonymous request; a bad credential is a 401, never anonymous."""
+async def optional_principal(request: Request, sessions: ReadSessionMakerDep) -> Principal | None:
+    """The caller, or None for an anonymous request; a bad credential is a 401, never anonymous.
+
+    Also at `request.state.principal` once resolved. Without a credential no session is opened.
+    """
     credential = _bearer(request)
     if credential is None:
         return None
@@ -115,14 +124,17 @@ async def optional_principal(request: Request, session: SessionDep) -> Principal
         raise UnauthorizedError("Sign-in is not available.", code="auth_unavailable")
     settings: Settings = request.app.state.settings
     if credential.startswith(API_KEY_PREFIX):
-        principal = await resolver(session, "api_key", credential)
-        if principal is None:
-            raise UnauthorizedError("Unknown or revoked API key.", code="invalid_api_key")
-    else:
-        claims = decode_access_token(settings, credential)
-        principal = await resolver(session, "user_id", str(claims["sub"]))
-        if principal is None:
-            raise UnauthorizedError("This account no longer exists.", code="invalid_token")
+        kind, subject = "api_key", credential
+    else:  # decoded before any session is opened: a bad token costs no database work
+        kind, subject = "user_id", str(decode_access_token(settings, credential)["sub"])
+    async with sessions() as session:
+        principal = await resolver(session, kind, subject)
+        if principal is not None:
+            await session.commit()  # the API key's last_used_at
+    if principal is None and kind == "api_key":
+        raise UnauthorizedError("Unknown or revoked API key.", code="invalid_api_key")
+    if principal is None:
+        raise UnauthorizedError("This account no longer exists.", code="invalid_token")
     request.state.principal = principal
     return principal
 

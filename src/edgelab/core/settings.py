@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     default_tip_time: dt.time = dt.time(19, 30)
     tip_timezone: str = "America/New_York"
     markets_cache_ttl_seconds: float = Field(5.0, ge=0)
+    # free and anonymous callers see each market as of this many minutes ago (0 = real time)
+    free_odds_delay_minutes: int = Field(15, ge=0, le=1440)
 
     # accounts: sign-in and sessions
     app_base_url: str = "http://127.0.0.1:8000"  # links in e-mails point here
@@ -60,11 +62,35 @@ class Settings(BaseSettings):
     # background jobs: in-process by default; with EDGELAB_REDIS_URL a Redis queue, whose worker
     # runs inside each app process unless this is off (then run workers separately)
     jobs_worker_in_process: bool = True
+    jobs_queue: str = Field("edgelab", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.:-]+$")
 
     # e-mail (Resend; without a key messages stay in the outbox table and the log)
     resend_api_key: SecretStr | None = None
     resend_url: str = "https://api.resend.com"
     email_from: str = "edgelab <onboarding@resend.dev>"
+
+    # alerts (paid): at most this many matches e-mailed per user per day (the user's local day,
+    # users.time_zone); matches over the cap are not recorded and may go out on a later run
+    alerts_daily_cap: int = Field(20, ge=1, le=1000)
+
+    # billing (Paddle): without the webhook secret /webhooks/paddle answers 503, without the
+    # price id /billing/checkout does; the client token is Paddle.js's (public, `test_`/`live_`)
+    paddle_webhook_secret: SecretStr | None = None
+    paddle_price_id: str | None = None
+    paddle_client_token: SecretStr | None = None
+    paddle_environment: Literal["sandbox", "production"] = "sandbox"
+    paddle_webhook_tolerance_seconds: float = Field(5.0, ge=0, le=3600)
+
+    # uploads: bet-history CSVs and avatars, in a local directory (default) or a private Vercel
+    # Blob store; sizes in bytes; downloads through signed links valid for the TTL
+    upload_store: Literal["local", "vercel_blob"] = "local"
+    upload_dir: Path = Path("./var/uploads")
+    upload_max_csv_bytes: int = Field(5 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
+    upload_max_avatar_bytes: int = Field(2 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
+    upload_url_ttl_seconds: int = Field(900, ge=10, le=7 * 86_400)
+    upload_retention_days: int = Field(90, ge=1, le=3650)  # bet-history CSVs; avatars stay
+    vercel_blob_url: str = "https://vercel.com/api/blob"
+    vercel_blob_token: SecretStr | None = None
 
     # outbound HTTP (every external client)
     http_timeout_seconds: float = Field(10.0, gt=0)
@@ -78,6 +104,17 @@ class Settings(BaseSettings):
     odds_api_regions: str = "us"
     odds_api_markets: str = "h2h,spreads,totals"
     odds_api_bookmakers: str | None = None
+
+    # Sentinel (responsible gambling): a player's local time when none is set (IANA), the
+    # category cut-offs on the composite risk score (0-1), and Claude for explanations (without
+    # a key, or on any error, explanations come from the template)
+    sentinel_default_tz: str = "America/New_York"
+    sentinel_cutoff_critical: float = Field(0.56, ge=0, le=1)
+    sentinel_cutoff_high: float = Field(0.5, ge=0, le=1)
+    sentinel_cutoff_medium: float = Field(0.39, ge=0, le=1)
+    sentinel_reference_max_age_hours: float = Field(24.0, gt=0, le=24 * 365)
+    anthropic_api_key: SecretStr | None = None
+    anthropic_url: str = "https://api.anthropic.com"
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
@@ -93,10 +130,41 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(DEVIG_METHODS)}")
         return value
 
-    @field_validator("redis_url", "odds_api_bookmakers", "resend_api_key", mode="before")
+    @field_validator(
+        "redis_url",
+        "odds_api_bookmakers",
+        "resend_api_key",
+        "paddle_webhook_secret",
+        "paddle_price_id",
+        "paddle_client_token",
+        "vercel_blob_token",
+        "anthropic_api_key",
+        mode="before",
+    )
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if value == "" else value
+
+    @field_validator("sentinel_default_tz")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _ordered_sentinel_cutoffs(self) -> Settings:
+        if not (
+            self.sentinel_cutoff_medium
+            <= self.sentinel_cutoff_high
+            <= self.sentinel_cutoff_critical
+        ):
+            raise ValueError("EDGELAB_SENTINEL_CUTOFF_MEDIUM <= _HIGH <= _CRITICAL must hold")
+        return self
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> Settings:
@@ -115,6 +183,13 @@ class Settings(BaseSettings):
             and key.get_secret_value() in PLACEHOLDER_SECRETS
         ):
             problems.append("EDGELAB_ODDS_API_KEY is a placeholder")
+        paddle = self.paddle_webhook_secret
+        if (
+            self.env == "production"
+            and paddle is not None
+            and paddle.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            problems.append("EDGELAB_PADDLE_WEBHOOK_SECRET is a placeholder")
         if problems:
             raise ValueError("; ".join(problems))
         return self

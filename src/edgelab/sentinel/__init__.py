@@ -1,0 +1,1 @@
+"""Sentinel: responsible-gambling bet logs, risk features and scores, explanations."""

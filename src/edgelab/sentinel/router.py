@@ -1,0 +1,249 @@
+"""HTTP layer of Sentinel. Every route is for analysts and operators: the `analyst` or `admin`
+role (`AnalystUser`); anyone else signed in gets 403 `role_required`, anonymous callers 401.
+An operator's systems call the bulk endpoints with an analyst's personal API key."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query
+
+from edgelab.core.auth import AnalystUser
+from edgelab.core.db import SessionDep
+from edgelab.core.deps import SettingsDep
+from edgelab.core.errors import error_responses
+from edgelab.core.settings import Settings
+from edgelab.sentinel import explain, ingest, service
+from edgelab.sentinel.models import SentinelPlayer, SentinelScore
+from edgelab.sentinel.schemas import (
+    PLAYER_ID_PATTERN,
+    AnalyzeRequest,
+    BetBatch,
+    Category,
+    ComponentScores,
+    HistoryPoint,
+    IngestResult,
+    PlayerList,
+    PlayerOut,
+    PlayerUpdate,
+    RiskAssessment,
+    RunOut,
+    ScoreHistory,
+    ScoreOut,
+    TopFeature,
+    TransactionBatch,
+)
+
+router = APIRouter(tags=["sentinel"])
+PlayerIdPath = Annotated[str, Path(pattern=PLAYER_ID_PATTERN, examples=["PLR_10042_NJ"])]
+
+
+def _components(score: SentinelScore) -> ComponentScores:
+    return ComponentScores(
+        loss_chase=score.loss_chase,
+        bet_escalation=score.bet_escalation,
+        market_drift=score.market_drift,
+        temporal_risk=score.temporal_risk,
+        gamalyze=score.behavioural,
+    )
+
+
+def _score_out(score: SentinelScore) -> ScoreOut:
+    return ScoreOut(
+        scored_at=score.scored_at,
+        as_of=score.as_of,
+        composite_risk_score=score.composite,
+        risk_category=score.risk_category,  # type: ignore[arg-type]
+        component_scores=_components(score),
+        absent_components=[service.api_name(c) for c in score.absent or []],
+        top_features=[TopFeature(**f) for f in score.top_features or []],
+    )
+
+
+def _player_out(
+    player: SentinelPlayer, score: SentinelScore | None, settings: Settings
+) -> PlayerOut:
+    return PlayerOut(
+        player_id=player.player_id,
+        source=player.source,
+        time_zone=service.effective_zone(player, settings),
+        time_zone_is_default=player.time_zone is None,
+        gamalyze_score=player.gamalyze_score,
+        last_activity_at=player.last_activity_at,
+        needs_rescore=player.scored_version != player.activity_version,
+        score=_score_out(score) if score is not None else None,
+    )
+
+
+@router.post(
+    "/sentinel/bets", response_model=IngestResult, responses=error_responses(401, 403, 422)
+)
+async def ingest_bets(body: BetBatch, _: AnalystUser, session: SessionDep) -> IngestResult:
+    """Operator bulk upload of bets (1-10,000), all-or-nothing: a bad row rejects the batch with
+    422 listing every bad row. Idempotent on `external_id`: a row already stored is counted in
+    `duplicates` and changes nothing."""
+    return await ingest.ingest_bets(session, body.bets)
+
+
+@router.post(
+    "/sentinel/transactions", response_model=IngestResult, responses=error_responses(401, 403, 422)
+)
+async def ingest_transactions(
+    body: TransactionBatch, _: AnalystUser, session: SessionDep
+) -> IngestResult:
+    """Operator bulk upload of deposits, withdrawals and reversed withdrawals (1-10,000), with
+    the same all-or-nothing validation and idempotency as bets."""
+    return await ingest.ingest_transactions(session, body.transactions)
+
+
+@router.get(
+    "/sentinel/players", response_model=PlayerList, responses=error_responses(401, 403, 422)
+)
+async def list_players(
+    _: AnalystUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    category: Category | None = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> PlayerList:
+    """Scored players ranked by composite risk score, highest first (ties by player id)."""
+    items, total = await service.list_players(
+        session, category=category, limit=limit, offset=offset
+    )
+    return PlayerList(
+        items=[_player_out(p, s, settings) for p, s in items],
+        total=total,
+        limit=limit,
+        offset=offset,
+    )
+
+
+@router.get(
+    "/sentinel/players/{player_id}",
+    response_model=PlayerOut,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def get_player(
+    player_id: PlayerIdPath, _: AnalystUser, session: SessionDep, settings: SettingsDep
+) -> PlayerOut:
+    player = await service.get_player(session, player_id)
+    score = (await service.latest_scores(session, [player.pk])).get(player.pk)
+    return _player_out(player, score, settings)
+
+
+@router.put(
+    "/sentinel/players/{player_id}",
+    response_model=PlayerOut,
+    responses=error_responses(401, 403, 422),
+)
+async def update_player(
+    player_id: PlayerIdPath,
+    body: PlayerUpdate,
+    _: AnalystUser,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> PlayerOut:
+    """Set a player's IANA time zone (null: back to EDGELAB_SENTINEL_DEFAULT_TZ) and/or external
+    self-assessment score; creates the player if new. A change makes them due for rescoring."""
+    player = await service.update_player(session, player_id, body.model_dump(exclude_unset=True))
+    score = (await service.latest_scores(session, [player.pk])).get(player.pk)
+    return _player_out(player, score, settings)
+
+
+@router.get(
+    "/sentinel/players/{player_id}/scores",
+    response_model=ScoreHistory,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def player_scores(
+    player_id: PlayerIdPath,
+    _: AnalystUser,
+    session: SessionDep,
+    days: Annotated[int, Query(ge=1, le=3650)] = 90,
+) -> ScoreHistory:
+    """The player's scores of the last `days` days, oldest first (one per scoring run that
+    found new activity)."""
+    player = await service.get_player(session, player_id)
+    rows = await service.score_history(session, player, days=days)
+    return ScoreHistory(player_id=player_id, days=days, items=[_score_out(s) for s in rows])
+
+
+@router.get("/sentinel/runs", response_model=list[RunOut], responses=error_responses(401, 403, 422))
+async def runs(
+    _: AnalystUser, session: SessionDep, limit: Annotated[int, Query(ge=1, le=200)] = 20
+) -> list[RunOut]:
+    """The latest scoring runs: mode, players scored, rows read, duration, errors."""
+    from edgelab.sentinel.rescore import latest_runs
+
+    return [RunOut.model_validate(r) for r in await latest_runs(session, limit)]
+
+
+@router.post(
+    "/api/analytics/analyze-player",
+    response_model=RiskAssessment,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def analyze_player(
+    body: AnalyzeRequest, _: AnalystUser, session: SessionDep, settings: SettingsDep
+) -> RiskAssessment:
+    """The seed contract: a player's RiskAssessment (rescored first if they have new activity),
+    with the 90-day history and a nudge for the player when asked."""
+    a = await service.assess_player(
+        session, settings, body.player_id, include_history=body.include_history
+    )
+    score = a.score
+    absent = list(score.absent or [])
+    weights = service.effective_weights(absent)
+    absent_api = [service.api_name(c) for c in absent]
+    action, detail = service.ACTIONS[score.risk_category]
+    top = list(score.top_features or [])
+    notes = [
+        "Components are 0-1 relative to the player's own history and to the population as of "
+        "the last full scoring run; the composite is their weighted mean.",
+    ]
+    if absent:
+        notes.append(
+            "Absent components (" + ", ".join(absent_api) + ") are left out and the composite "
+            "re-weighted over the rest; `gamalyze` carries the behavioural assessment."
+        )
+    if settings.anthropic_api_key is not None:
+        notes.append("An Anthropic key is set, but explanations still come from the template.")
+    return RiskAssessment(
+        player_id=a.player.player_id,
+        composite_risk_score=score.composite,
+        risk_category=score.risk_category,  # type: ignore[arg-type]
+        component_scores=_components(score),
+        ai_explanation=explain.explain(
+            category=score.risk_category,
+            composite=score.composite,
+            top_features=top,
+            absent=absent,
+        ),
+        explanation_source="template",
+        recommended_action=action,  # type: ignore[arg-type]
+        recommended_action_detail=detail,
+        generated_at=dt.datetime.now(dt.UTC),
+        scored_at=score.scored_at,
+        as_of=score.as_of,
+        weights=weights,
+        absent_components=absent_api,
+        reweighted=bool(absent),
+        top_features=[TopFeature(**f) for f in top],
+        notes=notes,
+        history=(
+            [
+                HistoryPoint(
+                    scored_at=h.scored_at,
+                    composite_risk_score=h.composite,
+                    risk_category=h.risk_category,  # type: ignore[arg-type]
+                )
+                for h in a.history
+            ]
+            if a.history is not None
+            else None
+        ),
+        nudge=explain.nudge(top_features=top) if body.generate_nudge else None,
+        nudge_source="template" if body.generate_nudge else None,
+    )
