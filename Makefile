@@ -37,6 +37,8 @@ bench: install-dev
 	$(BIN)/python benchmarks/devig_accuracy.py
 	$(BIN)/python benchmarks/bench_scoring.py
 	$(BIN)/python benchmarks/bench_backtest.py
+	$(BIN)/python benchmarks/bench_trends.py
+	$(BIN)/python benchmarks/bench_recalibration.py
 	$(BIN)/python benchmarks/sentinel_eval.py
 	$(BIN)/python benchmarks/bench_sentinel.py
 	$(BIN)/python benchmarks/bench_api.py --duration 30

@@ -9,8 +9,11 @@ from alembic import context
 from sqlalchemy.engine import Connection
 
 import edgelab.accounts.models
+import edgelab.betting.ab_models
+import edgelab.betting.model_jobs
 import edgelab.betting.models
 import edgelab.core.webhooks
+import edgelab.predictions.models
 import edgelab.sentinel.models  # noqa: F401
 from edgelab.core.db import Base, create_engine
 from edgelab.core.settings import Settings

@@ -58,6 +58,7 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "jwt_secret": "test-secret-for-the-suite-only-0123456789abcdef",
         "resend_api_key": None,
         "upload_dir": TEST_UPLOAD_DIR,
+        "polymarket_ingest_minutes": 0,  # no scheduled call to the real Polymarket
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

@@ -23,6 +23,7 @@ from fastapi.responses import Response
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 import edgelab
 from edgelab.accounts import service as accounts_service
@@ -30,18 +31,30 @@ from edgelab.accounts.billing_router import router as billing_router
 from edgelab.accounts.router import router as accounts_router
 from edgelab.accounts.uploads_router import router as uploads_router
 from edgelab.betting import service as betting_service
+from edgelab.betting.ab import ExposureBuffer
 from edgelab.betting.alerts_router import router as alerts_router
 from edgelab.betting.bets_router import router as bets_router
 from edgelab.betting.evaluation_router import router as evaluation_router
+from edgelab.betting.model_router import router as model_router
 from edgelab.betting.router import router as betting_router
+from edgelab.betting.trends_router import router as trends_router
 from edgelab.core.cache import make_cache
-from edgelab.core.db import ReadSessionMakerDep, SessionDep, create_engine, create_sessionmaker
+from edgelab.core.db import (
+    ReadSessionMakerDep,
+    SessionDep,
+    create_engine,
+    create_sessionmaker,
+    get_sessionmaker,
+)
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import envelope, error_responses, install_error_handlers
 from edgelab.core.jobs import Jobs
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
 from edgelab.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware, RateLimitPolicy
 from edgelab.core.settings import Settings
+from edgelab.predictions import service as predictions_service
+from edgelab.predictions.router import router as predictions_router
+from edgelab.sentinel.interventions_router import router as interventions_router
 from edgelab.sentinel.router import router as sentinel_router
 
 if TYPE_CHECKING:
@@ -59,6 +72,9 @@ class Health(BaseModel):
     database_ok: bool
     cache: str = Field(description="Cache backend in use: memory or redis.")
     live_odds: str = Field(description="The Odds API when a key is set, else offline.")
+    predictions: str = Field(
+        description="Prediction-markets backends: Polymarket (scheduled ingest or off) and news."
+    )
     demo_date: dt.date | None
     data: dict[str, Any]
     uptime_seconds: float
@@ -67,6 +83,16 @@ class Health(BaseModel):
 def _operation_id(route: APIRoute) -> str:
     tag = str(route.tags[0]) if route.tags else "default"
     return f"{tag}-{route.name}"
+
+
+def _predictions_backend(settings: Settings, data: dict[str, Any]) -> str:
+    """Where prediction-market data comes from, and whether any has been ingested."""
+    every = settings.polymarket_ingest_minutes
+    ingest = f"ingest every {every:g} min" if every > 0 else "scheduled ingest off"
+    news = "newsapi" if settings.newsapi_key else "news off (no EDGELAB_NEWSAPI_KEY)"
+    if not data.get("prediction_markets"):
+        return f"polymarket ({ingest}; no data ingested: run `edgelab ingest polymarket`), {news}"
+    return f"polymarket ({ingest}; {data['prediction_markets']} markets), {news}"
 
 
 def _health_router() -> APIRouter:
@@ -95,7 +121,9 @@ def _health_router() -> APIRouter:
 
         async def freshness() -> bytes:
             async with sessions() as own:
-                return json.dumps(await betting_service.data_freshness(own)).encode()
+                fresh = await betting_service.data_freshness(own)
+                fresh.update(await predictions_service.freshness(own))
+                return json.dumps(fresh).encode()
 
         try:
             await session.execute(text("SELECT 1"))
@@ -111,6 +139,7 @@ def _health_router() -> APIRouter:
             database_ok=ok,
             cache=settings.cache_backend,
             live_odds="the-odds-api" if settings.odds_api_key else "offline (shipped data)",
+            predictions=_predictions_backend(settings, data),
             demo_date=settings.demo_date,
             data=data,
             uptime_seconds=round(time.monotonic() - started, 3),
@@ -138,12 +167,16 @@ def _register_jobs(jobs: Jobs, settings: Settings) -> ResendClient | None:
     from edgelab.accounts.billing import register_billing_jobs
     from edgelab.accounts.uploads import register_upload_jobs
     from edgelab.betting.alerts import register_alert_jobs
+    from edgelab.betting.recalibration import register_model_jobs
+    from edgelab.predictions.jobs import register_prediction_jobs
     from edgelab.sentinel.jobs import register_sentinel_jobs
 
     register_billing_jobs(jobs, settings)
     register_upload_jobs(jobs, settings)
     register_alert_jobs(jobs, settings)
+    register_model_jobs(jobs, settings)
     register_sentinel_jobs(jobs, settings)
+    register_prediction_jobs(jobs, settings)
     resend = None
     if settings.resend_api_key:
         from edgelab.accounts.delivery import register_email_jobs
@@ -171,6 +204,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from edgelab.accounts.blob_store import make_upload_store
 
         app.state.upload_store = make_upload_store(settings)  # no I/O until first use
+        from edgelab.sentinel.anthropic_client import make_explainer
+
+        app.state.sentinel_explainer = make_explainer(settings)  # None without a key
+        from edgelab.predictions.clients import PredictionClients
+
+        app.state.predictions = PredictionClients.create(settings)  # no I/O until first use
         jobs = Jobs(
             settings.redis_url,
             queue_name=settings.jobs_queue,
@@ -187,6 +226,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.ratelimiter = (
             RateLimiter(settings.redis_url) if settings.rate_limits_enabled else None
         )
+        # A/B exposures go through the routes' sessionmaker, overrides included (a test's then
+        # shares the test's connection, which two tasks must not use at once: no timed flushes)
+        override = app.dependency_overrides.get(get_sessionmaker)
+
+        async def exposure_sessions() -> async_sessionmaker[AsyncSession]:
+            maker: async_sessionmaker[AsyncSession]
+            maker = await override() if override is not None else app.state.sessionmaker
+            return maker
+
+        app.state.ab_exposures.start(
+            exposure_sessions, None if override else settings.ab_exposure_flush_seconds
+        )
         log.info(
             "edgelab %s up: database=%s cache=%s live_odds=%s",
             edgelab.__version__,
@@ -202,6 +253,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             yield
         finally:
             gc.unfreeze()
+            await app.state.ab_exposures.stop()
             if worker is not None:
                 jobs.stop_worker()
                 await asyncio.gather(worker, return_exceptions=True)
@@ -209,8 +261,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if resend is not None:
                 await resend.aclose()
             await app.state.upload_store.aclose()
+            if app.state.sentinel_explainer is not None:
+                await app.state.sentinel_explainer.aclose()
             if app.state.ratelimiter is not None:
                 await app.state.ratelimiter.close()
+            await app.state.predictions.aclose()
             await app.state.cache.close()
             await engine.dispose()
 
@@ -256,13 +311,19 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(bets_router)
     app.include_router(alerts_router)
     app.include_router(evaluation_router)
+    app.include_router(model_router)
+    app.include_router(trends_router)
     app.include_router(sentinel_router)
+    app.include_router(interventions_router)
+    app.include_router(predictions_router)
 
     from prometheus_client import CollectorRegistry
     from prometheus_fastapi_instrumentator import Instrumentator
 
     # a registry per app: the process-wide default would freeze every app but the first
-    Instrumentator(excluded_handlers=["/metrics"], registry=CollectorRegistry()).instrument(
-        app
-    ).expose(app, endpoint="/metrics", include_in_schema=False)
+    registry = CollectorRegistry()
+    app.state.ab_exposures = ExposureBuffer(settings.ab_exposure_buffer_max_rows, registry)
+    Instrumentator(excluded_handlers=["/metrics"], registry=registry).instrument(app).expose(
+        app, endpoint="/metrics", include_in_schema=False
+    )
     return app

@@ -35,6 +35,8 @@ app.add_typer(email_app, name="email")
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(sentinel_app, name="sentinel")
+model_app = typer.Typer(help="The value-betting model.", no_args_is_help=True)
+app.add_typer(model_app, name="model")
 console = Console(stderr=True, soft_wrap=True)
 T = TypeVar("T")
 
@@ -309,6 +311,49 @@ def ingest_odds(
     console.print_json(json.dumps(result))
 
 
+@ingest_app.command("polymarket")
+def ingest_polymarket(
+    limit: Annotated[
+        int | None,
+        typer.Option(min=1, help="Most markets (default EDGELAB_POLYMARKET_INGEST_MAX_MARKETS)."),
+    ] = None,
+    history: Annotated[
+        bool, typer.Option(help="Also backfill each outcome's CLOB price history.")
+    ] = False,
+    history_interval: Annotated[str, typer.Option(help="1h, 6h, 1d, 1w, 1m or max.")] = "1w",
+    fidelity: Annotated[int, typer.Option(min=1, help="History resolution, minutes.")] = 60,
+) -> None:
+    """Fetch active Polymarket markets (outcomes, prices, volume, liquidity) and store them."""
+    from edgelab.predictions.ingest import ingest_polymarket as run_ingest
+
+    settings = _settings()
+
+    async def work(session: AsyncSession) -> dict[str, Any]:
+        return await run_ingest(
+            session,
+            settings,
+            limit=limit,
+            history=history,
+            history_interval=history_interval,
+            history_fidelity=fidelity,
+        )
+
+    result = _run_in_session(settings, work)
+    if settings.redis_url:  # answers a server shares with us through Redis are now old
+
+        async def clear() -> None:
+            cache = make_cache(settings.redis_url)
+            try:
+                await cache.delete_prefix("predictions:markets:")
+            finally:
+                await cache.close()
+
+        asyncio.run(clear())
+    console.print_json(json.dumps(result, default=str))
+    if not result["ok"]:
+        raise typer.Exit(2)
+
+
 @users_app.command("create")
 def users_create(
     address: Annotated[str, typer.Argument(metavar="EMAIL")],
@@ -539,6 +584,45 @@ def backtest(
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=1) + "\n")
         console.print(f"[green]report written to {json_path}[/]")
+
+
+@model_app.command("update")
+def model_update() -> None:
+    """Recalibrate now, inline (what `POST /model/update` runs as a job): walk-forward
+    predictions, the calibration map, ratings and shrinkage refitted, the slate re-scored."""
+    from edgelab.betting.model_jobs import create_job
+    from edgelab.betting.recalibration import run_job
+    from edgelab.core.errors import ConflictError
+
+    settings = _settings()
+
+    async def main() -> dict[str, Any]:
+        engine = create_engine(settings)
+        sessions = create_sessionmaker(engine)
+        try:
+            async with sessions() as session:
+                job = await create_job(session, "cli", send=False)
+                await session.commit()
+            with _progress() as progress:
+                task = progress.add_task("model update", total=100)
+
+                def hook(stage: str, done: float) -> None:
+                    progress.update(task, description=stage, completed=round(done * 100))
+
+                return await run_job(sessions, settings, job.id, hook=hook)
+        finally:
+            await engine.dispose()
+
+    try:
+        result = asyncio.run(main())
+    except ConflictError as exc:
+        console.print(f"[red]{exc.message}[/] ({exc.details})")
+        raise typer.Exit(1) from exc
+    except LookupError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(1) from exc
+    _invalidate_shared_cache(settings)
+    console.print_json(json.dumps(result))
 
 
 @app.command("serve")

@@ -164,9 +164,12 @@ def _reliability_of(live: dict[tuple[str, str], ValueScore]) -> dict[str, float]
     return out
 
 
-async def test_closing_line_value_is_the_line_move_in_probability(session, three):
+async def test_closing_line_value_is_the_fair_close_at_the_taken_line_minus_one_over_odds(
+    session, three
+):
     data = await backtest.load_backtest_data(session)
     result = backtest.run_backtest(data)
+    assert result.clv.shape == (result.game.size, 2)
     opens = np.flatnonzero((result.kind == "open") & (result.market_type == "spread"))
     moved = 0
     for i in opens[:200]:
@@ -176,12 +179,20 @@ async def test_closing_line_value_is_the_line_move_in_probability(session, three
             & (result.kind == "close")
         )[0]
         sd = next(f for f in result.fits if f.season == result.season[i]).params["sd_margin"]
-        # both lines at -110/-110 (50/50): home taken at L_o, market closes at L_c
-        expected = 0.5 * (1 + math.erf((result.line[i] - result.line[j]) / sd / math.sqrt(2))) - 0.5
-        assert result.clv[i] == pytest.approx(expected, abs=1e-9)
+        # both lines at -110/-110 (fair 50/50): home taken at L_o, market closes at L_c, so
+        # home's fair closing chance at L_o is Phi((L_o - L_c) / sd); the bettor paid 1/odds
+        assert tuple(result.odds[i]) == pytest.approx((1 + 100 / 110, 1 + 100 / 110))
+        p_home = 0.5 * (1 + math.erf((result.line[i] - result.line[j]) / sd / math.sqrt(2)))
+        assert result.clv[i, 0] == pytest.approx(p_home - 1 / result.odds[i, 0], abs=1e-9)
+        assert result.clv[i, 1] == pytest.approx((1 - p_home) - 1 / result.odds[i, 1], abs=1e-9)
         moved += result.line[i] != result.line[j]
     assert moved > 50
-    assert np.all(result.clv[result.kind == "close"] == 0.0)  # at the close: 0 by definition
+    # a bet at the closing price beats nothing and paid the margin: fair p minus 1/odds < 0
+    close = np.flatnonzero(result.kind == "close")
+    fair = result.p_market[close, result.method_index]
+    assert result.clv[close, 0] == pytest.approx(fair - 1 / result.odds[close, 0])
+    assert result.clv[close, 1] == pytest.approx((1 - fair) - 1 / result.odds[close, 1])
+    assert np.all(result.clv[close] < 0)
 
 
 async def test_an_unknown_season_is_refused(session, three):

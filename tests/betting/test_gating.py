@@ -48,6 +48,7 @@ GATED_DETAIL = GATED_ROW | {
     "algo_a_components",
     "algo_b_components",
     *(f"algo_{a}.{f}" for a in "ab" for f in ("confidence", "market_quality", "components")),
+    "stake_suggestion",  # sized on algorithm B's shrunk (confidence-like) probability
 }
 CALLERS = ["anonymous", "free", "paid"]
 CACHED = {"markets_cache_ttl_seconds": 60.0}
@@ -242,8 +243,9 @@ async def test_on_old_odds_the_free_view_shows_what_the_paid_view_shows(
     client: httpx.AsyncClient, gslate: Slate, callers
 ) -> None:
     """With historical data every score is older than the delay: same rows, same prices."""
-    free = _by_id(await _markets(client, callers["free"], f"date={gslate.date}"))
-    paid = _by_id(await _markets(client, callers["paid"], f"date={gslate.date}"))
+    # One algorithm for both: without it each caller is ranked in their own A/B arm.
+    free = _by_id(await _markets(client, callers["free"], f"date={gslate.date}&algorithm=a"))
+    paid = _by_id(await _markets(client, callers["paid"], f"date={gslate.date}&algorithm=a"))
     changed = {gslate.moved, gslate.fresh_only, gslate.too_new, gslate.prop}
     assert set(free) == set(paid) - {gslate.too_new, gslate.prop}
     for market_id in set(free) - changed:

@@ -38,6 +38,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_sign_in_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     deleted_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # a Sentinel time-out: paid feeds, alerts and bet tracking refused until then (if future)
+    restricted_until: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class MagicLink(Base):

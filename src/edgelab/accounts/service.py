@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts import email
@@ -217,7 +217,7 @@ async def resolve_principal(session: AsyncSession, kind: str, credential: str) -
         user = await session.get(User, credential)
         if user is None or user.deleted_at is not None:
             return None
-        return Principal(user.id, user.role, user.tier, "jwt")
+        return Principal(user.id, user.role, user.tier, "jwt", user.restricted_until)
     key = (
         await session.execute(
             select(ApiKey).where(
@@ -231,7 +231,7 @@ async def resolve_principal(session: AsyncSession, kind: str, credential: str) -
     if user is None or user.deleted_at is not None:
         return None
     key.last_used_at = now()
-    return Principal(user.id, user.role, user.tier, "api_key")
+    return Principal(user.id, user.role, user.tier, "api_key", user.restricted_until)
 
 
 # --- API keys -------------------------------------------------------------------------------
@@ -329,8 +329,9 @@ def alert_emails_on(preferences: dict[str, Any] | None) -> bool:
 
 
 async def alert_recipients(session: AsyncSession, user_ids: list[str]) -> dict[str, AlertRecipient]:
-    """Who of `user_ids` may be e-mailed alerts now: paid, not deleted, with an address, and
-    not unsubscribed. Read fresh on every run, so a downgrade or an unsubscribe stops the next."""
+    """Who of `user_ids` may be e-mailed alerts now: paid, not deleted, with an address, not
+    unsubscribed and not in a Sentinel time-out. Read fresh on every run, so a downgrade, an
+    unsubscribe or a time-out stops the next."""
     ids = sorted(set(user_ids))
     out: dict[str, AlertRecipient] = {}
     for start in range(0, len(ids), 500):  # bounded IN lists on every backend
@@ -340,6 +341,7 @@ async def alert_recipients(session: AsyncSession, user_ids: list[str]) -> dict[s
                 User.tier == "paid",
                 User.deleted_at.is_(None),
                 User.email.is_not(None),
+                or_(User.restricted_until.is_(None), User.restricted_until <= now()),
             )
         )
         for user in rows.scalars():
@@ -359,3 +361,56 @@ async def unsubscribe_from_alert_emails(session: AsyncSession, user_id: str) -> 
     await audit(session, "alerts_unsubscribed", user_id=user.id)
     await session.flush()
     return True
+
+
+# --- responsible gambling (Sentinel decides, the platform enforces through these) -----------
+
+
+async def restrict_user(
+    session: AsyncSession,
+    user_id: str,
+    until: dt.datetime | None,
+    *,
+    by: str,
+    **details: Any,
+) -> bool:
+    """Set (or, with None, lift) a time-out on an account: until `until`, paid feeds, alerts
+    and bet tracking answer 403 `account_restricted` (`core.auth`). Audited. False when the
+    user no longer exists (nothing to enforce)."""
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        return False
+    user.restricted_until = until
+    await audit(
+        session,
+        "account_restricted" if until is not None else "account_restriction_lifted",
+        user_id=user.id,
+        by=by,
+        restricted_until=until.isoformat() if until is not None else None,
+        **details,
+    )
+    await session.flush()
+    return True
+
+
+async def send_nudge(
+    session: AsyncSession, settings: Settings, user_id: str, message: str
+) -> int | None:
+    """E-mail a responsible-gambling check-in (`nudge` template) through the outbox; the
+    outbox id, or None when the user cannot be reached (deleted, no address)."""
+    user = await session.get(User, user_id)
+    if user is None or user.deleted_at is not None or user.email is None:
+        return None
+    sent = await email.queue_email(
+        session,
+        settings,
+        to=user.email,
+        template="nudge",
+        context={
+            "display_name": user.display_name,
+            "message": message,
+            "limits_link": f"{settings.app_base_url.rstrip('/')}/me",
+        },
+    )
+    await audit(session, "nudge_sent", user_id=user.id, email_id=sent.id)
+    return sent.id

@@ -19,8 +19,9 @@ The first season in the data has nothing before it to fit on and is not evaluate
 
 Each side is bet, for the bet figures, at the earliest price the data has: the opening line
 where there is one, else the closing line (what `/markets` ranks). Its closing-line value is the
-closing de-vigged probability at the taken line minus the de-vigged probability taken (see
-`evaluation`); for a bet at the closing line it is 0 by definition.
+product's one definition, `settlement.closing_line_value` (the bet tracker's): the closing
+de-vigged probability of the side at the taken line minus 1/odds taken, margin included (see
+`evaluation`); a bet at the closing line scores minus its share of the closing margin.
 
 The data is loaded from the database into NumPy arrays once; one price per game, market type
 and kind (open/close): the bookmaker with both sides, first by name; the earliest opening and
@@ -42,14 +43,14 @@ from numpy.typing import NDArray
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from edgelab.betting import evaluation, forecast, ratings
+from edgelab.betting import evaluation, forecast, ratings, settlement
 from edgelab.betting.devig import METHODS, devig
 from edgelab.betting.models import Game, Market, OddsSnapshot, Outcome
 from edgelab.betting.scoring import TYPE_WEIGHTS, score_outcomes
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
-MODEL_VERSION = "elo1-walkforward-1"  # change when the engine's maths changes (cache key)
+MODEL_VERSION = "elo1-walkforward-2"  # change when the engine's maths changes (cache key)
 KINDS = ("open", "close")
 Progress = Callable[[int, int, int], None]  # (season, seasons done, seasons in all)
 
@@ -113,7 +114,7 @@ class BacktestResult:
     p_true: FloatArray
     p_shrunk: FloatArray  # algorithm B's probability (p_true shrunk toward the market)
     p_market: FloatArray  # (n, len(methods)) de-vigged, first side
-    clv: FloatArray  # first side's closing-line value; NaN when there is no closing price
+    clv: FloatArray  # (n, 2) each side's closing-line value (settlement's); NaN: no close
     entry: NDArray[np.bool_]  # the price a bet on this market is taken at (open, else close)
     score_a: FloatArray  # (n, 2)
     score_b: FloatArray  # (n, 2)
@@ -351,19 +352,23 @@ def run_backtest(
             reliability=np.repeat(rel, 2),
         )
 
-        # closing-line value of the first side: 0 at the close, NaN without a closing price
-        clv = np.zeros(sel.size)
+        # each side's closing-line value, as the bet tracker defines it
+        # (`settlement.closing_line_value`): the fair closing probability of the side at the
+        # line taken minus 1/odds taken; NaN when the market has no closing price
         partner = close_of[sel]
         is_open = data.market_kind[sel] == "open"
-        clv[is_open & (partner < 0)] = np.nan
+        p_close = np.where(is_open, np.nan, p_mkt)  # at the close: its own de-vigged price
         at = np.flatnonzero(is_open & (partner >= 0))
         if at.size:
             c = partner[at]
             p_close_now = devig(data.odds[c], devig_method).probabilities[:, 0]
-            p_close = evaluation.closing_probability_at_line(
+            p_close[at] = evaluation.closing_probability_at_line(
                 mtype[at], p_close_now, data.line[c], line[at], params.sd_margin, params.sd_total
             )
-            clv[at] = p_close - p_mkt[at]
+        clv = np.full((sel.size, 2), np.nan)
+        has = np.flatnonzero(np.isfinite(p_close))
+        clv[has, 0] = settlement.closing_line_value(odds[has, 0], p_close[has])
+        clv[has, 1] = settlement.closing_line_value(odds[has, 1], 1.0 - p_close[has])
 
         parts.append(
             {
@@ -406,7 +411,7 @@ def run_backtest(
         p_true=cat("p_true"),
         p_shrunk=cat("p_shrunk"),
         p_market=cat("p_market", (0, len(METHODS))),
-        clv=cat("clv"),
+        clv=cat("clv", (0, 2)),
         entry=cat("entry", dtype=bool),
         score_a=cat("score_a", (0, 2)),
         score_b=cat("score_b", (0, 2)),

@@ -4,7 +4,8 @@ A bet names one of our markets (an outcome id), the decimal odds taken, the stak
 units, the bookmaker and when it was placed. It is settled as soon as the game has a final
 score (at once, or by `settle_open_bets` after an import), and its closing-line value is
 measured against the de-vigged closing price of the same line. Bets are the user's own: another
-user's bet id is simply not found. Sentinel reads these same rows as the user's bet log.
+user's bet id is simply not found. Every change is copied into Sentinel's bet log through
+`sentinel.tracker` (the user is a Sentinel player with a derived id).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from edgelab.betting.models import Game, Market, OddsSnapshot, Outcome, UserBet
 from edgelab.core.auth import Principal
 from edgelab.core.errors import InvalidInputError, NotFoundError
 from edgelab.core.settings import Settings
+from edgelab.sentinel import tracker
 
 SETTLEABLE = ("moneyline", "spread", "total")
 FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks differ; a bet "placed" later than that is a typo
@@ -132,7 +134,22 @@ async def record_bet(
     session.add(bet)
     await session.flush()
     await _settle(session, settings, bet, game)
+    await tracker.sync_tracked_bets(session, principal.id, [_tracked(bet)])  # Sentinel's log
     return bet, True
+
+
+def _tracked(bet: UserBet) -> tracker.TrackedBet:
+    return tracker.TrackedBet(
+        bet_id=bet.id,
+        placed_at=bet.placed_at,
+        settled_at=bet.settled_at,
+        market_type=bet.market_type,
+        stake_minor=bet.stake_minor,
+        payout_minor=bet.payout_minor,
+        currency=bet.currency,
+        odds_decimal=bet.odds_decimal,
+        status=bet.status,
+    )
 
 
 async def _closing_fair(
@@ -212,8 +229,13 @@ async def settle_open_bets(session: AsyncSession, settings: Settings) -> int:
         )
     ).all()
     settled = 0
+    by_user: dict[str, list[tracker.TrackedBet]] = {}
     for bet, game in rows:
-        settled += await _settle(session, settings, bet, game)
+        if await _settle(session, settings, bet, game):
+            settled += 1
+            by_user.setdefault(bet.user_id, []).append(_tracked(bet))
+    for user_id, changed in sorted(by_user.items()):  # Sentinel's copy settles too
+        await tracker.sync_tracked_bets(session, user_id, changed)
     return settled
 
 
@@ -241,6 +263,7 @@ async def get_bet(session: AsyncSession, principal: Principal, bet_id: str) -> U
 
 async def delete_bet(session: AsyncSession, principal: Principal, bet_id: str) -> None:
     await session.delete(await get_bet(session, principal, bet_id))
+    await tracker.remove_tracked_bets(session, principal.id, [bet_id])
 
 
 # --- performance ----------------------------------------------------------------------------
@@ -335,4 +358,5 @@ async def performance(session: AsyncSession, principal: Principal) -> dict[str, 
 async def delete_user_bets(session: AsyncSession, user_id: str) -> int:
     """Account deletion: the user's tracked bets go with them; returns how many."""
     result = await session.execute(delete(UserBet).where(UserBet.user_id == user_id))
+    await tracker.remove_user_bets(session, user_id)
     return int(getattr(result, "rowcount", 0) or 0)

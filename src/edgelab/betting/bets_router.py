@@ -8,9 +8,17 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Query, Response
 
 from edgelab.betting import bets
-from edgelab.betting.bets_schemas import BetCreate, BetList, BetOut, Performance
+from edgelab.betting.ab import bet_attribution
+from edgelab.betting.bets_schemas import (
+    BetAttribution,
+    BetCreate,
+    BetDetailOut,
+    BetList,
+    BetOut,
+    Performance,
+)
 from edgelab.betting.devig import american_to_decimal
-from edgelab.core.auth import CurrentUser
+from edgelab.core.auth import CurrentUser, UnrestrictedUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
@@ -26,18 +34,19 @@ BetIdPath = Annotated[str, Path(min_length=1, max_length=40)]
     dependencies=[Depends(rate_limit("POST /me/bets"))],
     response_model=BetOut,
     responses={
-        **error_responses(400, 401, 404, 422, 429),
+        **error_responses(400, 401, 403, 404, 422, 429),
         200: {"model": BetOut, "description": "Already recorded (same external_id)."},
     },
 )
 async def record_bet(
     body: BetCreate,
-    principal: CurrentUser,
+    principal: UnrestrictedUser,
     session: SessionDep,
     settings: SettingsDep,
     response: Response,
 ) -> BetOut:
-    """Record a bet you placed; it is settled from the result and measured against the close."""
+    """Record a bet you placed; it is settled from the result and measured against the close.
+    Refused (403 `account_restricted`) during a responsible-gambling time-out."""
     odds = (
         body.odds_decimal
         if body.odds_decimal is not None
@@ -84,11 +93,20 @@ async def list_bets(
 @router.get(
     "/me/bets/{bet_id}",
     dependencies=[Depends(rate_limit("GET /me/bets/{id}"))],
-    response_model=BetOut,
+    response_model=BetDetailOut,
     responses=error_responses(401, 404, 422, 429),
 )
-async def get_bet(bet_id: BetIdPath, principal: CurrentUser, session: SessionDep) -> BetOut:
-    return BetOut.model_validate(await bets.get_bet(session, principal, bet_id))
+async def get_bet(
+    bet_id: BetIdPath, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> BetDetailOut:
+    """The bet, and the A/B exposure it is attributed to (`attribution`, null if none)."""
+    out = BetDetailOut.model_validate(await bets.get_bet(session, principal, bet_id))
+    found = await bet_attribution(
+        session, out.id, settings.ab_experiment, settings.ab_attribution_days
+    )
+    if found is not None:
+        out.attribution = BetAttribution(arm=found.arm, rank=found.rank, shown_at=found.shown_at)
+    return out
 
 
 @router.delete(

@@ -74,6 +74,22 @@ class BetOut(BaseModel):
     )
 
 
+class BetAttribution(BaseModel):
+    """The A/B exposure this bet is credited to (`betting.ab`)."""
+
+    arm: Literal["a", "b"]
+    rank: int = Field(ge=1, description="Where `/markets` ranked the market (1 = top).")
+    shown_at: dt.datetime
+
+
+class BetDetailOut(BetOut):
+    attribution: BetAttribution | None = Field(
+        None,
+        description="Your latest `/markets` view of this market at or before the bet (within "
+        "EDGELAB_AB_ATTRIBUTION_DAYS), explicit `algorithm` requests left out; null if none.",
+    )
+
+
 class BetList(BaseModel):
     items: list[BetOut]
     total: int

@@ -13,12 +13,14 @@ Forecasts (a probability ``p`` of a binary outcome ``y``, both arrays):
 Bets (flat stakes of one unit): profit ``odds - 1`` on a win, ``-1`` on a loss; ROI is the mean
 profit per unit staked; hit rate the share won.
 
-Closing-line value (CLV), in probability points: the closing market's de-vigged probability of
-the side that was bet, at the line it was bet at, minus the de-vigged probability of the price
-taken. Positive means the bet beat the close. When the line moved between open and close (a
-spread of -6.5 that closed at -7.5), the closing probability is moved to the taken line with the
-model's normal margin (or total) distribution centred where the closing market puts it; a bet
-struck at the closing price has CLV 0 by definition.
+Closing-line value (CLV), in probability points (the product's one definition,
+`settlement.closing_line_value`, shared with the bet tracker): the closing market's de-vigged
+probability of the side that was bet, at the line it was bet at, minus 1/odds taken (the margin
+the bettor paid included). Positive means the bet beat the close. When the line moved between
+open and close (a spread of -6.5 that closed at -7.5), the closing probability is moved to the
+taken line with the model's normal margin (or total) distribution centred where the closing
+market puts it (`closing_probability_at_line`); a bet struck at the closing price scores minus
+its share of the closing margin.
 
 Uncertainty: a cluster bootstrap over games (every market of a resampled game comes along, so
 the several markets of one game are not treated as independent), with a seeded NumPy

@@ -34,10 +34,11 @@ ROI_NOTE = (
     "forecast with far less noise."
 )
 CLV_NOTE = (
-    "Closing-line value is in probability points: the closing de-vigged probability of the "
-    "side at the line taken minus the de-vigged probability taken. Bets at the closing line "
-    "(every moneyline: the data has no opening moneylines) have CLV 0 by definition; "
-    "`n_at_open` counts the bets that carry a real one."
+    "Closing-line value is in probability points, as the bet tracker reports it: the closing "
+    "de-vigged probability of the side at the line taken minus 1/odds taken (margin included). "
+    "Bets at the closing line (every moneyline: the data has no opening moneylines) score "
+    "minus their share of the closing margin; `n_at_open` counts the bets struck before the "
+    "close."
 )
 PUSH_NOTE = "Pushes (a spread or total landing on the line) are neither won nor lost: left out."
 Mask = NDArray[np.bool_]
@@ -90,7 +91,7 @@ class _Bets:
         for side in (0, 1):
             at = np.flatnonzero(rows & (score[:, side] >= threshold))
             won = result.outcome[at] if side == 0 else 1.0 - result.outcome[at]
-            clv = result.clv[at] if side == 0 else -result.clv[at]
+            clv = result.clv[at, side]
             parts.append((result.game[at], won, result.odds[at, side], clv, result.kind[at]))
         self.game = np.concatenate([p[0] for p in parts])
         self.won = np.concatenate([p[1] for p in parts])

@@ -28,6 +28,7 @@ router = APIRouter(prefix="/evaluation", tags=["evaluation"])
 CACHE_PREFIX = "evaluation:"
 CACHE_TTL = 3600.0  # seconds; keys carry the data fingerprint, so a stale answer is never served
 PNG_CACHE_TTL = 60.0  # plots are ~80 kB: kept briefly, so many variants cannot fill the cache
+ONLINE_CACHE_TTL = 10.0  # seconds; the live A/B figures change with every bet and exposure
 SeasonQuery = Annotated[int | None, schemas.Season]
 ERRORS = error_responses(401, 403, 404, 422)
 
@@ -45,9 +46,10 @@ def _backtests(request: Request) -> BacktestStore:
 async def _fingerprint(sessions: ReadSessionMakerDep, season: int | None) -> DataFingerprint:
     """The data's fingerprint; 404 when the season (or any season) cannot be evaluated."""
     from edgelab.betting.backtest import data_fingerprint
+    from edgelab.betting.model_jobs import evaluation_fingerprint
 
-    async with sessions() as session:
-        fp = await data_fingerprint(session)
+    async with sessions() as session:  # a model update changes the key too: recomputed after it
+        fp = await evaluation_fingerprint(session, await data_fingerprint(session))
     if not fp.seasons:
         raise NotFoundError(
             "No season can be evaluated: import at least two seasons of results first "
@@ -84,7 +86,8 @@ async def compare(
     de-vigged market (every method) at the closing and opening lines; the bets each algorithm
     scores >= 50 and >= 70 (count, hit rate, ROI with a bootstrap interval, closing-line
     value); and every A-vs-B difference with a paired bootstrap interval over games. Read CLV
-    and Brier first: ROI cannot separate the algorithms at these sample sizes."""
+    and Brier first: ROI cannot separate the algorithms at these sample sizes. `online` is the
+    live A/B test (`betting.ab`), computed fresh (cached 10 s), not with the backtest."""
     fp = await _fingerprint(sessions, season)
     key = f"{CACHE_PREFIX}compare:{fp.digest}:{settings.devig_method}:{season}:{market_type}"
 
@@ -95,9 +98,26 @@ async def compare(
         doc = await asyncio.to_thread(
             evaluation_report.compare, result, season=season, market_type=market_type
         )
-        return schemas.CompareResponse.model_validate(doc).model_dump_json().encode()
+        response = schemas.CompareResponse.model_validate(doc)
+        return response.model_dump_json(exclude={"online"}).encode()
+
+    async def online() -> bytes:
+        from edgelab.betting.ab import online_report
+
+        async with sessions() as session:
+            report = await online_report(
+                session,
+                experiment=settings.ab_experiment,
+                days=settings.ab_attribution_days,
+                split_b=settings.ab_split_b,
+                force_arm=settings.ab_force_arm,
+            )
+        return schemas.OnlineComparison.model_validate(report).model_dump_json().encode()
 
     body = await cache.get_or_fill(key, CACHE_TTL, fill)
+    online_key = f"{CACHE_PREFIX}online:{settings.ab_experiment}"
+    live = await cache.get_or_fill(online_key, ONLINE_CACHE_TTL, online)
+    body = b"".join((memoryview(body)[:-1], b',"online":', live, b"}"))
     return Response(body, media_type="application/json")
 
 

@@ -66,7 +66,7 @@ class BetStats(BaseModel):
     """Flat one-unit stakes on every side the algorithm scored at or above the threshold."""
 
     n: int = Field(ge=0)
-    n_at_open: int = Field(ge=0, description="Bets taken at an opening line (real CLV).")
+    n_at_open: int = Field(ge=0, description="Bets taken at an opening line (before the close).")
     wins: int = Field(ge=0)
     hit_rate: float | None = Field(ge=0, le=1)
     mean_odds: float | None = Field(description="Mean decimal odds taken.")
@@ -74,8 +74,9 @@ class BetStats(BaseModel):
     roi_ci_low: float | None
     roi_ci_high: float | None
     mean_clv: float | None = Field(
-        description="Mean closing-line value in probability points (0.01 = 1 point); 0 for "
-        "bets at the closing line."
+        description="Mean closing-line value in probability points (0.01 = 1 point): fair "
+        "closing probability of the side minus 1/odds taken; a bet at the closing line scores "
+        "minus its share of the margin."
     )
     mean_clv_at_open: float | None = Field(description="Mean CLV of the bets taken at the open.")
     positive_clv_share: float | None = Field(ge=0, le=1)
@@ -102,6 +103,51 @@ class BootstrapInfo(BaseModel):
     level: float
 
 
+class OnlineArm(BaseModel):
+    """One arm of the live A/B test: reach, and the tracked bets attributed to it."""
+
+    users: int = Field(ge=0, description="Distinct clients (signed-in users and browsers).")
+    exposures: int = Field(ge=0, description="Market rows shown (at most 50 per request).")
+    attributed_bets: int = Field(ge=0)
+    settled_bets: int = Field(ge=0, description="Won, lost or push (void and open left out).")
+    mean_clv: float | None = Field(
+        description="Mean closing-line value of the settled bets, as stored at settlement."
+    )
+    mean_clv_ci: list[float] | None = Field(description="95% bootstrap interval (users).")
+    roi: float | None = Field(description="Profit / staked over the settled bets.")
+    roi_ci: list[float] | None = Field(description="95% bootstrap interval (users).")
+    hit_rate: float | None = Field(ge=0, le=1, description="Won / (won + lost).")
+
+
+class OnlineDifference(BaseModel):
+    """B - A with the interval of independent bootstrap draws of each arm (users resampled)."""
+
+    metric: Literal["mean_clv", "roi", "hit_rate"]
+    a: float | None
+    b: float | None
+    difference: float | None
+    ci_low: float | None
+    ci_high: float | None
+    significant: bool = Field(description="The 95% interval excludes 0.")
+
+
+class OnlineBootstrap(BaseModel):
+    resamples: int
+    unit: str
+    level: float
+
+
+class OnlineComparison(BaseModel):
+    experiment: str
+    split_b: float = Field(ge=0, le=1)
+    force_arm: Algorithm | None
+    attribution_days: float
+    arms: dict[str, OnlineArm] = Field(description="`a` and `b`.")
+    b_minus_a: list[OnlineDifference]
+    bootstrap: OnlineBootstrap
+    notes: list[str]
+
+
 class CompareResponse(BaseModel):
     season: int | None
     seasons: list[int] = Field(description="The seasons these figures cover.")
@@ -122,6 +168,12 @@ class CompareResponse(BaseModel):
     data_fingerprint: str
     bootstrap: BootstrapInfo
     notes: list[str]
+    # last: added per request to the cached backtest body (fresh, not frozen with it)
+    online: OnlineComparison | None = Field(
+        None,
+        description="The live A/B test of the arms (`GET /markets`): every season and market "
+        "type, whatever the filters above.",
+    )
 
 
 class CalibrationResponse(BaseModel):

@@ -1,7 +1,9 @@
 """Storing The Odds API's events as games, markets and `live` odds snapshots.
 
 Every bookmaker's price is its own snapshot (keyed by the bookmaker's `last_update`), so a run
-that sees nothing new writes nothing; props are stored as `prop` markets with over/under sides.
+that sees nothing new writes nothing, and every price a run sees that differs from what is stored
+is a new snapshot: the whole line path is kept, not only the latest, open or close (history and
+closing-line value read it). Props are stored as `prop` markets with over/under sides.
 """
 
 from __future__ import annotations
@@ -9,9 +11,11 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
+from dataclasses import replace
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import ids
@@ -24,7 +28,7 @@ from edgelab.betting.ingest import (
     upsert_games,
     upsert_snapshots,
 )
-from edgelab.betting.models import IngestRun
+from edgelab.betting.models import IngestRun, OddsSnapshot
 from edgelab.betting.oddsapi import OddsApiClient, OddsEvent
 from edgelab.betting.teams import UnknownTeamError, normalize_team
 from edgelab.core.errors import AppError
@@ -120,6 +124,68 @@ def event_rows(
     return game, snaps, specs
 
 
+async def keep_moved_prices(
+    session: AsyncSession,
+    snaps: list[SnapshotIn],
+    specs: dict[str, OutcomeSpec],
+    fetched_at: dt.datetime,
+) -> list[SnapshotIn]:
+    """Snapshots to store so that no step of the line path is lost.
+
+    A quote is keyed by its `last_update`; a book that moves its price without moving that
+    time (it happens, and the time is only to the second) would otherwise overwrite the stored
+    quote in place. Such a quote is kept as a new snapshot at the fetch time instead, both
+    sides of the book's market together (a two-way price is scored as a pair), unless the
+    book's latest stored quote already is that price (seen by an earlier fetch).
+    """
+    live = [s for s in snaps if s.kind == "live"]
+    at_key: dict[tuple[str, str, dt.datetime], tuple[float, float | None]] = {}
+    latest: dict[tuple[str, str], tuple[dt.datetime, float, float | None]] = {}
+    oids = sorted({s.outcome_id for s in live})
+    for start in range(0, len(oids), 500):
+        rows = await session.execute(
+            select(
+                OddsSnapshot.outcome_id,
+                OddsSnapshot.bookmaker,
+                OddsSnapshot.captured_at,
+                OddsSnapshot.odds_decimal,
+                OddsSnapshot.line,
+            ).where(
+                OddsSnapshot.outcome_id.in_(oids[start : start + 500]),
+                OddsSnapshot.kind == "live",
+            )
+        )
+        for oid, book, at, odds, line in rows:
+            at_key[(oid, book, at)] = (odds, line)
+            if (oid, book) not in latest or at > latest[(oid, book)][0]:
+                latest[(oid, book)] = (at, odds, line)
+
+    def same(price: tuple[float, float | None] | None, s: SnapshotIn) -> bool:
+        return price is not None and abs(price[0] - s.odds_decimal) <= 1e-9 and price[1] == s.line
+
+    groups: dict[tuple[str, str, dt.datetime], list[SnapshotIn]] = {}
+    for s in live:
+        groups.setdefault((specs[s.outcome_id].market_id, s.bookmaker, s.captured_at), []).append(s)
+    moved: set[tuple[str, str, dt.datetime]] = set()
+    seen: set[tuple[str, str, dt.datetime]] = set()
+    for key, group in groups.items():
+        stored = [at_key.get((s.outcome_id, s.bookmaker, s.captured_at)) for s in group]
+        if all(p is None or same(p, s) for p, s in zip(stored, group, strict=True)):
+            continue  # new, or unchanged: stored (or left) as usual
+        newest = [latest.get((s.outcome_id, s.bookmaker)) for s in group]
+        if all(n is not None and same(n[1:], s) for n, s in zip(newest, group, strict=True)):
+            seen.add(key)  # an earlier fetch already kept this price
+        else:
+            moved.add(key)
+    out: list[SnapshotIn] = []
+    for s in snaps:
+        key = (specs[s.outcome_id].market_id, s.bookmaker, s.captured_at)
+        if s.kind == "live" and key in seen:
+            continue
+        out.append(replace(s, captured_at=fetched_at) if s.kind == "live" and key in moved else s)
+    return out
+
+
 async def store_events(
     session: AsyncSession, events: list[OddsEvent], settings: Settings, fetched_at: dt.datetime
 ) -> ImportStats:
@@ -137,6 +203,7 @@ async def store_events(
         specs.update(event_specs)
     await upsert_games(session, list(games.values()), stats)
     await ensure_outcomes(session, specs)
+    snaps = await keep_moved_prices(session, snaps, specs, fetched_at)
     await upsert_snapshots(session, snaps, stats)
     return stats
 

@@ -7,6 +7,7 @@ every request, so a tier change shows on the next request; anonymous callers get
 | odds freshness                       | as of EDGELAB_FREE_ODDS_DELAY_MINUTES | real time |
 | value scores, p_true, p_market, edge | yes                                  | yes       |
 | confidence, market quality breakdown | null, named in `gated`               | yes       |
+| stake suggestion (`/bet`)            | null, named in `gated`               | yes       |
 | props markets                        | not listed; asked for: 403           | yes       |
 | score history                        | `points: null`, `gated: ["points"]`  | yes       |
 
@@ -18,19 +19,22 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting import schemas, service
-from edgelab.core.auth import ForbiddenError
+from edgelab.betting import ab, schemas, service
+from edgelab.betting.models import ValueScore
+from edgelab.core.auth import ForbiddenError, refuse_if_restricted
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import error_responses
+from edgelab.core.observability import request_id_of
 from edgelab.core.ratelimit import limited_caller
+from edgelab.core.settings import Settings
 
 router = APIRouter(tags=["betting"])
 CACHE_PREFIX = "markets:"
@@ -48,6 +52,7 @@ FREE_GATED_DETAIL_FIELDS = (
     "algo_a_components",
     "algo_b_components",
     *(f"algo_{a}.{f}" for a in ("a", "b") for f in FREE_GATED_BREAKDOWN_FIELDS),
+    "stake_suggestion",
 )
 PROPS_NOTE = "Props markets are for paid subscribers: the free view does not list them."
 GATED_NOTE = (
@@ -68,6 +73,7 @@ class CallerView:
 
     paid: bool
     odds_delay_minutes: int
+    user_id: str | None = None  # the signed-in caller (the A/B subject), None when anonymous
 
     @property
     def name(self) -> schemas.View:
@@ -97,9 +103,13 @@ def caller_view(scope: str) -> Callable[..., Awaitable[CallerView]]:
         request: Request, sessions: ReadSessionMakerDep, settings: SettingsDep
     ) -> CallerView:
         principal = await caller(request, sessions)
+        refuse_if_restricted(principal)  # a Sentinel time-out pauses the feed (403)
+        user_id = principal.id if principal is not None else None
         if principal is not None and principal.tier == "paid":
-            return CallerView(paid=True, odds_delay_minutes=0)
-        return CallerView(paid=False, odds_delay_minutes=settings.free_odds_delay_minutes)
+            return CallerView(paid=True, odds_delay_minutes=0, user_id=user_id)
+        return CallerView(
+            paid=False, odds_delay_minutes=settings.free_odds_delay_minutes, user_id=user_id
+        )
 
     return view
 
@@ -147,7 +157,52 @@ def _row(item: service.ScoredOutcome, algorithm: str, paid: bool) -> dict[str, o
         "tip_time_estimated": g.tip_time_estimated,
         "time_to_tip_minutes": s.time_to_tip_minutes,
         "calc_time": s.calc_time,
+        "best_price": s.model_components.get("best_price")
+        or {"odds": s.odds_decimal, "bookmaker": s.bookmaker},  # scored before best prices
     }
+
+
+# Stored with the model's numbers (`slate.score_slate`) but shown as their own fields.
+MARKET_VIEW_COMPONENTS = ("consensus_books", "best_price")
+
+
+def _stake_suggestion(s: ValueScore, settings: Settings) -> dict[str, object]:
+    """Fractional Kelly (`scoring.stake_suggestion`) on algorithm B's shrunk probability, the
+    same p_shrunk B's value score stakes on."""
+    from edgelab.betting import scoring  # SciPy: not at start-up
+
+    k = scoring.stake_suggestion(
+        s.algo_b_components["p_shrunk"],
+        s.odds_decimal,
+        fraction=settings.kelly_fraction,
+        max_stake=settings.kelly_max_stake,
+    )
+    if k.full_kelly <= 0:
+        explanation = (
+            f"No edge once p_true is shrunk toward the market: p {k.p_used:.1%} at "
+            f"{k.odds:.2f} is below the break-even {1 / k.odds:.1%}, so stake nothing."
+        )
+    else:
+        explanation = (
+            f"Full Kelly at p {k.p_used:.1%} and odds {k.odds:.2f} is {k.full_kelly:.1%} of "
+            f"bankroll; {k.kelly_fraction:g} of it is {k.kelly_fraction * k.full_kelly:.2%}"
+            + (f", capped at {k.max_stake:.1%}." if k.capped else ".")
+            + " Fractional Kelly trades a little growth for far less risk from an "
+            "overestimated p."
+        )
+    return {**asdict(k), "explanation": explanation}
+
+
+def _likely_loser_note(s: ValueScore) -> list[str]:
+    """Value on the side the model expects to lose confuses many users: say it plainly."""
+    if not (s.p_true < 0.5 and s.raw_edge > 0):
+        return []
+    return [
+        f"The model expects this side to lose more often than not (p_true {s.p_true:.0%}); "
+        f"the value is in the price: at {s.odds_decimal:.2f} it needs to win only "
+        f"{1 / s.odds_decimal:.0%} of the time to break even, so it wins often enough to "
+        "profit over many bets."
+    ]
 
 
 def _notes(items: list[service.ScoredOutcome]) -> list[str]:
@@ -164,13 +219,18 @@ def _notes(items: list[service.ScoredOutcome]) -> list[str]:
     response_model=schemas.MarketList,
     responses=error_responses(401, 403, 422, 429),
     summary="Ranked markets of the slate by value score",
+    openapi_extra={"parameters": ab.OPENAPI_PARAMETERS},
 )
 async def list_markets(
+    request: Request,
     view: MarketsView,
     sessions: ReadSessionMakerDep,
     settings: SettingsDep,
     cache: CacheDep,
-    algorithm: Annotated[schemas.Algorithm, Query(description="Value-score algorithm.")] = "a",
+    algorithm: Annotated[
+        schemas.Algorithm | None,
+        Query(description="Value-score algorithm; default: the caller's A/B arm (`arm`)."),
+    ] = None,
     market_type: Annotated[
         schemas.MarketType | None, Query(description="Only this type; `prop` is paid.")
     ] = None,
@@ -187,14 +247,27 @@ async def list_markets(
 ) -> Response:
     """The free view lists moneylines, spreads and totals at delayed odds, with confidence and
     market quality null; filtering on a paid field or type is a 403, not a silently empty list.
-    Answers are cached per view: a paid body never reaches a free caller, nor the reverse."""
+    Answers are cached per view: a paid body never reaches a free caller, nor the reverse.
+    Without `algorithm` the ranking is the caller's A/B arm's (`betting.ab`); every answer
+    names the arm, and the rows shown are logged as exposures (after the response, batched)."""
     if not view.paid:
         if market_type is not None:
             _refuse_props(market_type)
         if min_confidence is not None:
             raise _paid_only("Filtering on confidence needs a paid subscription.")
-    key = (
-        f"{CACHE_PREFIX}{view.name}|{algorithm}|{market_type}|{min_value_score}|"
+    # The client id header and cookie are read here, not declared as parameters: FastAPI's
+    # per-parameter work was a measurable share of a cached answer (OpenAPI: openapi_extra).
+    assignment = ab.assign(
+        experiment=settings.ab_experiment,
+        split_b=settings.ab_split_b,
+        force_arm=settings.ab_force_arm,
+        user_id=view.user_id,
+        header_client_id=ab.header_client_id(request.headers.get(ab.CLIENT_ID_HEADER)),
+        cookie_client_id=request.cookies.get(ab.CLIENT_ID_COOKIE),
+    )
+    used = algorithm or assignment.arm
+    key = (  # the algorithm shown, not the arm: the body's arm is added per request
+        f"{CACHE_PREFIX}ab|{view.name}|{used}|{market_type}|{min_value_score}|"
         f"{min_confidence}|{date}|{limit}|{offset}"
     )
 
@@ -211,7 +284,7 @@ async def list_markets(
         ) -> tuple[list[service.ScoredOutcome], int]:
             return await service.list_markets(
                 session,
-                algorithm=algorithm,
+                algorithm=used,
                 slate_date=slate_date,
                 market_type=market_type,
                 min_value_score=min_value_score,
@@ -230,27 +303,45 @@ async def list_markets(
             notes.append("No market here has a score that old yet.")
         elif total == 0:
             notes.append("No scored markets for this slate: run `edgelab score` (make demo does).")
-        return (
-            schemas.MarketList(
-                items=[
-                    schemas.MarketRow.model_validate(_row(i, algorithm, view.paid)) for i in items
-                ],
-                total=total,
-                limit=limit,
-                offset=offset,
-                algorithm=algorithm,
-                slate_date=slate_date,
-                view=view.name,
-                odds_delay_minutes=view.odds_delay_minutes,
-                gated=[] if view.paid else list(FREE_GATED_ROW_FIELDS),
-                notes=notes,
-            )
-            .model_dump_json()
-            .encode()
-        )
+        body = schemas.MarketList(
+            items=[schemas.MarketRow.model_validate(_row(i, used, view.paid)) for i in items],
+            total=total,
+            limit=limit,
+            offset=offset,
+            algorithm=used,
+            slate_date=slate_date,
+            view=view.name,
+            odds_delay_minutes=view.odds_delay_minutes,
+            gated=[] if view.paid else list(FREE_GATED_ROW_FIELDS),
+            notes=notes,
+            arm=used,  # per caller: left out here, added by ab.finish_markets_body
+            experiment=settings.ab_experiment,
+        ).model_dump_json(exclude={"arm", "experiment"})
+        return ab.pack_markets_body(slate_date, [i.score.outcome_id for i in items], body.encode())
 
-    body = await cache.get_or_fill(key, settings.markets_cache_ttl_seconds, build)
-    return Response(body, media_type="application/json")
+    packed = await cache.get_or_fill(key, settings.markets_cache_ttl_seconds, build)
+    body, shown = ab.finish_markets_body(packed, assignment.arm, settings.ab_experiment)
+    exposures: ab.ExposureBuffer | None = getattr(request.app.state, "ab_exposures", None)
+    if assignment.logged and exposures is not None:
+        exposures.append(
+            (
+                shown,
+                offset,
+                settings.ab_experiment,
+                ab.subject_digest(assignment.subject),
+                assignment.user_id,
+                assignment.arm,
+                used,
+                algorithm is not None,
+                dt.datetime.now(dt.UTC),
+                request_id_of(request),
+            )
+        )
+    response = Response(body, media_type="application/json")
+    if assignment.new_client_id is not None:  # not set_cookie(): its SimpleCookie costs ~20 us
+        secure = settings.app_base_url.startswith("https://")
+        response.raw_headers.append(ab.client_id_cookie(assignment.new_client_id, secure=secure))
+    return response
 
 
 def _breakdown(
@@ -297,18 +388,32 @@ async def _visible_score(
     responses=error_responses(401, 403, 404, 422, 429),
     summary="One market's full breakdown under both algorithms",
 )
-async def get_bet(market_id: MarketIdPath, view: BetView, session: SessionDep) -> schemas.BetDetail:
-    """Free view: the delayed score, breakdowns null (named in `gated`); props are 403."""
+async def get_bet(
+    market_id: MarketIdPath, view: BetView, session: SessionDep, settings: SettingsDep
+) -> schemas.BetDetail:
+    """Free view: the delayed score, breakdowns and the stake suggestion null (named in
+    `gated`); props are 403. The likely-loser note is for everyone."""
     item = await _visible_score(session, market_id, view)
     fit = await service.model_fit(session, item.score.model_version)
     s, paid = item.score, view.paid
-    notes = _notes([item])
+    notes = _notes([item]) + _likely_loser_note(s)
     if not paid:
         notes += ([view.delay_note()] if view.odds_delay_minutes else []) + [GATED_NOTE]
+    other_markets: list[dict[str, object]] = []
+    if item.market.market_type == "moneyline":  # the same side on Polymarket, when matched
+        from edgelab.predictions.crossvenue import polymarket_prices
+
+        g = item.game
+        prices = await polymarket_prices(
+            session, settings, game_date=g.game_date, home=g.home_team, away=g.away_team
+        )
+        other_markets = [prices[item.outcome.side]] if item.outcome.side in prices else []
     return schemas.BetDetail.model_validate(
         {
             **_row(item, "a", paid),
             "p_market_by_method": s.p_market_methods,
+            "p_market_books": s.model_components.get("consensus_books") or [s.bookmaker],
+            "stake_suggestion": _stake_suggestion(s, settings) if paid else None,
             "devig_method": s.devig_method,
             "margin": s.margin,
             "algo_a_components": s.algo_a_components if paid else None,
@@ -333,13 +438,16 @@ async def get_bet(market_id: MarketIdPath, view: BetView, session: SessionDep) -
                 "version": fit.version,
                 "trained_through": fit.trained_through,
                 "n_games": fit.n_games,
-                "components": s.model_components,
+                "components": {
+                    k: v for k, v in s.model_components.items() if k not in MARKET_VIEW_COMPONENTS
+                },
             },
             "game_date": item.game.game_date,
             "view": view.name,
             "odds_delay_minutes": view.odds_delay_minutes,
             "gated": [] if paid else list(FREE_GATED_DETAIL_FIELDS),
             "notes": notes,
+            "other_markets": other_markets,
         }
     )
 

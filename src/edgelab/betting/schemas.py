@@ -28,6 +28,36 @@ DELAY_DESCRIPTION = (
 )
 
 
+class BestPrice(BaseModel):
+    odds: float = Field(gt=1.0, description="Decimal odds.")
+    bookmaker: str
+
+
+class StakeSuggestion(BaseModel):
+    """Fractional Kelly on algorithm B's shrunk probability; stakes are shares of bankroll."""
+
+    kelly_fraction: float = Field(
+        gt=0, le=1, description="Share of full Kelly staked (EDGELAB_KELLY_FRACTION)."
+    )
+    max_stake: float = Field(
+        gt=0, le=1, description="Cap on one bet, share of bankroll (EDGELAB_KELLY_MAX_STAKE)."
+    )
+    p_used: float = Field(
+        ge=0, le=1, description="p_true shrunk toward p_market by the model's reliability."
+    )
+    odds: float = Field(gt=1.0, description="The decimal odds the stake is sized for.")
+    full_kelly: float = Field(
+        description="(p_used x odds - 1) / (odds - 1); negative when there is no edge."
+    )
+    suggested_stake: float = Field(
+        ge=0,
+        le=1,
+        description="min(kelly_fraction x max(full_kelly, 0), max_stake): 0.01 = 1% of bankroll.",
+    )
+    capped: bool = Field(description="True when the cap cut the fractional-Kelly stake.")
+    explanation: str
+
+
 class MarketRow(BaseModel):
     market_id: str = Field(description="Stable id of one bettable side: game, market type, side.")
     game_id: str
@@ -57,6 +87,10 @@ class MarketRow(BaseModel):
     tip_time_estimated: bool
     time_to_tip_minutes: int
     calc_time: dt.datetime = Field(description="The moment (odds time) this score is as of.")
+    best_price: BestPrice = Field(
+        description="The best decimal price for this side across bookmakers at the same line, "
+        "each book's latest quote as of `calc_time` (with one book: its own price)."
+    )
 
 
 class MarketList(BaseModel):
@@ -64,7 +98,9 @@ class MarketList(BaseModel):
     total: int = Field(ge=0)
     limit: int
     offset: int
-    algorithm: Algorithm
+    algorithm: Algorithm = Field(
+        description="The algorithm that ranked these rows: `algorithm` when given, else `arm`."
+    )
     slate_date: dt.date | None
     view: View = Field(description=VIEW_DESCRIPTION)
     odds_delay_minutes: int = Field(ge=0, description=DELAY_DESCRIPTION)
@@ -73,6 +109,12 @@ class MarketList(BaseModel):
         "(empty in the paid view)."
     )
     notes: list[str]
+    # last, in this order: the router appends them to the cached body per request
+    arm: Algorithm = Field(
+        description="The caller's A/B arm (sticky per user or client id); it picks the "
+        "algorithm when `algorithm` is not given."
+    )
+    experiment: str = Field(description="The A/B experiment the arm belongs to.")
 
 
 class AlgorithmBreakdown(BaseModel):
@@ -90,8 +132,27 @@ class ModelInfo(BaseModel):
     components: dict[str, float]
 
 
+class OtherMarketPrice(BaseModel):
+    """This side's price on another venue (a prediction market), as a probability."""
+
+    venue: Literal["polymarket"]
+    market_id: str = Field(description="The venue's market id (`GET /predictions/markets/{id}`).")
+    question: str
+    outcome: str
+    probability: float | None = Field(ge=0, le=1, description="Last price, 0..1.")
+    volume_24h: float | None
+    liquidity: float | None
+    as_of: dt.datetime
+    url: str | None
+
+
 class BetDetail(MarketRow):
     p_market_by_method: dict[str, float]
+    p_market_books: list[str] = Field(
+        description="Bookmakers whose de-vigged prices were averaged into p_market: the sharp "
+        "books (EDGELAB_SHARP_BOOKS) quoting this line, else the price's own book."
+    )
+    stake_suggestion: StakeSuggestion | None = Field(description=PAID_ONLY)
     devig_method: str
     margin: float = Field(description="Overround of the market: sum of 1/odds - 1.")
     algo_a_components: dict[str, float] | None = Field(description=PAID_ONLY)
@@ -107,6 +168,11 @@ class BetDetail(MarketRow):
         "(`algo_a.confidence`); empty in the paid view."
     )
     notes: list[str]
+    other_markets: list[OtherMarketPrice] = Field(
+        default_factory=list,
+        description="Moneylines: this side on Polymarket when an NBA game market there matches "
+        "the game (same teams and date), for everyone; empty otherwise.",
+    )
 
 
 class HistoryPoint(BaseModel):

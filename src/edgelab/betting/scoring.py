@@ -66,6 +66,50 @@ def raw_edge(p_true: FloatArray, odds: FloatArray) -> FloatArray:
     return np.asarray(p_true * odds - 1.0, dtype=np.float64)
 
 
+def kelly(p: FloatArray, odds: FloatArray) -> FloatArray:
+    """Full Kelly share of bankroll, (p * d - 1) / (d - 1): the stake that maximises the
+    expected log growth of a bankroll betting at decimal odds d with win probability p.
+    Negative when there is no edge (the Kelly bettor would take the other side)."""
+    odds = np.asarray(odds, dtype=np.float64)
+    return np.asarray((p * odds - 1.0) / np.maximum(odds - 1.0, _EPS), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class StakeSuggestion:
+    """A fractional-Kelly stake, as shares of bankroll (0.02 = 2%)."""
+
+    kelly_fraction: float  # of full Kelly, 0 < f <= 1
+    max_stake: float  # the cap, 0 < cap <= 1
+    p_used: float
+    odds: float
+    full_kelly: float  # may be negative: no edge
+    suggested_stake: float  # min(f * max(full_kelly, 0), cap)
+    capped: bool
+
+
+def stake_suggestion(
+    p: float, odds: float, *, fraction: float = KELLY_FRACTION, max_stake: float = 1.0
+) -> StakeSuggestion:
+    """`fraction` of full Kelly at `p` (0 with no edge), at most `max_stake` of bankroll.
+
+    Fractional Kelly gives up a little growth for much less variance and is far less hurt
+    when p is overestimated, which any model's p is at times; the cap bounds one bet's damage.
+    """
+    if not (0.0 < fraction <= 1.0 and 0.0 < max_stake <= 1.0):
+        raise ValueError("fraction and max_stake must be in (0, 1]")
+    full = float(kelly(np.asarray(p, dtype=np.float64), np.asarray(odds, dtype=np.float64)))
+    stake = fraction * max(full, 0.0)
+    return StakeSuggestion(
+        kelly_fraction=fraction,
+        max_stake=max_stake,
+        p_used=float(p),
+        odds=float(odds),
+        full_kelly=full,
+        suggested_stake=min(stake, max_stake),
+        capped=stake > max_stake,
+    )
+
+
 def score_outcomes(
     *,
     odds: FloatArray,
@@ -91,8 +135,8 @@ def score_outcomes(
 
     r = np.clip(reliability, 0.0, 1.0)
     p_b = expit(r * logit(p_true) + (1.0 - r) * logit(p_market))
-    kelly = (p_b * odds - 1.0) / np.maximum(odds - 1.0, _EPS)
-    stake = KELLY_FRACTION * np.maximum(kelly, 0.0)
+    full_kelly = kelly(p_b, odds)
+    stake = KELLY_FRACTION * np.maximum(full_kelly, 0.0)
     score_b = 100.0 * (1.0 - np.exp(-stake / B_SCALE))
     edge_b = p_b * odds - 1.0
     sigma_p = 0.01 + 0.05 * (1.0 - r)
@@ -110,7 +154,7 @@ def score_outcomes(
         b_confidence=conf_b,
         b_market_quality=mq_b,
         b_p_shrunk=p_b,
-        b_kelly=kelly,
+        b_kelly=full_kelly,
         b_stake=stake,
         b_edge=edge_b,
     )

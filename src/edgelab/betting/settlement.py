@@ -7,6 +7,12 @@ props cannot be settled from a box score we do not have and return None.
 from __future__ import annotations
 
 import math
+from typing import overload
+
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
 
 
 def settle(
@@ -47,14 +53,33 @@ def payout_minor(result: str, stake_minor: int, odds_decimal: float) -> int:
     return 0
 
 
-def closing_line_value(odds_taken: float, p_close_fair: float) -> float:
-    """How much better the taken price was than the close, in probability points.
+@overload
+def closing_line_value(odds_taken: float, p_close_fair: float) -> float: ...
+
+
+@overload
+def closing_line_value(odds_taken: FloatArray, p_close_fair: FloatArray) -> FloatArray: ...
+
+
+def closing_line_value(
+    odds_taken: float | FloatArray, p_close_fair: float | FloatArray
+) -> float | FloatArray:
+    """How much better the taken price was than the close, in probability points: THE
+    closing-line value of the product (the bet tracker's `UserBet.clv` and the backtest's).
 
     The closing de-vigged probability of the side minus the probability the taken price
-    implied (margin included, because the bettor paid it): +0.02 means the bet was struck at
-    a price two points better than the fair closing price; negative means the market moved
-    past it.
+    implied, 1/odds, margin included because the bettor paid it: +0.02 means the bet was struck
+    at a price two points better than the fair closing price; negative means the market moved
+    past it. A bet struck at the closing price itself scores minus its share of the margin
+    (about -0.024 at -110/-110): it paid the vig and beat nothing.
+
+    Works on one bet (floats in, float out) or elementwise on arrays of equal shape.
     """
-    if not odds_taken > 1.0 or not 0.0 <= p_close_fair <= 1.0:
+    odds = np.asarray(odds_taken, dtype=np.float64)
+    p = np.asarray(p_close_fair, dtype=np.float64)
+    if not (np.all(odds > 1.0) and np.all((p >= 0.0) & (p <= 1.0))):
         raise ValueError("odds must be > 1 and the probability within 0..1")
-    return p_close_fair - 1.0 / odds_taken
+    clv = p - 1.0 / odds
+    if clv.ndim == 0:
+        return float(clv)
+    return clv

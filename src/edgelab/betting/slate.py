@@ -3,11 +3,13 @@
 The slate's "current" row per outcome is what `/markets` ranks: the latest live price when
 live odds were ingested, else the opening line (the morning view a bettor could act on in a
 replay), else the closing line. Older model versions' rows stay as history but lose
-`is_current`.
+`is_current`. Where several books quote a market, p_market is the sharp books' consensus and
+each row records the best price across books (`market_views`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -22,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from edgelab.betting import forecast, ratings
 from edgelab.betting.devig import METHODS, devig
 from edgelab.betting.models import Game, Market, ModelFit, OddsSnapshot, Outcome, ValueScore
+from edgelab.betting.recalibration import CalibrationMap, current_calibration
 from edgelab.betting.scoring import TYPE_WEIGHTS, score_outcomes
 from edgelab.betting.service import resolve_slate_date
 from edgelab.core.settings import Settings
@@ -95,9 +98,11 @@ def _reliability(
     index: dict[str, int],
     first_season: int,
     method: str,
+    calibration: CalibrationMap | None = None,
 ) -> dict[str, float]:
     """The model's reliability per market type on past two-way closing markets (the first
-    season is burn-in and left out); the maths is `forecast.reliability_by_type`."""
+    season is burn-in and left out), of p_true through the calibration map when there is one;
+    the maths is `forecast.reliability_by_type`."""
     book: dict[tuple[str, str, str], dict[str, tuple[float, float | None]]] = {}
     for gid, mtype, side, bk, odds, line in pairs:
         book.setdefault((gid, mtype, bk), {})[side] = (odds, line)
@@ -122,8 +127,75 @@ def _reliability(
     home = np.array([np.nan if h is None else h for h, _a in scores], dtype=float)
     away = np.array([np.nan if a is None else a for _h, a in scores], dtype=float)
     p_model = forecast.p_first_side(mtype, line_arr, res.mu_margin[at], res.mu_total[at], params)
+    if calibration is not None:
+        p_model = calibration.first_side(mtype, p_model)
     y = forecast.settle_first_side(mtype, line_arr, home, away)
     return forecast.reliability_by_type(mtype, p_model, np.array(odds_rows), y, method)
+
+
+@dataclass(frozen=True)
+class MarketView:
+    """What the other books say when one two-way price (a group) is scored.
+
+    `consensus`: the groups whose de-vigged prices are averaged into p_market, the sharp
+    books' latest quotes of the same line at or before this price's time (this group alone
+    when no sharp book quotes it). `best`: per side, the best decimal price and its book among
+    every book's latest quote of the same line at or before that time.
+    """
+
+    consensus: list[int]
+    best: dict[str, tuple[float, str]]
+
+
+def market_views(
+    keys: list[tuple[str, str, str, dt.datetime]],
+    prices: list[dict[str, tuple[float, float | None]]],
+    sharp_books: list[str],
+) -> list[MarketView]:
+    """One `MarketView` per group. `keys[k]` is (market id, bookmaker, kind, time) and
+    `prices[k]` maps each side to (decimal odds, line).
+
+    Only quotes of the same kind (live, open, close) and the same lines count: averaging a
+    -5.5 spread's probability with a -6.5 one's would price neither line. A book whose latest
+    quote is on another line is left out rather than reaching back to a stale quote. One sweep
+    over each market's groups in time order, so many snapshots per market stay cheap.
+    """
+    sharp = set(sharp_books)
+    views: list[MarketView | None] = [None] * len(keys)
+    by_market: dict[tuple[str, str], list[int]] = {}
+    for k, (mid, _book, kind, _at) in enumerate(keys):
+        by_market.setdefault((mid, kind), []).append(k)
+    for members in by_market.values():
+        members.sort(key=lambda k: keys[k][3])
+        latest: dict[str, int] = {}  # book -> its newest group so far
+        start = 0
+        while start < len(members):
+            at = keys[members[start]][3]
+            stop = start
+            while stop < len(members) and keys[members[stop]][3] == at:
+                latest[keys[members[stop]][1]] = members[stop]
+                stop += 1
+            for k in members[start:stop]:
+                lines = {side: line for side, (_odds, line) in prices[k].items()}
+                pool = [
+                    c
+                    for c in latest.values()
+                    if {side: line for side, (_o, line) in prices[c].items()} == lines
+                ]
+                consensus = sorted(
+                    (c for c in pool if keys[c][1] in sharp),
+                    key=lambda c: sharp_books.index(keys[c][1]),
+                )
+                best: dict[str, tuple[float, str]] = {}
+                for side in prices[k]:
+                    # the own book first: it keeps a tie
+                    for c in [k, *sorted(c for c in pool if c != k)]:
+                        odds = prices[c][side][0]
+                        if side not in best or odds > best[side][0]:
+                            best[side] = (odds, keys[c][1])
+                views[k] = MarketView(consensus or [k], best)
+            start = stop
+    return [v for v in views if v is not None]
 
 
 async def score_slate(
@@ -131,7 +203,10 @@ async def score_slate(
     settings: Settings,
     slate_date: dt.date | None = None,
     progress: Progress | None = None,
+    calibration: CalibrationMap | None = None,
 ) -> SlateResult:
+    """`calibration`: the map p_true passes through (a model update passes its new one);
+    default the last model update's (`recalibration.current_calibration`), none before any."""
     say = progress or (lambda _msg: None)
     slate_date = slate_date or await resolve_slate_date(session, settings)
     if slate_date is None:
@@ -150,12 +225,16 @@ async def score_slate(
     rows = [_to_row(g, slate_date) for g in games]
     history = [r for r, g in zip(rows, games, strict=True) if g.game_date < slate_date]
     say(f"fitting the rating model on {len(history)} past games")
-    fit = ratings.fit_model(history)
+    # Seconds of CPU: off the event loop, so an app running this as an in-process job (the
+    # recalibration job) keeps answering requests meanwhile.
+    fit = await asyncio.to_thread(ratings.fit_model, history)
     params = fit.params
-    res = ratings.rating_pass(rows, params)
+    res = await asyncio.to_thread(ratings.rating_pass, rows, params)
     index = {g.id: i for i, g in enumerate(games)}
     say("measuring the model's reliability against closing lines")
     first_season = games[0].season
+    if calibration is None:
+        calibration = await current_calibration(session)
     reliability = _reliability(
         await _closing_pairs(session, slate_date),
         games,
@@ -164,12 +243,15 @@ async def score_slate(
         index,
         first_season,
         settings.devig_method,
+        calibration,
     )
-    fit_doc = {
+    fit_doc: dict[str, Any] = {
         "rating": params.to_dict(),
         "reliability": reliability,
         "devig_method": settings.devig_method,
     }
+    if calibration is not None:  # in the version's hash too: a new map is a new model
+        fit_doc["calibration"] = calibration.to_dict()
     version = _version(slate_date, fit_doc)
     if await session.get(ModelFit, version) is None:
         session.add(
@@ -223,8 +305,29 @@ async def score_slate(
             for snap, side, mt, gid, _k, _j in flat
         ]
     )
-    p_mkt = np.array([chosen.probabilities[k, j] for *_x, k, j in flat])
-    methods = np.array([[by_method[m].probabilities[k, j] for m in METHODS] for *_x, k, j in flat])
+    if calibration is not None:
+        p_true = calibration.sides(
+            np.array([f[2] for f in flat]), np.array([f[1] for f in flat]), p_true
+        )
+    # p_market: the mean de-vigged probability of the side over the sharp books' consensus
+    # (`market_views`); with one book, or no sharp book quoting, the price's own book alone
+    sides_of = [{snap_side: j for j, (_s, snap_side, _t, _g) in enumerate(grp)} for grp in items]
+    views = market_views(
+        [key for key, grp in groups.items() if len(grp) == 2],
+        [{side: (snap.odds_decimal, snap.line) for snap, side, _t, _g in grp} for grp in items],
+        settings.sharp_books,
+    )
+    methods = np.array(
+        [
+            [
+                sum(by_method[m].probabilities[c, sides_of[c][side]] for c in views[k].consensus)
+                / len(views[k].consensus)
+                for m in METHODS
+            ]
+            for _snap, side, _mt, _gid, k, _j in flat
+        ]
+    )
+    p_mkt = methods[:, METHODS.index(settings.devig_method)]
     min_games = np.array(
         [
             min(res.games_home[index[gid]], res.games_away[index[gid]])
@@ -255,7 +358,7 @@ async def score_slate(
     now = dt.datetime.now(dt.UTC)
     best: dict[str, tuple[tuple[int, float], int]] = {}
     new_rows: list[ValueScore] = []
-    for n, (snap, _side, mtype, gid, k, _j) in enumerate(flat):
+    for n, (snap, side, mtype, gid, k, _j) in enumerate(flat):
         g = game_by_id[gid]
         i = index[gid]
         row = ValueScore(
@@ -309,6 +412,13 @@ async def score_slate(
                 "rest_days_away": int(res.rest_away[i]),
                 "games_played_home": int(res.games_home[i]),
                 "games_played_away": int(res.games_away[i]),
+                # not model numbers: which books formed p_market, and the best price of the side
+                # across books at this time (the API shows them as `p_market_books`, `best_price`)
+                "consensus_books": [items[c][0][0].bookmaker for c in views[k].consensus],
+                "best_price": {
+                    "odds": views[k].best[side][0],
+                    "bookmaker": views[k].best[side][1],
+                },
             },
         )
         new_rows.append(row)

@@ -105,3 +105,23 @@ def normalize_team(raw: str) -> str:
     if code is None:
         raise UnknownTeamError(raw)
     return code
+
+
+# NBA divisions as aligned from 2004-05 to 2020-21 (unchanged over every shipped season,
+# 2007-08 .. 2018-19), under the franchise codes above: Seattle (2007-08) was already in the
+# Northwest as OKC is, New Jersey in the Atlantic as Brooklyn, the New Orleans Hornets in the
+# Southwest as the Pelicans, and the Charlotte Bobcats in the Southeast as the Hornets.
+DIVISIONS: dict[str, frozenset[str]] = {
+    "Atlantic": frozenset({"BOS", "BKN", "NYK", "PHI", "TOR"}),
+    "Central": frozenset({"CHI", "CLE", "DET", "IND", "MIL"}),
+    "Southeast": frozenset({"ATL", "CHA", "MIA", "ORL", "WAS"}),
+    "Northwest": frozenset({"DEN", "MIN", "OKC", "POR", "UTA"}),
+    "Pacific": frozenset({"GSW", "LAC", "LAL", "PHX", "SAC"}),
+    "Southwest": frozenset({"DAL", "HOU", "MEM", "NOP", "SAS"}),
+}
+DIVISION_OF: dict[str, str] = {code: name for name, codes in DIVISIONS.items() for code in codes}
+
+
+def division_of(code: str) -> str | None:
+    """The division of a standard team code (2004-05 .. 2020-21 alignment); None if unknown."""
+    return DIVISION_OF.get(code)

@@ -17,6 +17,7 @@ whatever the route then does.
 from __future__ import annotations
 
 import datetime as dt
+import hmac
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -63,7 +64,16 @@ class Principal:
     id: str
     role: str  # user | analyst | admin
     tier: str  # free | paid
-    via: str  # "jwt" | "api_key"
+    via: str  # "jwt" | "api_key" | "admin_token"
+    # a Sentinel time-out on the account: paid feeds, alerts and bet tracking refused until then
+    restricted_until: dt.datetime | None = None
+
+    def restriction(self, now: dt.datetime | None = None) -> dt.datetime | None:
+        """The end of a time-out still running at `now`; None when not restricted."""
+        until = self.restricted_until
+        if until is None or until <= (now or dt.datetime.now(dt.UTC)):
+            return None
+        return until
 
 
 Resolver = Callable[[AsyncSession, str, str], Awaitable[Principal | None]]
@@ -156,13 +166,68 @@ def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
     return check
 
 
+class AccountRestrictedError(ForbiddenError):
+    """The account is in a responsible-gambling time-out (Sentinel); `details` says until when."""
+
+    code = "account_restricted"
+
+    def __init__(self, until: dt.datetime) -> None:
+        super().__init__(
+            "This account is taking a break until "
+            f"{until.isoformat(timespec='seconds')}: paid feeds, alerts and bet tracking are "
+            "paused until then.",
+            details={"restricted_until": until.isoformat()},
+        )
+
+
+def refuse_if_restricted(principal: Principal | None) -> None:
+    """403 `account_restricted` while the caller's time-out runs (no query: the principal
+    carries it, loaded fresh on every request)."""
+    until = principal.restriction() if principal is not None else None
+    if until is not None:
+        raise AccountRestrictedError(until)
+
+
+async def require_unrestricted(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    refuse_if_restricted(principal)
+    return principal
+
+
 async def require_paid(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    refuse_if_restricted(principal)
     if principal.tier != "paid":
         raise ForbiddenError("This needs a paid subscription.", code="paid_subscription_required")
     return principal
 
 
+async def admin_caller(request: Request, sessions: ReadSessionMakerDep) -> Principal:
+    """An operator: the static `EDGELAB_ADMIN_TOKEN` as the bearer, or a user with role admin.
+
+    The token is compared (in constant time) before the credential is read as a JWT or an API
+    key, so it is never refused as a malformed access token. 401 without a valid credential,
+    403 for a signed-in user who is not an admin.
+    """
+    credential = _bearer(request)
+    token = request.app.state.settings.admin_token
+    if credential is not None and token is not None:
+        expected = token.get_secret_value().encode()
+        if expected and hmac.compare_digest(credential.encode(), expected):
+            operator = Principal("admin-token", "admin", "paid", "admin_token")
+            request.state.principal = operator
+            return operator
+    principal = await optional_principal(request, sessions)
+    if principal is None:
+        raise UnauthorizedError()
+    if principal.role != "admin":
+        raise ForbiddenError("This needs the admin role.", code="role_required")
+    return principal
+
+
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
-PaidUser = Annotated[Principal, Depends(require_paid)]
+PaidUser = Annotated[Principal, Depends(require_paid)]  # and not in a Sentinel time-out
+UnrestrictedUser = Annotated[Principal, Depends(require_unrestricted)]
 AnalystUser = Annotated[Principal, Depends(require_role("analyst", "admin"))]
+AdminCaller = Annotated[Principal, Depends(admin_caller)]

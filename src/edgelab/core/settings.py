@@ -40,6 +40,30 @@ class Settings(BaseSettings):
     markets_cache_ttl_seconds: float = Field(5.0, ge=0)
     # free and anonymous callers see each market as of this many minutes ago (0 = real time)
     free_odds_delay_minutes: int = Field(15, ge=0, le=1440)
+    # bettor tools on /bet: the stake suggestion is this fraction of full Kelly on algorithm B's
+    # shrunk probability, capped at this share of bankroll; p_market is the de-vigged consensus
+    # of these bookmakers (The Odds API keys, sharpest first) where they quote the market
+    kelly_fraction: float = Field(0.25, gt=0, le=1)
+    kelly_max_stake: float = Field(0.05, gt=0, le=1)
+    sharp_books: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["pinnacle", "circasports", "betonlineag", "lowvig", "bookmaker"]
+    )
+
+    # A/B test of the value-score algorithms (betting.ab): share of clients in arm B, an arm
+    # forced on everyone (unset = hash assignment), the experiment name salting the hash,
+    # exposure log batching (seconds between flushes, rows kept while the DB is down), and how
+    # long after an exposure a tracked bet is still attributed to it
+    ab_split_b: float = Field(0.5, ge=0, le=1)
+    ab_force_arm: Literal["a", "b"] | None = None
+    ab_experiment: str = Field(
+        "value-score-ab-1", min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:-]+$"
+    )
+    ab_exposure_flush_seconds: float = Field(2.0, gt=0, le=3600)
+    ab_exposure_buffer_max_rows: int = Field(100_000, ge=1, le=10_000_000)
+    ab_attribution_days: float = Field(7.0, gt=0, le=365)
+    # recalibration (`POST /model/update`): the map p_true passes through; auto picks isotonic,
+    # Platt or none by a held-out comparison on the latest season
+    calibration_method: Literal["auto", "isotonic", "platt", "none"] = "auto"
 
     # accounts: sign-in and sessions
     app_base_url: str = "http://127.0.0.1:8000"  # links in e-mails point here
@@ -49,6 +73,9 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
     refresh_token_ttl_days: int = Field(30, ge=1, le=365)
     magic_link_ttl_minutes: int = Field(15, ge=1, le=1_440)
+    # a static operator token for admin routes (`Authorization: Bearer ...`) until accounts
+    # with the admin role are the only way; unset = admin users only
+    admin_token: SecretStr | None = None
 
     # rate limits (`limits` syntax), in memory or shared through Redis (EDGELAB_REDIS_URL)
     rate_limits_enabled: bool = True
@@ -115,12 +142,42 @@ class Settings(BaseSettings):
     sentinel_reference_max_age_hours: float = Field(24.0, gt=0, le=24 * 365)
     anthropic_api_key: SecretStr | None = None
     anthropic_url: str = "https://api.anthropic.com"
+    anthropic_model: str = Field("claude-haiku-4-5", min_length=1, max_length=100)
+    anthropic_timeout_seconds: float = Field(8.0, gt=0, le=60)  # the whole call; no retries
+
+    # prediction markets: Polymarket (Gamma discovery, CLOB prices; no key) and NewsAPI
+    polymarket_gamma_url: str = "https://gamma-api.polymarket.com"
+    polymarket_clob_url: str = "https://clob.polymarket.com"
+    polymarket_markets_path: str = "/markets"  # the legacy offset list (the fallback)
+    polymarket_markets_keyset_path: str = "/markets/keyset"  # empty = offset paging only
+    polymarket_prices_history_path: str = "/prices-history"
+    polymarket_batch_prices_history_path: str = "/batch-prices-history"
+    polymarket_page_size: int = Field(500, ge=1, le=1000)
+    polymarket_ingest_minutes: float = Field(15.0, ge=0, le=1440)  # 0 = no scheduled ingest
+    polymarket_ingest_max_markets: int = Field(5000, ge=1, le=1_000_000)
+    polymarket_cache_ttl_seconds: float = Field(60.0, ge=0, le=86_400)
+    polymarket_fee_rate: float = Field(0.02, ge=0, le=0.5)
+    predictions_value_threshold: float = Field(0.03, ge=0, le=1)
+    predictions_cache_ttl_seconds: float = Field(5.0, ge=0, le=3600)
+    newsapi_url: str = "https://newsapi.org/v2"
+    newsapi_key: SecretStr | None = None
+    newsapi_language: str = Field("en", pattern=r"^[a-z]{2}$")
+    newsapi_page_size: int = Field(20, ge=1, le=100)
+    newsapi_cache_ttl_seconds: float = Field(3600.0, ge=0, le=7 * 86_400)
+    newsapi_daily_budget: int = Field(90, ge=0, le=1_000_000)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return [item.strip() for item in value.split(",") if item.strip()]
+        return value
+
+    @field_validator("sharp_books", mode="before")
+    @classmethod
+    def _split_books(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [item.strip().lower() for item in value.split(",") if item.strip()]
         return value
 
     @field_validator("devig_method")
@@ -139,6 +196,9 @@ class Settings(BaseSettings):
         "paddle_client_token",
         "vercel_blob_token",
         "anthropic_api_key",
+        "admin_token",
+        "ab_force_arm",
+        "newsapi_key",
         mode="before",
     )
     @classmethod
@@ -176,6 +236,13 @@ class Settings(BaseSettings):
                 "EDGELAB_JWT_SECRET is a placeholder or shorter than 32 characters (make one with "
                 "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`)"
             )
+        admin = self.admin_token
+        if self.env != "development" and admin is not None:
+            value = admin.get_secret_value()
+            if value in PLACEHOLDER_SECRETS or len(value) < 32:
+                problems.append(
+                    "EDGELAB_ADMIN_TOKEN is a placeholder or shorter than 32 characters"
+                )
         key = self.odds_api_key
         if (
             self.env == "production"

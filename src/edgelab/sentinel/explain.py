@@ -6,9 +6,9 @@ and the features that added most to it, each with where the player stands in the
 the player-facing nudge is personalised feedback in the mentor style (SENTINEL §2 [28]): what
 was noticed, no judgement, and the tools at hand.
 
-The text comes from this template. `EDGELAB_ANTHROPIC_API_KEY` is read by the settings, but
-the Claude client is not built yet: until it is, every explanation says `template` as its
-source.
+This template writes every explanation unless `EDGELAB_ANTHROPIC_API_KEY` is set: then Claude
+does (`anthropic_client.py`), and this text is the fallback whenever Claude fails, so the
+response always has an explanation and says which source wrote it.
 """
 
 from __future__ import annotations

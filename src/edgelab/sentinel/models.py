@@ -3,11 +3,12 @@
 A player is known to us by the operator's stable id (`player_id`, e.g. `PLR_12345_NJ`); rows
 reference players by an integer surrogate key (`player_pk`) because the scoring run reads a
 million bets at a time and integers group faster than strings. `user_id` will link a player to
-one of our own accounts (the bet tracker's users, Sentinel part 2); nothing sets it yet.
+one of our own accounts (the bet tracker's users: `tracker.py` derives their player id).
 
 Bets and transactions are idempotent on `(source, external_id)`: `source` says which way a row
-came in (`operator` for the bulk API and CSV imports, `simulated`, `payments_dib`) so ids of
-different origins never collide. Money is in minor units with its currency code.
+came in (`operator` for the bulk API and CSV imports, `simulated`, `payments_dib`, `tracker` for
+our own users' tracked bets) so ids of different origins never collide. Money is in minor units
+with its currency code.
 
 Incremental scoring: every ingest that adds rows for a player increments its
 `activity_version`; a scoring run stores the version it read in `scored_version`. A player
@@ -52,7 +53,7 @@ class SentinelPlayer(Base):
     pk: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     player_id: Mapped[str] = mapped_column(String(64), unique=True)
     source: Mapped[str] = mapped_column(String(20))  # where the player was first seen
-    # our own account, for players who are edgelab users (Sentinel part 2); no link made yet
+    # our own account, for players who are edgelab users (set by `tracker.py`)
     user_id: Mapped[str | None] = mapped_column(
         ForeignKey("users.id", ondelete="SET NULL"), unique=True
     )
@@ -163,3 +164,43 @@ class SentinelScore(Base):
     absent: Mapped[list[str]] = mapped_column(JSON, default=list)
     top_features: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     features: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+INTERVENTION_TYPES = ("nudge", "timeout", "watchlist", "referral")
+
+
+class SentinelIntervention(Base):
+    """An analyst's decision about a player (the seed's Intervention), and what it did.
+
+    `status` stores `active` or `cancelled`; a timeout whose `ends_at` has passed reads as
+    `expired` (derived, so nothing has to run when it ends). `user_id` is set when the player
+    is one of our own accounts: then the decision is enforced here (see `interventions.py`);
+    for an operator's player it is only published for the operator to poll. `updated_at`
+    moves on every change so operators can poll with `updated_since`.
+    """
+
+    __tablename__ = "sentinel_interventions"
+    __table_args__ = (
+        Index("ix_sentinel_interventions_player_created", "player_pk", "created_at"),
+        Index("ix_sentinel_interventions_updated", "updated_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # int_<hex>
+    player_pk: Mapped[int] = mapped_column(ForeignKey("sentinel_players.pk", ondelete="CASCADE"))
+    player_id: Mapped[str] = mapped_column(String(64))  # copied: lists need no join
+    user_id: Mapped[str | None] = mapped_column(String(40), index=True)  # our own account
+    intervention_type: Mapped[str] = mapped_column(String(10))  # nudge|timeout|watchlist|referral
+    analyst_id: Mapped[str] = mapped_column(String(64))
+    created_by: Mapped[str] = mapped_column(String(40))  # the signed-in analyst's user id
+    reason: Mapped[str] = mapped_column(Text)
+    note: Mapped[str | None] = mapped_column(Text)  # e.g. where a referral was handed to
+    duration_hours: Mapped[int | None] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(10), default="active")  # active | cancelled
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # timeouts only
+    cancelled_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    cancelled_by: Mapped[str | None] = mapped_column(String(40))
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    # what enforcement did, for our own users: {"restricted_until": ..., "email_id": ...}
+    effects: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

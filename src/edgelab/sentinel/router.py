@@ -7,14 +7,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Depends, Path, Query
 
+from edgelab.accounts.uploads_router import UploadStoreDep
 from edgelab.core.auth import AnalystUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.settings import Settings
-from edgelab.sentinel import explain, ingest, service
+from edgelab.sentinel import explain, imports, ingest, service
+from edgelab.sentinel.anthropic_client import (
+    ClaudeExplainer,
+    explanation,
+    facts_for_prompt,
+    get_explainer,
+)
+from edgelab.sentinel.imports import BetImport, BetImportResult
 from edgelab.sentinel.models import SentinelPlayer, SentinelScore
 from edgelab.sentinel.schemas import (
     PLAYER_ID_PATTERN,
@@ -37,6 +45,7 @@ from edgelab.sentinel.schemas import (
 
 router = APIRouter(tags=["sentinel"])
 PlayerIdPath = Annotated[str, Path(pattern=PLAYER_ID_PATTERN, examples=["PLR_10042_NJ"])]
+ExplainerDep = Annotated[ClaudeExplainer | None, Depends(get_explainer)]
 
 
 def _components(score: SentinelScore) -> ComponentScores:
@@ -105,12 +114,17 @@ async def list_players(
     session: SessionDep,
     settings: SettingsDep,
     category: Category | None = None,
+    watchlist: Annotated[
+        bool | None, Query(description="true: only players on the analysts' watchlist.")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
 ) -> PlayerList:
-    """Scored players ranked by composite risk score, highest first (ties by player id)."""
+    """Scored players ranked by composite risk score, highest first (ties by player id).
+    With `watchlist=true`: the players with an active watchlist intervention, scored or not
+    (unscored last)."""
     items, total = await service.list_players(
-        session, category=category, limit=limit, offset=offset
+        session, category=category, limit=limit, offset=offset, watchlist=bool(watchlist)
     )
     return PlayerList(
         items=[_player_out(p, s, settings) for p, s in items],
@@ -186,7 +200,11 @@ async def runs(
     responses=error_responses(401, 403, 404, 422),
 )
 async def analyze_player(
-    body: AnalyzeRequest, _: AnalystUser, session: SessionDep, settings: SettingsDep
+    body: AnalyzeRequest,
+    _: AnalystUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    explainer: ExplainerDep,
 ) -> RiskAssessment:
     """The seed contract: a player's RiskAssessment (rescored first if they have new activity),
     with the 90-day history and a nudge for the player when asked."""
@@ -208,20 +226,32 @@ async def analyze_player(
             "Absent components (" + ", ".join(absent_api) + ") are left out and the composite "
             "re-weighted over the rest; `gamalyze` carries the behavioural assessment."
         )
-    if settings.anthropic_api_key is not None:
-        notes.append("An Anthropic key is set, but explanations still come from the template.")
+    components = _components(score)
+    written = await explanation(
+        explainer,
+        facts_for_prompt(
+            category=score.risk_category,
+            composite=score.composite,
+            components=components.model_dump(),
+            weights=weights,
+            top_features=top,
+            absent=absent_api,
+        ),
+        explain.explain(
+            category=score.risk_category, composite=score.composite, top_features=top, absent=absent
+        ),
+    )
+    if written.fallback_reason is not None:
+        notes.append(
+            f"Claude could not write the explanation ({written.fallback_reason}): the template did."
+        )
     return RiskAssessment(
         player_id=a.player.player_id,
         composite_risk_score=score.composite,
         risk_category=score.risk_category,  # type: ignore[arg-type]
-        component_scores=_components(score),
-        ai_explanation=explain.explain(
-            category=score.risk_category,
-            composite=score.composite,
-            top_features=top,
-            absent=absent,
-        ),
-        explanation_source="template",
+        component_scores=components,
+        ai_explanation=written.text,
+        explanation_source=written.source,  # type: ignore[arg-type]
         recommended_action=action,  # type: ignore[arg-type]
         recommended_action_detail=detail,
         generated_at=dt.datetime.now(dt.UTC),
@@ -247,3 +277,19 @@ async def analyze_player(
         nudge=explain.nudge(top_features=top) if body.generate_nudge else None,
         nudge_source="template" if body.generate_nudge else None,
     )
+
+
+@router.post(
+    "/sentinel/imports",
+    response_model=BetImportResult,
+    responses=error_responses(400, 401, 403, 404, 422, 503),
+)
+async def import_upload(
+    body: BetImport, principal: AnalystUser, session: SessionDep, store: UploadStoreDep
+) -> BetImportResult:
+    """Import a bet-history CSV uploaded through `POST /uploads` (kind `bet_history`, the bulk
+    layout), with the validation and idempotency of `edgelab sentinel import-bets`: any bad row
+    rejects the file (422 listing the rows) and nothing is written; a repeat import stores
+    nothing new (rows counted as duplicates)."""
+    result = await imports.import_upload(session, store, principal, body.upload_id)
+    return BetImportResult(upload_id=body.upload_id, **result.model_dump())

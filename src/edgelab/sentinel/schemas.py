@@ -234,7 +234,10 @@ class RiskAssessment(BaseModel):
     risk_category: Category
     component_scores: ComponentScores
     ai_explanation: str
-    explanation_source: Literal["template", "anthropic"]
+    explanation_source: Literal["template", "claude"] = Field(
+        description="Who wrote ai_explanation: Claude (a key is set and it answered) or the "
+        "deterministic template (no key, or Claude failed)."
+    )
     recommended_action: Literal["none", "nudge", "watchlist", "timeout"]
     recommended_action_detail: str
     generated_at: dt.datetime
@@ -249,7 +252,7 @@ class RiskAssessment(BaseModel):
         None, description="Scores of the last 90 days, oldest first (include_history)."
     )
     nudge: str | None = Field(None, description="A message for the player (generate_nudge).")
-    nudge_source: Literal["template", "anthropic"] | None = None
+    nudge_source: Literal["template"] | None = None
 
 
 class RunOut(BaseModel):

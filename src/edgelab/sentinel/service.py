@@ -204,19 +204,33 @@ async def latest_scores(session: AsyncSession, pks: list[int]) -> dict[int, Sent
 
 
 async def list_players(
-    session: AsyncSession, *, category: str | None, limit: int, offset: int
+    session: AsyncSession,
+    *,
+    category: str | None,
+    limit: int,
+    offset: int,
+    watchlist: bool = False,
 ) -> tuple[list[tuple[SentinelPlayer, SentinelScore | None]], int]:
-    """Scored players, highest composite first (ties by player id)."""
-    where: list[ColumnElement[bool]] = [SentinelPlayer.composite.is_not(None)]
+    """Scored players, highest composite first (ties by player id); with `watchlist`, the
+    players on the analysts' watchlist, scored or not (unscored last)."""
+    where: list[ColumnElement[bool]] = []
+    if watchlist:
+        from edgelab.sentinel.interventions import watchlisted_player_pks
+
+        where.append(SentinelPlayer.pk.in_(watchlisted_player_pks()))
+    else:
+        where.append(SentinelPlayer.composite.is_not(None))
     if category is not None:
         where.append(SentinelPlayer.risk_category == category)
-    total = (await session.execute(select(func.count()).where(*where))).scalar_one()
+    total = (
+        await session.execute(select(func.count()).select_from(SentinelPlayer).where(*where))
+    ).scalar_one()
     players = list(
         (
             await session.execute(
                 select(SentinelPlayer)
                 .where(*where)
-                .order_by(SentinelPlayer.composite.desc(), SentinelPlayer.player_id)
+                .order_by(SentinelPlayer.composite.desc().nulls_last(), SentinelPlayer.player_id)
                 .limit(limit)
                 .offset(offset)
             )

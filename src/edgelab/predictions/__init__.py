@@ -1,0 +1,1 @@
+"""Prediction markets: Polymarket markets and price history, news, chart configs, value."""
