@@ -42,6 +42,13 @@ NUDGES = {
     "a time reminder can help.",
     "behavioural": "Your self-assessment suggests checking in on your play.",
 }
+# the behavioural component's own markers, when one of them is what stood out
+FEATURE_NUDGES = {
+    "ba_limit_increases": "You recently raised or removed a limit. Limits work best when they "
+    "stay where you set them in a calm moment; you can lower one again at any time.",
+    "ba_prior_timeouts": "You have taken a break from betting recently. If you need another, "
+    "a longer cool-off is there for you.",
+}
 SOURCE = "template"
 
 
@@ -81,10 +88,12 @@ def explain(
 def nudge(*, top_features: Sequence[dict[str, Any]]) -> str:
     """A short, non-judgemental message for the player, from their strongest components."""
     seen: list[str] = []
+    first: dict[str, str] = {}  # component -> its strongest feature
     for f in top_features:
         if f["component"] not in seen:
             seen.append(f["component"])
-    lines = [NUDGES[c] for c in seen[:2] if c in NUDGES]
+            first[f["component"]] = str(f.get("feature", ""))
+    lines = [FEATURE_NUDGES.get(first[c], NUDGES[c]) for c in seen[:2] if c in NUDGES]
     if not lines:
         lines = ["Thanks for playing responsibly."]
     return (

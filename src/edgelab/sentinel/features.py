@@ -118,8 +118,8 @@ class PlayerInputs:
     time_zones: Sequence[str]  # IANA names
     as_of: FloatArray | None = None  # default: each player's latest activity
     gamalyze: FloatArray | None = None  # external self-assessment 0-1, NaN = none
-    limit_increases: FloatArray | None = None  # not tracked yet (Sentinel part 2): NaN
-    prior_timeouts: FloatArray | None = None  # not tracked yet (Sentinel part 2): NaN
+    limit_increases: FloatArray | None = None  # limits raised/removed lately, NaN = none
+    prior_timeouts: FloatArray | None = None  # time-outs taken lately, NaN = none
 
 
 @dataclass
@@ -569,8 +569,15 @@ def behavioural_features(players: PlayerInputs) -> dict[str, FloatArray]:
 
     - `ba_gamalyze`: an external self-assessment score 0-1 (a Gamalyze-type test [27]); used as
       it is, not ranked against the population.
-    - `ba_limit_increases`, `ba_prior_timeouts`: raising or removing limits and repeated
-      time-outs. Not tracked yet (Sentinel part 2): NaN, so the composite re-weights.
+    - `ba_limit_increases`: deposit, loss, wager or session limits raised or removed in the
+      lookback window (operators report them: `POST /sentinel/limit-changes`). SENTINEL §4
+      category f, "changing/removing deposit limits" [36], and §5's behavioural assessment
+      ("limit increases/removals" [20][21]; Kindred's PS-EDS counts "removal of RG limits");
+      tightening a limit is protective and does not count.
+    - `ba_prior_timeouts`: time-outs the analysts set in the window (cancelled ones excluded):
+      "repeated time-outs", SENTINEL §4 category f [36].
+    Counts come from `rescore.load_behaviour`; NaN (no marker shown) leaves the feature out
+    and the composite re-weights, so players without these markers score as before.
     """
     nan = np.full(players.n, np.nan)
     return {

@@ -1,6 +1,7 @@
 """The ways bet logs come in, all through one validation and one idempotent write.
 
-- the operator bulk API (`POST /sentinel/bets`, `POST /sentinel/transactions`),
+- the operator bulk API (`POST /sentinel/bets`, `POST /sentinel/transactions`,
+  `POST /sentinel/limit-changes`),
 - CSV files in the same layout (`edgelab sentinel import-bets`),
 - the shipped real payments file (`edgelab sentinel import-payments`),
 - the synthetic generator (`edgelab sentinel simulate`).
@@ -27,16 +28,22 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core.errors import AppError
-from edgelab.sentinel.models import SentinelBet, SentinelTransaction
+from edgelab.sentinel.models import SentinelBet, SentinelLimitChange, SentinelTransaction
 from edgelab.sentinel.schemas import (
     MAX_ROWS,
     BetRow,
     IngestResult,
+    LimitChangeRow,
     TransactionRow,
 )
 from edgelab.sentinel.service import bump_activity, dialect_insert, ensure_players, now
 
-Row = TypeVar("Row", BetRow, TransactionRow)
+Row = TypeVar("Row", BetRow, TransactionRow, LimitChangeRow)
+WHAT = {
+    SentinelBet: "bets",
+    SentinelTransaction: "transactions",
+    SentinelLimitChange: "limit_changes",
+}
 MAX_ERRORS_LISTED = 200
 PAYMENT_KINDS = {"LOYALTYCARDDEBIT": "deposit", "LOYALTYCARDCREDIT": "withdrawal"}
 PAYMENT_STATUSES = {"APPROVED": "approved", "DECLINED": "declined"}
@@ -118,7 +125,7 @@ async def _write(
     values: Callable[[Row, int], dict[str, Any]],
     source: str,
 ) -> IngestResult:
-    unique, _ = _dedupe(rows, "bets" if table is SentinelBet else "transactions")
+    unique, _ = _dedupe(rows, WHAT[table])
     pks, players_created = await ensure_players(session, (r.player_id for r in unique), source)
     created_ids: set[str] = set()
     insert = dialect_insert(session)
@@ -195,6 +202,28 @@ async def ingest_transactions(
     if len(rows) > MAX_ROWS:
         raise ValueError(f"at most {MAX_ROWS} rows per batch")
     return await _write(session, SentinelTransaction, rows, _tx_values, source)
+
+
+def _limit_values(r: LimitChangeRow, pk: int) -> dict[str, Any]:
+    return {
+        "external_id": r.external_id,
+        "player_pk": pk,
+        "occurred_at": r.occurred_at,
+        "limit_type": r.limit_type,
+        "change": r.change,
+        "amount_minor": r.amount_minor,
+        "currency": r.currency,
+    }
+
+
+async def ingest_limit_changes(
+    session: AsyncSession, rows: Sequence[LimitChangeRow], *, source: str = "operator"
+) -> IngestResult:
+    """Store validated limit changes; a new one marks its player for rescoring (limit
+    increases are a behavioural input), a duplicate changes nothing."""
+    if len(rows) > MAX_ROWS:
+        raise ValueError(f"at most {MAX_ROWS} rows per batch")
+    return await _write(session, SentinelLimitChange, rows, _limit_values, source)
 
 
 def add_results(a: IngestResult, b: IngestResult) -> IngestResult:

@@ -17,6 +17,9 @@ Two kinds of player (SENTINEL §5, interventions in proportion to the risk):
     cancelled.
 
 `status` is stored as active or cancelled; `expired` is derived for timeouts past `ends_at`.
+Creating or cancelling a timeout marks the player for rescoring (`activity_version`): prior
+time-outs are a behavioural input of the score (`rescore.load_behaviour`).
+
 Every creation and cancellation writes an audit event (`accounts.service.audit`). Services
 flush, never commit.
 """
@@ -38,7 +41,7 @@ from edgelab.core.settings import Settings
 from edgelab.sentinel import explain
 from edgelab.sentinel.interventions_schemas import InterventionCreate, ListFilters
 from edgelab.sentinel.models import SentinelIntervention
-from edgelab.sentinel.service import get_player, latest_scores, now
+from edgelab.sentinel.service import get_player, latest_scores, mark_for_rescore, now
 
 
 def status_of(row: SentinelIntervention, at: dt.datetime | None = None) -> str:
@@ -114,6 +117,8 @@ async def create_intervention(
         effects={},
     )
     session.add(row)
+    if body.intervention_type == "timeout":
+        await mark_for_rescore(session, [player.pk])
     await session.flush()
     effects: dict[str, Any] = {}
     if player.user_id is not None:
@@ -182,6 +187,8 @@ async def cancel_intervention(
     row.cancelled_by = principal.id
     row.cancel_reason = reason
     row.updated_at = at
+    if row.intervention_type == "timeout":  # a cancelled time-out no longer counts
+        await mark_for_rescore(session, [row.player_pk])
     await session.flush()
     effects = dict(row.effects or {})
     if row.intervention_type == "timeout" and row.user_id is not None:

@@ -204,3 +204,34 @@ class SentinelIntervention(Base):
     cancel_reason: Mapped[str | None] = mapped_column(Text)
     # what enforcement did, for our own users: {"restricted_until": ..., "email_id": ...}
     effects: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+LIMIT_TYPES = ("deposit", "loss", "wager", "session")
+LIMIT_CHANGES = ("increase", "decrease", "removed", "set")
+
+
+class SentinelLimitChange(Base):
+    """A deposit, loss, wager or session limit change an operator reported for a player.
+
+    Idempotent on `(source, external_id)` like bets and transactions. Raising or removing a
+    limit (`increase`, `removed`) is the behavioural marker the scoring counts (SENTINEL §4
+    category f, see `features.behavioural_features`); `decrease` and `set` are kept for the
+    record and tell the scoring the operator reports limits for the player.
+    """
+
+    __tablename__ = "sentinel_limit_changes"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_sentinel_limit_changes_player_occurred", "player_pk", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    source: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(100))
+    player_pk: Mapped[int] = mapped_column(ForeignKey("sentinel_players.pk", ondelete="CASCADE"))
+    occurred_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    limit_type: Mapped[str] = mapped_column(String(8))  # deposit | loss | wager | session
+    change: Mapped[str] = mapped_column(String(8))  # increase | decrease | removed | set
+    amount_minor: Mapped[int | None] = mapped_column(BigInteger)  # the new limit, if any
+    currency: Mapped[str | None] = mapped_column(String(3))
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -20,6 +20,12 @@ second run records itself as `locked` and stops); on SQLite the run's first writ
 database's single write lock until it commits, so a second one waits. The hourly schedule
 itself fires once per slot across instances (a Redis lock per firing, see core.jobs_schedule).
 
+Behavioural inputs besides the logs (see `load_behaviour`): each player's prior time-outs
+(`sentinel_interventions`) and limit increases (`sentinel_limit_changes`) in the
+`BEHAVIOUR_LOOKBACK_DAYS` before the run, one grouped query each for the whole run. Creating or
+cancelling a time-out and every new limit change bump the player's `activity_version`, so the
+next incremental run picks them up.
+
 Logs are read as numbers only (epoch seconds computed by the database, status and kind as
 codes, the market as `market_code`) straight into NumPy, so a million rows cost no datetime
 parsing or per-value processing; the NumPy work runs in a worker thread to keep the event loop
@@ -39,18 +45,26 @@ from itertools import chain
 from typing import Any, Literal
 
 import numpy as np
-from sqlalchemy import Table, bindparam, insert, select, text
+from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core.settings import Settings
 from edgelab.sentinel import features, scoring
-from edgelab.sentinel.models import SentinelPlayer, SentinelScore, SentinelScoreRun
+from edgelab.sentinel.models import (
+    SentinelIntervention,
+    SentinelLimitChange,
+    SentinelPlayer,
+    SentinelScore,
+    SentinelScoreRun,
+)
 from edgelab.sentinel.service import chunks, now
 
 log = logging.getLogger("edgelab.sentinel")
 Mode = Literal["full", "incremental", "players"]
 Progress = Callable[[str, int, int], None]
 ADVISORY_LOCK_KEY = 0x53454E54  # "SENT"
+BEHAVIOUR_LOOKBACK_DAYS = 90  # time-outs and limit changes counted: the 90 days before the run
+MARKER_FEATURES = ("ba_limit_increases", "ba_prior_timeouts")  # NaN = marker not shown
 
 
 @dataclass
@@ -98,6 +112,8 @@ class _Targets:
     versions: list[int]
     zones: list[str]
     gamalyze: np.ndarray[Any, np.dtype[np.float64]]
+    limit_increases: np.ndarray[Any, np.dtype[np.float64]] | None = None
+    prior_timeouts: np.ndarray[Any, np.dtype[np.float64]] | None = None
 
 
 async def _targets(
@@ -235,6 +251,61 @@ async def load_logs(
     return bets, txs
 
 
+async def load_behaviour(session: AsyncSession, targets: _Targets, since: dt.datetime) -> None:
+    """Each target's prior time-outs and limit increases since `since`, onto `targets`.
+
+    One grouped query per table for the whole run (never one per player). The window is the
+    `BEHAVIOUR_LOOKBACK_DAYS` before the run, not before the player's last bet: a time-out
+    usually follows the play that led to it.
+
+    - `prior_timeouts`: time-out interventions created in the window, expired or running;
+      cancelled ones do not count (an analyst cancels a time-out set by mistake or on the wrong
+      player, and the player never sat it out).
+    - `limit_increases`: limits raised or removed in the window ("set" and "decrease" are not the
+      marker; SENTINEL §4 category f: "changing/removing deposit limits", UKGC [36]).
+
+    Both are NaN when the count is 0: not showing a marker is not evidence of safety, so the
+    composite of a player without one is re-weighted as before these inputs existed (the
+    population reference still counts them as 0, see `_compute`).
+    """
+    timeouts = np.zeros(len(targets.pks))
+    increases = np.zeros(len(targets.pks))
+    if len(targets.pks):
+        rows = (
+            await session.execute(
+                select(SentinelIntervention.player_pk, func.count())
+                .where(
+                    SentinelIntervention.intervention_type == "timeout",
+                    SentinelIntervention.status != "cancelled",
+                    SentinelIntervention.created_at >= since,
+                )
+                .group_by(SentinelIntervention.player_pk)
+            )
+        ).all()
+        _scatter(timeouts, rows, targets.pks)
+        raised = SentinelLimitChange.change.in_(("increase", "removed"))
+        rows = (
+            await session.execute(
+                select(SentinelLimitChange.player_pk, func.count())
+                .where(raised, SentinelLimitChange.occurred_at >= since)
+                .group_by(SentinelLimitChange.player_pk)
+            )
+        ).all()
+        _scatter(increases, rows, targets.pks)
+    targets.prior_timeouts = np.where(timeouts > 0, timeouts, np.nan)
+    targets.limit_increases = np.where(increases > 0, increases, np.nan)
+
+
+def _scatter(out: np.ndarray[Any, Any], rows: Any, pks: np.ndarray[Any, Any]) -> None:
+    """(player_pk, count) rows into `out`, indexed like the sorted `pks` (others ignored)."""
+    if not rows:
+        return
+    pk_col = np.array([r[0] for r in rows], dtype=np.int64)
+    counts = np.array([r[1] for r in rows], dtype=np.float64)
+    pos, ok = _index(pk_col, pks)
+    out[pos[ok]] = counts[ok]
+
+
 def cast_table(table: Any) -> Table:
     assert isinstance(table, Table)
     return table
@@ -259,12 +330,19 @@ def _compute(
     cutoffs: scoring.Cutoffs,
 ) -> _Computed:
     players = features.PlayerInputs(
-        n=len(targets.pks), time_zones=targets.zones, gamalyze=targets.gamalyze
+        n=len(targets.pks),
+        time_zones=targets.zones,
+        gamalyze=targets.gamalyze,
+        limit_increases=targets.limit_increases,
+        prior_timeouts=targets.prior_timeouts,
     )
     table = features.compute_features(bets, txs, players)
     if reference is None:
         active = np.isfinite(table.as_of)
-        reference = scoring.build_reference({k: v[active] for k, v in table.values.items()})
+        population = {k: v[active] for k, v in table.values.items()}
+        for name in MARKER_FEATURES:  # the population mostly shows none: 0, not unknown
+            population[name] = np.nan_to_num(population[name], nan=0.0)
+        reference = scoring.build_reference(population)
     return _Computed(scoring.score(table.values, reference, cutoffs), table, reference)
 
 
@@ -400,6 +478,8 @@ async def run_rescore(
             lap("select")
             report("reading bets and transactions", 1, 4)
             bets, txs = await load_logs(session, targets, all_rows=mode == "full")
+            since = run_started - dt.timedelta(days=BEHAVIOUR_LOOKBACK_DAYS)
+            await load_behaviour(session, targets, since)
             summary.bets_read, summary.transactions_read = len(bets), len(txs)
             lap("read")
             report("computing features and scores", 2, 4)

@@ -32,6 +32,7 @@ from edgelab.sentinel.schemas import (
     ComponentScores,
     HistoryPoint,
     IngestResult,
+    LimitChangeBatch,
     PlayerList,
     PlayerOut,
     PlayerUpdate,
@@ -104,6 +105,21 @@ async def ingest_transactions(
     """Operator bulk upload of deposits, withdrawals and reversed withdrawals (1-10,000), with
     the same all-or-nothing validation and idempotency as bets."""
     return await ingest.ingest_transactions(session, body.transactions)
+
+
+@router.post(
+    "/sentinel/limit-changes",
+    response_model=IngestResult,
+    responses=error_responses(401, 403, 422),
+)
+async def ingest_limit_changes(
+    body: LimitChangeBatch, _: AnalystUser, session: SessionDep
+) -> IngestResult:
+    """Operator bulk upload of players' deposit, loss, wager and session limit changes
+    (1-10,000), with the same all-or-nothing validation and idempotency as bets. Raising or
+    removing a limit feeds the behavioural assessment; a new change makes the player due for
+    rescoring."""
+    return await ingest.ingest_limit_changes(session, body.limit_changes)
 
 
 @router.get(

@@ -113,6 +113,33 @@ class TransactionRow(BaseModel):
         return self
 
 
+class LimitChangeRow(BaseModel):
+    """A limit change in the operator bulk format: the player raised, lowered, removed or set a
+    deposit, loss, wager or session limit. `amount_minor` is the new limit when there is one
+    (minor units of `currency`; for a session limit, minutes and no currency)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    external_id: ExternalId = Field(description="The operator's id (idempotency key).")
+    player_id: PlayerId
+    occurred_at: AwareDatetime
+    limit_type: Literal["deposit", "loss", "wager", "session"]
+    change: Literal["increase", "decrease", "removed", "set"]
+    amount_minor: int | None = Field(None, ge=0, le=10**13, description="The new limit, if any.")
+    currency: Currency | None = None
+
+    @model_validator(mode="after")
+    def _consistent(self) -> LimitChangeRow:
+        _check_time(self.occurred_at, "occurred_at")
+        if self.change == "removed" and self.amount_minor is not None:
+            raise ValueError("a removed limit has no amount_minor")
+        if self.limit_type == "session" and self.currency is not None:
+            raise ValueError("a session limit (minutes) has no currency")
+        if self.currency is not None and self.amount_minor is None:
+            raise ValueError("currency is given without amount_minor")
+        return self
+
+
 class BetBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -123,6 +150,12 @@ class TransactionBatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     transactions: list[TransactionRow] = Field(min_length=1, max_length=MAX_ROWS)
+
+
+class LimitChangeBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    limit_changes: list[LimitChangeRow] = Field(min_length=1, max_length=MAX_ROWS)
 
 
 class IngestResult(BaseModel):

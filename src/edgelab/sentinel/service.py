@@ -130,6 +130,18 @@ async def bump_activity(session: AsyncSession, pks: Iterable[int]) -> None:
         )
 
 
+async def mark_for_rescore(session: AsyncSession, pks: Iterable[int]) -> None:
+    """Make players due for the next incremental run without new log activity (a time-out set
+    or cancelled): their version moves, `last_activity_at` (the last ingest) does not."""
+    for part in chunks(sorted(set(pks))):
+        await session.execute(
+            update(SentinelPlayer)
+            .where(SentinelPlayer.pk.in_(part))
+            .values(activity_version=SentinelPlayer.activity_version + 1)
+            .execution_options(synchronize_session=False)
+        )
+
+
 async def get_player(session: AsyncSession, player_id: str) -> SentinelPlayer:
     player = (
         await session.execute(select(SentinelPlayer).where(SentinelPlayer.player_id == player_id))
