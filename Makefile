@@ -18,6 +18,7 @@ install-dev: $(BIN)/python
 
 ## Migrate a SQLite file (EDGELAB_DATABASE_URL), import the shipped NBA data, fit, score, serve.
 demo: install
+	@command -v stockfish >/dev/null || [ -x /usr/games/stockfish ] || ([ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq stockfish) || echo "stockfish not installed: chess engine reviews answer 503 (apt-get install stockfish)"
 	$(BIN)/edgelab demo
 
 serve: install

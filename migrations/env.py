@@ -12,6 +12,7 @@ import edgelab.accounts.models
 import edgelab.betting.ab_models
 import edgelab.betting.model_jobs
 import edgelab.betting.models
+import edgelab.chess.models
 import edgelab.core.webhooks
 import edgelab.predictions.models
 import edgelab.sentinel.models  # noqa: F401

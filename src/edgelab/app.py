@@ -38,6 +38,7 @@ from edgelab.betting.evaluation_router import router as evaluation_router
 from edgelab.betting.model_router import router as model_router
 from edgelab.betting.router import router as betting_router
 from edgelab.betting.trends_router import router as trends_router
+from edgelab.chess.router import router as chess_router
 from edgelab.core.cache import make_cache
 from edgelab.core.db import (
     ReadSessionMakerDep,
@@ -168,6 +169,7 @@ def _register_jobs(jobs: Jobs, settings: Settings) -> ResendClient | None:
     from edgelab.accounts.uploads import register_upload_jobs
     from edgelab.betting.alerts import register_alert_jobs
     from edgelab.betting.recalibration import register_model_jobs
+    from edgelab.chess.jobs import register_chess_jobs
     from edgelab.predictions.jobs import register_prediction_jobs
     from edgelab.sentinel.jobs import register_sentinel_jobs
 
@@ -177,6 +179,7 @@ def _register_jobs(jobs: Jobs, settings: Settings) -> ResendClient | None:
     register_model_jobs(jobs, settings)
     register_sentinel_jobs(jobs, settings)
     register_prediction_jobs(jobs, settings)
+    register_chess_jobs(jobs, settings)
     resend = None
     if settings.resend_api_key:
         from edgelab.accounts.delivery import register_email_jobs
@@ -210,6 +213,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         from edgelab.predictions.clients import PredictionClients
 
         app.state.predictions = PredictionClients.create(settings)  # no I/O until first use
+        from edgelab.chess.chesscom import ChesscomClient
+
+        app.state.chesscom = ChesscomClient(settings, app.state.cache)  # no I/O until first use
         jobs = Jobs(
             settings.redis_url,
             queue_name=settings.jobs_queue,
@@ -266,6 +272,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if app.state.ratelimiter is not None:
                 await app.state.ratelimiter.close()
             await app.state.predictions.aclose()
+            await app.state.chesscom.aclose()
             await app.state.cache.close()
             await engine.dispose()
 
@@ -316,6 +323,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(sentinel_router)
     app.include_router(interventions_router)
     app.include_router(predictions_router)
+    app.include_router(chess_router)
 
     from prometheus_client import CollectorRegistry
     from prometheus_fastapi_instrumentator import Instrumentator

@@ -16,6 +16,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.chess.commands import chess_app
 from edgelab.core.cache import make_cache
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings, data_dir
@@ -35,6 +36,7 @@ app.add_typer(email_app, name="email")
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 app.add_typer(jobs_app, name="jobs")
 app.add_typer(sentinel_app, name="sentinel")
+app.add_typer(chess_app, name="chess")
 model_app = typer.Typer(help="The value-betting model.", no_args_is_help=True)
 app.add_typer(model_app, name="model")
 console = Console(stderr=True, soft_wrap=True)

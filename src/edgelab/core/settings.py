@@ -166,6 +166,17 @@ class Settings(BaseSettings):
     newsapi_cache_ttl_seconds: float = Field(3600.0, ge=0, le=7 * 86_400)
     newsapi_daily_budget: int = Field(90, ge=0, le=1_000_000)
 
+    # chess analyzer: Chess.com Published-Data API (no key; a User-Agent with contact details is
+    # required, else 403), Stockfish for the engine review, per-username analyses allowed
+    chesscom_url: str = "https://api.chess.com/pub"
+    chesscom_user_agent: str = Field(
+        "edgelab-chess/0.1 (contact: ops@edgelab.invalid)", min_length=8, max_length=300
+    )
+    stockfish_path: str | None = None  # unset = `stockfish` on PATH, else /usr/games/stockfish
+    engine_depth: int = Field(12, ge=1, le=40)
+    chess_rate_limit_per_username: str = "10/minute;60/hour"
+    chess_review_max_games: int = Field(20, ge=1, le=200)
+
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:

@@ -1,0 +1,221 @@
+"""Chess.com Published-Data API client: archives list, then the newest months' games.
+
+- User-Agent with contact details from `EDGELAB_CHESSCOM_USER_AGENT` (Chess.com answers 403
+  without one); base URL `EDGELAB_CHESSCOM_URL`. Archive URLs Chess.com returns are rebased on
+  it (only their `/player/...` path is kept).
+- Requests to the host are serial (one lock per client): parallel calls are what Chess.com
+  rate-limits. A 429 (or 5xx) is retried with exponential backoff honouring `Retry-After`
+  (`core.http.send_with_retries`); still 429 after the retries is 503 `upstream_rate_limited`.
+- Conditional requests: every answer is kept in the app cache with its `ETag` and
+  `Last-Modified` (echoed verbatim: Chess.com's Last-Modified is not RFC format); the next
+  request sends `If-None-Match` / `If-Modified-Since` and a 304 reuses the cached body. An entry
+  fetched less than `REVALIDATE_SECONDS` ago is used without asking.
+- 404 on the archives list is 404 `player_not_found`; a 410 is remembered (cache and process)
+  and that URL is never asked again (treated as no games).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import orjson
+
+from edgelab.core.cache import Cache
+from edgelab.core.errors import NotFoundError, UpstreamError
+from edgelab.core.http import make_http_client, retry_after_seconds, send_with_retries
+from edgelab.core.settings import Settings
+
+log = logging.getLogger(__name__)
+SERVICE = "chess.com"
+KEEP_SECONDS = 30 * 86_400.0  # cached answers (revalidated before use)
+GONE_SECONDS = 365 * 86_400.0  # a 410 is remembered this long
+REVALIDATE_SECONDS = 300.0  # Chess.com refreshes at most every 12 h; ask again after this
+MAX_MONTHS = 120  # at most this many monthly archives per analysis
+
+
+class PlayerNotFoundError(NotFoundError):
+    code = "player_not_found"
+
+
+@dataclass(frozen=True)
+class Fetched:
+    body: Any
+    version: str  # the validator (ETag, else Last-Modified) of what we hold
+    status: int  # 200, 304, or 0 when served from a fresh cache entry without asking
+
+
+@dataclass(frozen=True)
+class PlayerGames:
+    username: str
+    games: list[dict[str, Any]]  # newest first, at most the requested count
+    version: str  # the newest archive's validator: changes when a new game lands
+    months: int  # archives read
+
+
+def _path_of(url: str) -> str:
+    """`https://api.chess.com/pub/player/x/games/2020/05` -> `/player/x/games/2020/05`."""
+    index = url.find("/player/")
+    return url[index:] if index >= 0 else url
+
+
+class ChesscomClient:
+    def __init__(
+        self,
+        settings: Settings,
+        cache: Cache,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+        retry_initial_wait: float = 0.5,
+    ) -> None:
+        self._http = make_http_client(
+            settings,
+            base_url=settings.chesscom_url.rstrip("/"),
+            headers={"User-Agent": settings.chesscom_user_agent, "Accept": "application/json"},
+            transport=transport,
+        )
+        self._cache = cache
+        self._attempts = settings.http_max_retries + 1
+        self._initial_wait = retry_initial_wait
+        self._lock = asyncio.Lock()  # serial per host
+        self._gone: set[str] = set()
+        self.requests = 0  # sent to Chess.com (tests, benchmarks)
+        self.revalidate_seconds = REVALIDATE_SECONDS
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def _is_gone(self, path: str) -> bool:
+        return path in self._gone or await self._cache.get(f"chess:gone:{path}") is not None
+
+    async def get(self, path: str) -> Fetched:
+        """GET one path (conditional when we hold a copy). Raises `KeyError(path)` for 404/410."""
+        if await self._is_gone(path):
+            raise KeyError(path)
+        key = f"chess:http:{path}"
+        raw = await self._cache.get(key)
+        held: dict[str, Any] | None = orjson.loads(raw) if raw else None
+        if held is not None and time.time() - held["at"] < self.revalidate_seconds:
+            return Fetched(held["body"], held["version"], 0)
+        headers: dict[str, str] = {}
+        if held is not None:
+            if held.get("etag"):
+                headers["If-None-Match"] = held["etag"]
+            if held.get("last_modified"):
+                headers["If-Modified-Since"] = held["last_modified"]
+        async with self._lock:
+            response = await self._send(path, headers)
+        status = response.status_code
+        if status == 304 and held is not None:
+            held["at"] = time.time()
+            await self._cache.set(key, orjson.dumps(held), KEEP_SECONDS)
+            return Fetched(held["body"], held["version"], 304)
+        if status == 410:
+            self._gone.add(path)
+            await self._cache.set(f"chess:gone:{path}", b"1", GONE_SECONDS)
+            raise KeyError(path)
+        if status == 404:
+            raise KeyError(path)
+        if status == 429:
+            wait = retry_after_seconds(response)
+            raise UpstreamError(
+                "Chess.com is rate limiting us; try again shortly.",
+                code="upstream_rate_limited",
+                status_code=503,
+                retry_after=max(1, int(wait or 30)),
+                details={"service": SERVICE},
+            )
+        if status == 403:
+            raise UpstreamError(
+                "Chess.com refused the request (403): check EDGELAB_CHESSCOM_USER_AGENT.",
+                code="upstream_auth_failed",
+                details={"service": SERVICE},
+            )
+        if status != 200:
+            raise UpstreamError(
+                f"Chess.com answered {status}.",
+                code="upstream_unavailable" if status >= 500 else "upstream_bad_response",
+                status_code=503 if status >= 500 else 502,
+                details={"service": SERVICE, "status": status},
+            )
+        try:
+            body = response.json()
+        except ValueError:
+            raise UpstreamError(
+                "Chess.com answered something that is not JSON.",
+                code="upstream_bad_response",
+                details={"service": SERVICE},
+            ) from None
+        etag = response.headers.get("ETag")
+        last_modified = response.headers.get("Last-Modified")
+        version = etag or last_modified or f"t{time.time():.0f}"
+        entry = {
+            "body": body,
+            "etag": etag,
+            "last_modified": last_modified,
+            "version": version,
+            "at": time.time(),
+        }
+        await self._cache.set(key, orjson.dumps(entry), KEEP_SECONDS)
+        return Fetched(body, version, 200)
+
+    async def _send(self, path: str, headers: dict[str, str]) -> httpx.Response:
+        async def once() -> httpx.Response:
+            self.requests += 1
+            return await self._http.get(path, headers=headers)
+
+        try:
+            return await send_with_retries(
+                once, attempts=self._attempts, initial_wait=self._initial_wait
+            )
+        except (httpx.TimeoutException, httpx.TransportError) as exc:
+            raise UpstreamError(
+                "Chess.com did not answer.",
+                code="upstream_unavailable",
+                status_code=503,
+                details={"service": SERVICE, "error": type(exc).__name__},
+            ) from exc
+
+    async def archives(self, username: str) -> Fetched:
+        user = username.lower()
+        try:
+            return await self.get(f"/player/{user}/games/archives")
+        except KeyError:
+            raise PlayerNotFoundError(
+                f"No Chess.com player named {username!r}.", details={"username": username}
+            ) from None
+
+    async def recent_games(self, username: str, game_count: int) -> PlayerGames:
+        """The newest `game_count` games (newest first): archives list, then months newest
+        first until enough games are collected."""
+        listing = await self.archives(username)
+        urls = listing.body.get("archives") if isinstance(listing.body, dict) else None
+        if not isinstance(urls, list):
+            raise UpstreamError(
+                "Chess.com's archives list has no `archives`.",
+                code="upstream_bad_response",
+                details={"service": SERVICE},
+            )
+        games: list[dict[str, Any]] = []
+        version = f"empty:{listing.version}"
+        months = 0
+        for url in reversed(urls[-MAX_MONTHS:]):
+            path = _path_of(str(url))
+            try:
+                month = await self.get(path)
+            except KeyError:
+                continue
+            months += 1
+            if months == 1:
+                version = f"{path}:{month.version}"
+            rows = month.body.get("games", []) if isinstance(month.body, dict) else []
+            rows = [g for g in rows if isinstance(g, dict)]
+            rows.sort(key=lambda g: g.get("end_time") or 0, reverse=True)
+            games.extend(rows)
+            if len(games) >= game_count:
+                break
+        return PlayerGames(username.lower(), games[:game_count], version, months)

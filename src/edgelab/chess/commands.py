@@ -1,0 +1,62 @@
+"""`edgelab chess ...`: the pattern analysis offline, on a PGN file."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import typer
+
+chess_app = typer.Typer(help="The chess analyzer.", no_args_is_help=True)
+
+
+@chess_app.command("analyze")
+def analyze_pgn(
+    pgn: Annotated[
+        Path, typer.Option("--pgn", exists=True, dir_okay=False, help="A PGN file (many games).")
+    ],
+    player: Annotated[
+        str | None,
+        typer.Option("--player", help="Whose side to take (default: the most frequent name)."),
+    ] = None,
+    tz: Annotated[str, typer.Option("--tz", help="IANA zone for hour and weekday.")] = "UTC",
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the full analysis here as JSON.")
+    ] = None,
+) -> None:
+    """The same pattern analysis as `POST /api/analyze`, on a PGN file; a summary on stdout."""
+    from edgelab.chess.games import parse_pgn
+    from edgelab.chess.patterns import analyze
+
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
+    started = time.perf_counter()
+    games, unreadable = parse_pgn(pgn.read_text(encoding="utf-8-sig", errors="replace"))
+    result = analyze(games, player, tz=tz)
+    result["skipped"]["unreadable"] = unreadable
+    result["source"] = {"pgn": str(pgn), "games_in_file": len(games) + unreadable}
+    seconds = time.perf_counter() - started
+    if json_path is not None:
+        json_path.write_text(json.dumps(result, indent=2))
+    overall = result["overall"]
+    typer.echo(
+        f"{result['player']}: {result['games_analyzed']} games "
+        f"(+{overall['wins']} ={overall['draws']} -{overall['losses']}, "
+        f"score {overall['score']}%) in {seconds:.2f} s"
+    )
+    for colour, row in result["by_color"].items():
+        typer.echo(
+            f"  as {colour}: {row['games']} games, +{row['wins']} ={row['draws']} "
+            f"-{row['losses']} ({row['score']}%)"
+        )
+    for colour in ("white", "black"):
+        top = result["by_opening"][colour][:3]
+        names = ", ".join(f"{o['name']} ({o['games']})" for o in top)
+        typer.echo(f"  top openings as {colour}: {names or '-'}")
+    if json_path is not None:
+        typer.echo(f"  full analysis: {json_path}")

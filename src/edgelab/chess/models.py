@@ -1,0 +1,41 @@
+"""The engine-review job table: one row per `POST /api/analyze/review`, its progress and result.
+
+Light on purpose (a request imports it); the review itself is `review` (python-chess, a
+process pool of Stockfish engines).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import JSON, Float, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from edgelab.core.db import Base, UTCDateTime
+
+JOB_STATUSES = ("queued", "running", "succeeded", "failed")
+REVIEW_TASK = "chess.review"
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class ChessReviewJob(Base):
+    __tablename__ = "chess_review_jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # uuid4 hex
+    status: Mapped[str] = mapped_column(String(10), default="queued")  # JOB_STATUSES
+    requested_by: Mapped[str] = mapped_column(String(64), index=True)  # user id
+    username: Mapped[str] = mapped_column(String(50))  # the Chess.com player reviewed
+    depth: Mapped[int] = mapped_column(Integer)
+    games_total: Mapped[int] = mapped_column(Integer, default=0)
+    games_done: Mapped[int] = mapped_column(Integer, default=0)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)  # 0..1
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    started_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    games: Mapped[list[str]] = mapped_column(JSON, default=list)  # the PGNs to review
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)

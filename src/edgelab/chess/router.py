@@ -1,0 +1,182 @@
+"""HTTP layer of the chess analyzer.
+
+| route                          | free (and anonymous) | paid |
+| `POST /api/analyze`            | yes                  | yes  |
+| `POST /api/analyze/review`     | 403                  | yes  |
+| `GET /api/analyze/{job_id}`    | own jobs             | own jobs |
+
+The pattern analysis answers within the request, for everyone (rate limited per caller by tier
+and per Chess.com username, so nobody can use us to hammer Chess.com). The engine review costs
+minutes of CPU per batch of games, so it is paid: 202 with a job id, then poll
+`GET /api/analyze/{job_id}`; 503 `engine_unavailable` when Stockfish is not installed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.responses import Response as RawResponse
+
+from edgelab.chess import schemas
+from edgelab.chess.chesscom import ChesscomClient
+from edgelab.chess.models import REVIEW_TASK, ChessReviewJob, utcnow
+from edgelab.core.auth import CurrentUser, PaidUser
+from edgelab.core.db import ReadSessionMakerDep, SessionDep
+from edgelab.core.deps import CacheDep, SettingsDep
+from edgelab.core.errors import AppError, InvalidInputError, NotFoundError, error_responses
+from edgelab.core.jobs import enqueue
+from edgelab.core.ratelimit import RateLimiter, enforce, rate_limit
+
+router = APIRouter(prefix="/api/analyze", tags=["chess"])
+JobIdPath = Annotated[str, Path(min_length=1, max_length=40)]
+
+
+class EngineUnavailableError(AppError):
+    status_code = 503
+    code = "engine_unavailable"
+
+
+async def get_chesscom(request: Request) -> ChesscomClient:
+    client: ChesscomClient = request.app.state.chesscom
+    return client
+
+
+ChesscomDep = Annotated[ChesscomClient, Depends(get_chesscom)]
+
+
+async def limit_username(request: Request, username: str, limit: str) -> None:
+    """Per Chess.com username, whoever asks: 429 `rate_limited` with Retry-After."""
+    limiter: RateLimiter | None = getattr(request.app.state, "ratelimiter", None)
+    if limiter is None:
+        return
+    decision = await limiter.hit(limit, "chess-username", username.lower(), "analyze")
+    enforce(decision, f"the Chess.com player {username!r}")
+
+
+@router.post(
+    "",
+    responses={
+        200: {"description": "The pattern analysis (see the README for the keys)."},
+        **error_responses(401, 404, 422, 429, 502, 503),
+    },
+    dependencies=[Depends(rate_limit("POST /api/analyze"))],
+    summary="Pattern analysis of a Chess.com player's newest games",
+)
+async def analyze(
+    body: schemas.AnalyzeRequest,
+    request: Request,
+    settings: SettingsDep,
+    cache: CacheDep,
+    client: ChesscomDep,
+) -> RawResponse:
+    """Results by colour, opening, time class and control, local hour and weekday, terminations,
+    rating trend, streaks and tilt, game length, opponent rating bands and Chess.com accuracy,
+    each with its sample size. Cached per player and newest archive version.
+    404 `player_not_found` for an unknown player."""
+    from edgelab.chess.service import analyze_player
+
+    await limit_username(request, body.username, settings.chess_rate_limit_per_username)
+    data, cached = await analyze_player(client, cache, body.username, body.game_count, body.tz)
+    return RawResponse(
+        data, media_type="application/json", headers={"X-Cache": "hit" if cached else "miss"}
+    )
+
+
+def _status_url(job_id: str) -> str:
+    return f"/api/analyze/{job_id}"
+
+
+@router.post(
+    "/review",
+    status_code=202,
+    response_model=schemas.ReviewAccepted,
+    responses=error_responses(400, 401, 403, 404, 422, 429, 502, 503),
+    dependencies=[Depends(rate_limit("POST /api/analyze/review"))],
+    summary="Start a Stockfish review of a player's newest games (background job)",
+)
+async def start_review(
+    body: schemas.ReviewRequest,
+    request: Request,
+    response: Response,
+    caller: PaidUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    client: ChesscomDep,
+) -> schemas.ReviewAccepted:
+    """Answers 202 with a job id at once; poll `status_url`. Paid only. 503
+    `engine_unavailable` (with the install hint) when Stockfish is not installed."""
+    from edgelab.chess.review import INSTALL_HINT, engine_path
+
+    if engine_path(settings.stockfish_path) is None:
+        raise EngineUnavailableError(
+            f"The chess engine is not installed on this server. {INSTALL_HINT}",
+            details={"hint": INSTALL_HINT},
+        )
+    if body.game_count > settings.chess_review_max_games:
+        raise InvalidInputError(
+            f"At most {settings.chess_review_max_games} games per review.",
+            details={"max_games": settings.chess_review_max_games},
+        )
+    await limit_username(request, body.username, settings.chess_rate_limit_per_username)
+    fetched = await client.recent_games(body.username, max(body.game_count * 2, 20))
+    pgns = [
+        g["pgn"]
+        for g in fetched.games
+        if (g.get("rules") or "chess") == "chess" and isinstance(g.get("pgn"), str)
+    ][: body.game_count]
+    job = ChessReviewJob(
+        id=uuid.uuid4().hex,
+        status="queued",
+        requested_by=caller.id[:64],
+        username=fetched.username,
+        depth=settings.engine_depth,
+        games_total=len(pgns),
+        games_done=0,
+        progress=0.0,
+        created_at=utcnow(),
+        games=pgns,
+    )
+    session.add(job)
+    await session.flush()
+    enqueue(REVIEW_TASK, job_id=job.id)
+    response.headers["Location"] = _status_url(job.id)
+    return schemas.ReviewAccepted(
+        job_id=job.id,
+        status="queued",
+        status_url=_status_url(job.id),
+        games=len(pgns),
+        depth=job.depth,
+    )
+
+
+@router.get(
+    "/{job_id}",
+    response_model=schemas.ReviewJobOut,
+    responses=error_responses(401, 404, 422, 429),
+    dependencies=[Depends(rate_limit("GET /api/analyze/{job_id}"))],
+    summary="Status, progress and result of an engine review",
+)
+async def get_review(
+    job_id: JobIdPath, caller: CurrentUser, sessions: ReadSessionMakerDep
+) -> schemas.ReviewJobOut:
+    """Only the account that started the review sees it (others get 404)."""
+    async with sessions() as session:
+        job = await session.get(ChessReviewJob, job_id)
+    if job is None or job.requested_by != caller.id[:64]:
+        raise NotFoundError(f"No review job with id {job_id!r}.", code="review_job_not_found")
+    return schemas.ReviewJobOut(
+        job_id=job.id,
+        status=job.status,  # type: ignore[arg-type]  # one of JOB_STATUSES by construction
+        username=job.username,
+        depth=job.depth,
+        progress=job.progress,
+        games_total=job.games_total,
+        games_done=job.games_done,
+        created_at=job.created_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        result=job.result,
+        error=job.error,
+    )

@@ -1,0 +1,71 @@
+"""Request and response models of the chess analyzer API."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, Field, field_validator
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"  # Chess.com's allowed characters
+JobStatus = Literal["queued", "running", "succeeded", "failed"]
+
+
+class AnalyzeRequest(BaseModel):
+    username: str = Field(
+        min_length=1, max_length=50, pattern=USERNAME_PATTERN, examples=["hikaru"]
+    )
+    game_count: int = Field(100, ge=1, le=500, description="The newest N games are analysed.")
+    tz: str = Field(
+        "UTC",
+        max_length=64,
+        description="IANA time zone for `by_hour` / `by_weekday` (Chess.com times are UTC).",
+        examples=["Europe/Oslo"],
+    )
+
+    @field_validator("tz")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+
+class ReviewRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=50, pattern=USERNAME_PATTERN)
+    game_count: int = Field(
+        10,
+        ge=1,
+        le=200,
+        description="The newest N standard games are reviewed (at most "
+        "`EDGELAB_CHESS_REVIEW_MAX_GAMES`, 20 by default).",
+    )
+
+
+class ReviewAccepted(BaseModel):
+    job_id: str
+    status: JobStatus
+    status_url: str = Field(examples=["/api/analyze/6f1c0e3b9a2d4c58b1e7f0a9d3c2b1a0"])
+    games: int = Field(description="Games queued for review.")
+    depth: int = Field(description="Stockfish search depth per position.")
+
+
+class ReviewJobOut(BaseModel):
+    job_id: str
+    status: JobStatus
+    username: str
+    depth: int
+    progress: float = Field(ge=0, le=1, description="Share of games reviewed, 0 to 1.")
+    games_total: int
+    games_done: int
+    created_at: dt.datetime
+    started_at: dt.datetime | None
+    finished_at: dt.datetime | None
+    result: dict[str, Any] | None = Field(
+        description="Overall accuracy, classifications, blunders by phase and piece, the worst "
+        "moments with the better move, and per-game figures; null until the job succeeds."
+    )
+    error: str | None
