@@ -653,15 +653,16 @@ def serve(
 def demo(
     serve_after: Annotated[bool, typer.Option("--serve/--no-serve")] = True,
 ) -> None:
-    """Migrate, import the shipped real data, fit and score the demo slate, then serve."""
+    """Migrate, import the shipped real data, fit and score the demo slate, load and score
+    Sentinel's real payments, then serve."""
     from edgelab.core import migrations
 
     settings = _settings()
-    console.rule("1/4 migrate")
+    console.rule("1/5 migrate")
     migrations.upgrade(settings)
-    console.rule("2/4 import the shipped NBA data")
+    console.rule("2/5 import the shipped NBA data")
     _import_nba(settings, shipped_nba_files(), None)
-    console.rule("3/4 fit the model and score the demo slate")
+    console.rule("3/5 fit the model and score the demo slate")
     result = _score(settings, None)
     console.print(
         f"slate {result['slate_date']}: {result['scored_rows']} scores, "
@@ -669,8 +670,13 @@ def demo(
     )
     alerts = _send_alerts(settings, dt.date.fromisoformat(result["slate_date"]))
     console.print(f"alerts: {alerts['alerts']} markets in {alerts['emails']} e-mails")
+    console.rule("4/5 Sentinel: load the shipped real payments and score their players")
+    from edgelab.sentinel.commands import import_payments, rescore
+
+    import_payments(None)  # idempotent: a second demo adds nothing
+    rescore(all_players=True)
     if serve_after:
-        console.rule(f"4/4 serve on http://{settings.host}:{settings.port} (docs at /docs)")
+        console.rule(f"5/5 serve on http://{settings.host}:{settings.port} (docs at /docs)")
         serve(None, None, 1)
 
 
