@@ -47,12 +47,12 @@ def analyze_pgn(
     typer.echo(
         f"{result['player']}: {result['games_analyzed']} games "
         f"(+{overall['wins']} ={overall['draws']} -{overall['losses']}, "
-        f"score {overall['score']}%) in {seconds:.2f} s"
+        f"score {_pct(overall['score'])}) in {seconds:.2f} s"
     )
     for colour, row in result["by_color"].items():
         typer.echo(
             f"  as {colour}: {row['games']} games, +{row['wins']} ={row['draws']} "
-            f"-{row['losses']} ({row['score']}%)"
+            f"-{row['losses']} ({_pct(row['score'])})"
         )
     for colour in ("white", "black"):
         top = result["by_opening"][colour][:3]
@@ -60,3 +60,8 @@ def analyze_pgn(
         typer.echo(f"  top openings as {colour}: {names or '-'}")
     if json_path is not None:
         typer.echo(f"  full analysis: {json_path}")
+
+
+def _pct(score: float | None) -> str:
+    """A score share for people: `-` when there were no games to score."""
+    return "-" if score is None else f"{score}%"
