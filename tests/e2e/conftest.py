@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import socket
 import threading
@@ -83,12 +84,26 @@ def _free_port() -> int:
 
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, real_sqlite_file: Path) -> Iterator[str]:
+    with contextlib.ExitStack() as stack:
+        yield from _live_server(stack, tmp_path_factory, real_sqlite_file)
+
+
+def _live_server(
+    stack: contextlib.ExitStack, tmp_path_factory: pytest.TempPathFactory, real_sqlite_file: Path
+) -> Iterator[str]:
     """The app on a real loopback port (SQLite with the real data), for schemathesis."""
+    from tests.chess.fake_chesscom import FakeChesscom
+    from tests.loopback import serve
+
+    # Chess.com is a local fake here, so the fuzzer meets its answers (a 404 for an unknown
+    # player), not a 503 from a host this machine cannot reach
+    chesscom = stack.enter_context(serve(FakeChesscom().app, name="fake Chess.com"))
     settings = make_settings(
         _copy_of(real_sqlite_file, tmp_path_factory.mktemp("live")),
         # billing configured, so the fuzzer meets the signature check rather than a 503
         paddle_webhook_secret="pdl_ntfset_e2e_secret_0123456789",
         paddle_price_id="pri_e2e",
+        chesscom_url=chesscom,
     )
     port = _free_port()
     server = uvicorn.Server(

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any, Literal
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, JsonValue, field_validator
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"  # Chess.com's allowed characters
 JobStatus = Literal["queued", "running", "succeeded", "failed"]
@@ -22,6 +22,8 @@ class AnalyzeRequest(BaseModel):
         max_length=64,
         description="IANA time zone for `by_hour` / `by_weekday` (Chess.com times are UTC).",
         examples=["Europe/Oslo"],
+        # the schema names every zone the server accepts, so clients (and fuzzers) can know
+        json_schema_extra={"enum": list[JsonValue](sorted(available_timezones()))},
     )
 
     @field_validator("tz")
