@@ -12,7 +12,7 @@ from edgelab.chess.accuracy import (
     move_accuracy,
     win_percent,
 )
-from edgelab.chess.review import summarise, summarise_game
+from edgelab.chess.review_summary import summarise, summarise_game
 
 
 @pytest.mark.parametrize(

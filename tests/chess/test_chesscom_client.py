@@ -1,13 +1,16 @@
-"""The Chess.com client against the local fake speaking the recorded payloads."""
+"""The Chess.com client against the local fake speaking the recorded payloads; the cache
+behaviour (ETag/304 reuse, 410 memory) also through Redis when `EDGELAB_TEST_REDIS_URL` is set."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import pytest
+from redis import asyncio as aioredis
 
-from edgelab.chess.chesscom import ChesscomClient, PlayerNotFoundError
-from edgelab.core.cache import MemoryCache
+from edgelab.chess.chesscom import GONE_SECONDS, KEEP_SECONDS, ChesscomClient, PlayerNotFoundError
+from edgelab.core.cache import MemoryCache, RedisCache
 from edgelab.core.errors import UpstreamError
 from edgelab.core.settings import Settings
 from tests.chess.conftest import UA
@@ -151,3 +154,75 @@ async def test_requests_are_serial(fake: FakeChesscom, client: ChesscomClient) -
         client.archives(PLAYER),
     )
     assert peak == 1
+
+
+@pytest.fixture
+async def redis_cache(redis_url: str) -> AsyncIterator[RedisCache]:
+    """A Redis cache in a namespace of its own, removed afterwards."""
+    cache = RedisCache.from_url(redis_url, namespace=f"edgelab:test:chess:{uuid.uuid4().hex}:")
+    try:
+        yield cache
+    finally:
+        await cache.delete_prefix("")
+        await cache.close()
+
+
+async def _ttl_seconds(redis_url: str, cache: RedisCache, key: str) -> float:
+    async with aioredis.from_url(redis_url) as redis:
+        return int(await redis.pttl(cache._ns + key)) / 1000
+
+
+async def test_with_redis_a_new_client_revalidates_the_cached_month_with_a_304(
+    fake: FakeChesscom, fake_url: str, redis_url: str, redis_cache: RedisCache
+) -> None:
+    """What one process fetched, another (a fresh client: nothing in its memory) reuses: it
+    asks with the stored ETag, gets a 304 and serves the body from Redis."""
+    first = ChesscomClient(_settings(fake_url), redis_cache, retry_initial_wait=0.01)
+    try:
+        fetched = await first.get(f"/player/{PLAYER}/games/2020/05")
+    finally:
+        await first.aclose()
+    assert fetched.status == 200 and fake.conditional[MAY] == 0
+    keep = await _ttl_seconds(redis_url, redis_cache, f"chess:http:/player/{PLAYER}/games/2020/05")
+    assert KEEP_SECONDS - 60 < keep <= KEEP_SECONDS
+
+    second = ChesscomClient(_settings(fake_url), redis_cache, retry_initial_wait=0.01)
+    try:
+        fresh = await second.get(f"/player/{PLAYER}/games/2020/05")
+        assert fresh.status == 0 and fake.hits[MAY] == 1  # fresh in Redis: not asked at all
+        second.revalidate_seconds = 0
+        revalidated = await second.get(f"/player/{PLAYER}/games/2020/05")
+        assert revalidated.status == 304 and fake.conditional[MAY] == 1 and fake.hits[MAY] == 2
+        assert revalidated.body == fetched.body and len(revalidated.body["games"]) == 17
+        assert revalidated.version == fetched.version
+        fake.version = 2  # the month changed: the stored ETag no longer matches
+        changed = await second.get(f"/player/{PLAYER}/games/2020/05")
+        assert changed.status == 200 and changed.version != fetched.version
+    finally:
+        await second.aclose()
+
+
+async def test_with_redis_a_410_is_remembered_by_every_client(
+    fake: FakeChesscom, fake_url: str, redis_url: str, redis_cache: RedisCache
+) -> None:
+    """The gone month is never asked again, even by a client that did not see the 410."""
+    first = ChesscomClient(_settings(fake_url), redis_cache, retry_initial_wait=0.01)
+    try:
+        games = await first.recent_games(PLAYER, 30)
+    finally:
+        await first.aclose()
+    assert fake.hits[APRIL] == 1 and len(games.games) == 30 and games.months == 2
+    gone = await _ttl_seconds(redis_url, redis_cache, f"chess:gone:/player/{PLAYER}/games/2020/04")
+    assert GONE_SECONDS - 60 < gone <= GONE_SECONDS
+
+    second = ChesscomClient(_settings(fake_url), redis_cache, retry_initial_wait=0.01)
+    second.revalidate_seconds = 0
+    try:
+        again = await second.recent_games(PLAYER, 30)
+        with pytest.raises(KeyError):
+            await second.get(f"/player/{PLAYER}/games/2020/04")
+    finally:
+        await second.aclose()
+    assert fake.hits[APRIL] == 1  # never asked again
+    assert fake.hits[MARCH] == 2 and fake.conditional[MARCH] == 1  # the others revalidated
+    assert [g["uuid"] for g in again.games] == [g["uuid"] for g in games.games]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from edgelab.chess.review import analyse_game, engine_path, summarise_game
+from edgelab.chess.review import analyse_game, engine_path
+from edgelab.chess.review_summary import summarise_game
 from edgelab.cli import app
 from tests.chess.conftest import DATA
 

@@ -1,4 +1,5 @@
-"""The engine-review job (task `chess.review`): games in a process pool, progress in the row.
+"""The engine-review job (task `chess.review`): the games shared out over one Stockfish process
+per core (`review.review_games`), progress in the row.
 
 The row is written in short transactions of its own so `GET /api/analyze/{job_id}` sees the
 progress while the job works. A redelivered job that already finished is skipped.
@@ -6,12 +7,8 @@ progress while the job works. A redelivered job that already finished is skipped
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import multiprocessing
-import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
 from sqlalchemy import update
@@ -25,10 +22,6 @@ log = logging.getLogger("edgelab.chess.jobs")
 Sessions = Callable[[], AsyncSession]
 
 
-def pool_size(games: int) -> int:
-    return max(1, min(games, os.cpu_count() or 1))
-
-
 async def _set(sessions: Sessions, job_id: str, **values: Any) -> None:
     async with sessions() as s:
         await s.execute(update(ChessReviewJob).where(ChessReviewJob.id == job_id).values(**values))
@@ -36,7 +29,7 @@ async def _set(sessions: Sessions, job_id: str, **values: Any) -> None:
 
 
 async def run_review(sessions: Sessions, settings: Settings, job_id: str) -> dict[str, Any]:
-    from edgelab.chess import review
+    from edgelab.chess import review, review_summary
 
     async with sessions() as s:
         job = await s.get(ChessReviewJob, job_id)
@@ -49,26 +42,19 @@ async def run_review(sessions: Sessions, settings: Settings, job_id: str) -> dic
     try:
         if path is None:
             raise RuntimeError(f"engine unavailable: {review.INSTALL_HINT}")
-        loop = asyncio.get_running_loop()
         summaries: list[dict[str, Any] | None] = [None] * len(pgns)
-        ctx = multiprocessing.get_context("spawn")  # no fork of a threaded, async process
-        with ProcessPoolExecutor(max_workers=pool_size(len(pgns)), mp_context=ctx) as pool:
 
-            async def one(index: int, pgn: str) -> tuple[int, dict[str, Any]]:
-                data = await loop.run_in_executor(pool, review.analyse_game, pgn, path, depth)
-                return index, data
+        async def on_game(done: int, index: int, data: dict[str, Any]) -> None:
+            summaries[index] = review_summary.summarise_game(data, username)
+            await _set(
+                sessions,
+                job_id,
+                games_done=done,
+                progress=round(done / max(1, len(pgns)), 4),
+            )
 
-            pending = [one(i, p) for i, p in enumerate(pgns)]
-            for done, next_done in enumerate(asyncio.as_completed(pending), start=1):
-                index, data = await next_done
-                summaries[index] = review.summarise_game(data, username)
-                await _set(
-                    sessions,
-                    job_id,
-                    games_done=done,
-                    progress=round(done / max(1, len(pgns)), 4),
-                )
-        result = review.summarise([s for s in summaries if s is not None], username)
+        await review.review_games(pgns, path, depth, on_game=on_game)
+        result = review_summary.summarise([s for s in summaries if s is not None], username)
         await _set(
             sessions,
             job_id,
