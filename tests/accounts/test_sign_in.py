@@ -281,3 +281,28 @@ async def test_sign_in_link_requests_are_limited_per_address(client):
     assert int(r.headers["retry-after"]) >= 1 and r.headers["x-ratelimit-remaining"] == "0"
     other = await client.post("/auth/magic-link", json={"email": "someone-else@example.com"})
     assert other.status_code == 202 and "x-ratelimit-limit" in other.headers
+
+
+async def test_me_says_until_when_a_running_time_out_lasts_and_null_once_it_has_ended(
+    client, session, settings
+):
+    user = await create_user(session, "timeout-me@example.com", tier="paid")
+    await session.commit()
+    auth = _auth(issue_access_token(settings, user.id))
+    assert (await client.get("/me", headers=auth)).json()["restricted_until"] is None
+    until = dt.datetime.now(dt.UTC).replace(microsecond=0) + dt.timedelta(hours=24)
+    user.restricted_until = until
+    await session.commit()
+    me = await client.get("/me", headers=auth)
+    assert me.status_code == 200
+    assert dt.datetime.fromisoformat(me.json()["restricted_until"]) == until
+    # the same end the refusals report
+    refused = await client.get("/alerts/rules", headers=auth)
+    assert (
+        refused.status_code == 403
+        and refused.json()["error"]["details"]["restricted_until"] == until.isoformat()
+    )
+    # a time-out that has run out reads as none (the column is not cleared)
+    user.restricted_until = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    await session.commit()
+    assert (await client.get("/me", headers=auth)).json()["restricted_until"] is None

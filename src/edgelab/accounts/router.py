@@ -7,12 +7,13 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Path, Request, Response
 
 from edgelab.accounts import schemas, service
+from edgelab.accounts.models import User
 from edgelab.accounts.uploads import delete_user_uploads
 from edgelab.accounts.uploads_router import UploadStoreDep
 from edgelab.betting.ab import ExposureBuffer, delete_user_exposures
 from edgelab.betting.alerts import delete_user_alert_data
 from edgelab.betting.bets import delete_user_bets
-from edgelab.core.auth import CurrentUser
+from edgelab.core.auth import CurrentUser, Principal
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
@@ -23,6 +24,13 @@ router = APIRouter(tags=["accounts"])
 
 def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
+
+
+def _me(user: User, principal: Principal) -> schemas.Me:
+    """The profile, with the time-out as the principal resolved it for this request (an ended
+    one reads as none, without waiting for anything to clear the column)."""
+    me = schemas.Me.model_validate(user)
+    return me.model_copy(update={"restricted_until": principal.restriction()})
 
 
 def _tokens(pair: service.TokenPair) -> schemas.TokenResponse:
@@ -85,7 +93,7 @@ async def logout(body: schemas.RefreshRequest, session: SessionDep) -> Response:
     responses=error_responses(401, 404, 429),
 )
 async def get_me(principal: CurrentUser, session: SessionDep) -> schemas.Me:
-    return schemas.Me.model_validate(await service.active_user(session, principal.id))
+    return _me(await service.active_user(session, principal.id), principal)
 
 
 @router.patch(
@@ -100,7 +108,7 @@ async def patch_me(
     changes = body.model_dump(exclude_unset=True)
     if changes.get("time_zone", "") is None:
         changes.pop("time_zone")  # the zone can be changed, not removed
-    return schemas.Me.model_validate(await service.update_profile(session, principal, changes))
+    return _me(await service.update_profile(session, principal, changes), principal)
 
 
 @router.delete(

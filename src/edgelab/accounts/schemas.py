@@ -52,6 +52,11 @@ class Me(BaseModel):
     time_zone: str
     alert_preferences: dict[str, Any]
     created_at: dt.datetime
+    restricted_until: dt.datetime | None = Field(
+        None,
+        description="The end of a running Sentinel time-out (paid feeds, alerts and bet "
+        "tracking answer 403 `account_restricted` until then); null when none runs.",
+    )
 
 
 class MeUpdate(BaseModel):

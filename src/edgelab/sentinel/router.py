@@ -8,6 +8,8 @@ import datetime as dt
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
+from fastapi.exceptions import RequestValidationError
+from pydantic import AfterValidator, AwareDatetime
 
 from edgelab.accounts.uploads_router import UploadStoreDep
 from edgelab.core.auth import AnalystUser
@@ -15,7 +17,7 @@ from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.settings import Settings
-from edgelab.sentinel import explain, imports, ingest, service
+from edgelab.sentinel import explain, imports, ingest, service, timeline
 from edgelab.sentinel.anthropic_client import (
     ClaudeExplainer,
     explanation,
@@ -23,10 +25,13 @@ from edgelab.sentinel.anthropic_client import (
     get_explainer,
 )
 from edgelab.sentinel.imports import BetImport, BetImportResult
-from edgelab.sentinel.models import SentinelPlayer, SentinelScore
+from edgelab.sentinel.models import SentinelBet, SentinelPlayer, SentinelScore
 from edgelab.sentinel.schemas import (
+    ACTIVITY_ID_PATTERN,
     PLAYER_ID_PATTERN,
+    ActivityPage,
     AnalyzeRequest,
+    BetActivity,
     BetBatch,
     Category,
     ComponentScores,
@@ -41,12 +46,23 @@ from edgelab.sentinel.schemas import (
     ScoreHistory,
     ScoreOut,
     TopFeature,
+    TransactionActivity,
     TransactionBatch,
 )
 
 router = APIRouter(tags=["sentinel"])
 PlayerIdPath = Annotated[str, Path(pattern=PLAYER_ID_PATTERN, examples=["PLR_10042_NJ"])]
 ExplainerDep = Annotated[ClaudeExplainer | None, Depends(get_explainer)]
+
+
+def _in_utc(value: dt.datetime) -> dt.datetime:
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00
+        raise ValueError("the time is out of range in UTC") from None
+
+
+UTCQueryTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
 def _components(score: SentinelScore) -> ComponentScores:
@@ -198,6 +214,86 @@ async def player_scores(
     player = await service.get_player(session, player_id)
     rows = await service.score_history(session, player, days=days)
     return ScoreHistory(player_id=player_id, days=days, items=[_score_out(s) for s in rows])
+
+
+def _activity_out(entry: timeline.Entry) -> BetActivity | TransactionActivity:
+    row = entry.row
+    if isinstance(row, SentinelBet):
+        return BetActivity(
+            id=f"bet_{row.id}",
+            at=row.placed_at,
+            external_id=row.external_id,
+            source=row.source,
+            sport=row.sport,
+            market_type=row.market_type,
+            is_live=row.is_live,
+            odds_decimal=row.odds_decimal,
+            stake_minor=row.stake_minor,
+            payout_minor=row.payout_minor,
+            currency=row.currency,
+            result=row.status,  # type: ignore[arg-type]
+            settled_at=row.settled_at,
+        )
+    return TransactionActivity(
+        id=f"tx_{row.id}",
+        at=row.occurred_at,
+        external_id=row.external_id,
+        source=row.source,
+        type=row.kind,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]
+        amount_minor=row.amount_minor,
+        currency=row.currency,
+    )
+
+
+@router.get(
+    "/sentinel/players/{player_id}/activity",
+    response_model=ActivityPage,
+    responses=error_responses(401, 403, 404, 422),
+)
+async def player_activity(
+    player_id: PlayerIdPath,
+    _: AnalystUser,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    before: Annotated[
+        UTCQueryTime | None,
+        Query(description="Only rows strictly older than this time (ISO 8601 with offset)."),
+    ] = None,
+    before_id: Annotated[
+        str | None,
+        Query(
+            pattern=ACTIVITY_ID_PATTERN,
+            description="With `before`: the id of the last item seen (`next_before_id`), so "
+            "rows at that same instant are neither skipped nor repeated.",
+        ),
+    ] = None,
+) -> ActivityPage:
+    """The player's bets and deposits/withdrawals merged, newest first, money in minor units
+    of the stored currency. Page with `before` + `before_id` = the previous page's
+    `next_before` + `next_before_id` (a keyset: stable while new rows arrive)."""
+    if before_id is not None and before is None:
+        raise RequestValidationError(
+            [
+                {
+                    "loc": ("query", "before"),
+                    "msg": "before_id needs before (pass next_before with next_before_id)",
+                    "type": "missing",
+                    "input": None,
+                }
+            ]
+        )
+    player = await service.get_player(session, player_id)
+    cursor = timeline.parse_cursor(before, before_id) if before is not None else None
+    page = await timeline.player_activity(session, player, limit=limit, before=cursor)
+    following = page.next_cursor
+    return ActivityPage(
+        player_id=player.player_id,
+        limit=limit,
+        items=[_activity_out(e) for e in page.entries],
+        next_before=following.at if following is not None else None,
+        next_before_id=following.activity_id if following is not None else None,
+    )
 
 
 @router.get("/sentinel/runs", response_model=list[RunOut], responses=error_responses(401, 403, 422))

@@ -303,3 +303,56 @@ class RunOut(BaseModel):
     transactions_read: int
     errors: int
     error_detail: str | None
+
+
+ACTIVITY_ID_PATTERN = r"^(bet|tx)_[0-9]{1,18}$"
+
+
+class BetActivity(BaseModel):
+    """A bet in a player's activity: `at` is when it was placed; money in minor units of
+    `currency` as stored (`payout_minor` includes the stake; null while open)."""
+
+    kind: Literal["bet"] = "bet"
+    id: str = Field(description="`bet_<n>`: stable, and the paging tie-breaker.")
+    at: dt.datetime
+    external_id: str
+    source: str
+    sport: str
+    market_type: str
+    is_live: bool
+    odds_decimal: float
+    stake_minor: int
+    payout_minor: int | None
+    currency: str
+    result: Literal["won", "lost", "void", "open"]
+    settled_at: dt.datetime | None
+
+
+class TransactionActivity(BaseModel):
+    """A deposit, withdrawal or reversed withdrawal in a player's activity; `at` is when it
+    occurred, `amount_minor` in minor units of `currency` as stored."""
+
+    kind: Literal["transaction"] = "transaction"
+    id: str = Field(description="`tx_<n>`: stable, and the paging tie-breaker.")
+    at: dt.datetime
+    external_id: str
+    source: str
+    type: Literal["deposit", "withdrawal", "withdrawal_reversal"]
+    status: Literal["approved", "declined"]
+    amount_minor: int
+    currency: str
+
+
+ActivityItem = Annotated[BetActivity | TransactionActivity, Field(discriminator="kind")]
+
+
+class ActivityPage(BaseModel):
+    """Newest first. To read on, pass `next_before` as `before` and `next_before_id` as
+    `before_id`: the next page starts right after this one's last item (none skipped, none
+    repeated); both are null on the last page."""
+
+    player_id: str
+    limit: int
+    items: list[ActivityItem]
+    next_before: dt.datetime | None
+    next_before_id: str | None
