@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SRC := src tests benchmarks migrations
 
-.PHONY: demo test lint bench serve install install-dev clean
+.PHONY: demo test lint bench serve install install-dev assets browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,8 +16,16 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 
+## The dashboard's browser assets from the npm registry (Lightweight Charts, htmx; not committed)
+assets:
+	@command -v npm >/dev/null && npm ci --no-audit --no-fund --loglevel=error || echo "npm not found: the dashboard runs without charts (install Node.js, then make assets)"
+
+## Debian's Chromium for the browser tests (best effort: without it they skip and say why)
+browser:
+	@[ -x /usr/bin/chromium ] || ([ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests skip (apt-get install chromium)"
+
 ## Migrate a SQLite file (EDGELAB_DATABASE_URL), import the shipped NBA data, fit, score, serve.
-demo: install
+demo: install assets
 	@command -v stockfish >/dev/null || [ -x /usr/games/stockfish ] || ([ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq stockfish) || echo "stockfish not installed: chess engine reviews answer 503 (apt-get install stockfish)"
 	$(BIN)/edgelab demo
 
@@ -25,7 +33,7 @@ serve: install
 	$(BIN)/edgelab serve
 
 ## Lint, then the whole suite (PostgreSQL/Redis too when EDGELAB_TEST_* URLs are set).
-test: install-dev lint
+test: install-dev assets browser lint
 	$(BIN)/python -m pytest
 
 lint: install-dev
@@ -45,4 +53,4 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_api.py --duration 30
 
 clean:
-	rm -rf $(VENV) var benchmarks/out
+	rm -rf $(VENV) var benchmarks/out node_modules

@@ -57,6 +57,7 @@ from edgelab.predictions import service as predictions_service
 from edgelab.predictions.router import router as predictions_router
 from edgelab.sentinel.interventions_router import router as interventions_router
 from edgelab.sentinel.router import router as sentinel_router
+from edgelab.web.router import install_dashboard
 
 if TYPE_CHECKING:
     from edgelab.accounts.resend import ResendClient
@@ -324,6 +325,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(interventions_router)
     app.include_router(predictions_router)
     app.include_router(chess_router)
+    install_dashboard(app)  # /app/: the pages, a view over the routes above
 
     from prometheus_client import CollectorRegistry
     from prometheus_fastapi_instrumentator import Instrumentator

@@ -118,7 +118,7 @@ async def test_a_sign_in_request_reaches_the_inbox_through_a_job(tmp_path: Path,
         await app.state.jobs.drain(timeout=10)
     sent = resend_server[0].sent
     assert len(sent) == 1 and sent[0]["to"] == ["inbox@example.com"]
-    assert re.search(r"/auth/verify\?token=", sent[0]["text"])
+    assert re.search(r"/app/verify\?token=", sent[0]["text"])
     engine = create_engine(settings)
     async with create_sessionmaker(engine)() as s:
         row = (await s.execute(select(OutboxEmail))).scalar_one()

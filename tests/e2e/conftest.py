@@ -5,15 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
-import socket
-import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import uvicorn
 
 from edgelab.app import create_app
 from edgelab.betting.ingest import import_parsed
@@ -76,12 +72,6 @@ async def real_client(real_settings: Settings) -> AsyncIterator[httpx.AsyncClien
             yield c
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="session")
 def live_server(tmp_path_factory: pytest.TempPathFactory, real_sqlite_file: Path) -> Iterator[str]:
     with contextlib.ExitStack() as stack:
@@ -103,21 +93,7 @@ def _live_server(
         # billing configured, so the fuzzer meets the signature check rather than a 503
         paddle_webhook_secret="pdl_ntfset_e2e_secret_0123456789",
         paddle_price_id="pri_e2e",
-        chesscom_url=chesscom,
+        chesscom_url=f"{chesscom}/pub",
     )
-    port = _free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=port, log_level="warning", lifespan="on"
-        )
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("live server did not start")
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve(create_app(settings), name="live app", lifespan="on", start_seconds=20) as url:
+        yield url

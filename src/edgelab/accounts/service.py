@@ -102,7 +102,7 @@ async def request_magic_link(
             expires_at=now() + dt.timedelta(minutes=ttl),
         )
     )
-    link = f"{settings.app_base_url.rstrip('/')}/auth/verify?token={quote(token)}"
+    link = f"{settings.app_base_url.rstrip('/')}/app/verify?token={quote(token)}"
     assert user.email is not None
     await email.queue_email(
         session,

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
     refresh_token_ttl_days: int = Field(30, ge=1, le=365)
     magic_link_ttl_minutes: int = Field(15, ge=1, le=1_440)
+    # the /app/ dashboard: where `make assets` put the npm packages (Lightweight Charts, htmx);
+    # relative paths are from the working directory. Without them pages work, charts don't.
+    web_assets_dir: Path = Path("node_modules")
+    web_refresh_seconds: int = Field(60, ge=5, le=3_600)  # value-bets table self-refresh
     # a static operator token for admin routes (`Authorization: Bearer ...`) until accounts
     # with the admin role are the only way; unset = admin users only
     admin_token: SecretStr | None = None
