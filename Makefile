@@ -50,6 +50,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_recalibration.py
 	$(BIN)/python benchmarks/sentinel_eval.py
 	$(BIN)/python benchmarks/bench_sentinel.py
+	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_api.py --duration 30
 
 clean:

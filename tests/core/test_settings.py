@@ -144,7 +144,13 @@ def test_production_accepts_a_real_key_or_none(monkeypatch: pytest.MonkeyPatch) 
 
 @pytest.mark.parametrize("env", ["test", "production"])
 @pytest.mark.parametrize(
-    "secret", ["dev-secret-change-me", "change-me", "short-but-not-a-placeholder"]
+    "secret",
+    [
+        "dev-secret-change-me-development-only",
+        "dev-secret-change-me",
+        "change-me",
+        "short-but-not-a-placeholder",
+    ],
 )
 def test_a_placeholder_or_short_jwt_secret_is_refused_outside_development(
     monkeypatch: pytest.MonkeyPatch, env: str, secret: str
@@ -159,7 +165,7 @@ def test_the_development_default_jwt_secret_is_allowed_only_in_development(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("EDGELAB_ENV", "development")
-    assert load().jwt_secret.get_secret_value() == "dev-secret-change-me"
+    assert load().jwt_secret.get_secret_value() == "dev-secret-change-me-development-only"
 
 
 @pytest.mark.parametrize("value", ["staging", "prod", ""])

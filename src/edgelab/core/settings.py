@@ -15,7 +15,11 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVIG_METHODS = ("multiplicative", "additive", "power", "shin", "odds_ratio", "logarithmic")
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "dev-secret-change-me"})
+# development only (32+ bytes, so HS256 raises no key-length warning); refused elsewhere
+DEV_JWT_SECRET = "dev-secret-change-me-development-only"
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "changeme", "secret", "dev-secret-change-me", DEV_JWT_SECRET}
+)
 
 
 class Settings(BaseSettings):
@@ -67,7 +71,7 @@ class Settings(BaseSettings):
 
     # accounts: sign-in and sessions
     app_base_url: str = "http://127.0.0.1:8000"  # links in e-mails point here
-    jwt_secret: SecretStr = SecretStr("dev-secret-change-me")
+    jwt_secret: SecretStr = SecretStr(DEV_JWT_SECRET)
     jwt_audience: str = "edgelab"
     jwt_issuer: str = "edgelab"
     access_token_ttl_seconds: int = Field(900, ge=60, le=86_400)
