@@ -137,7 +137,16 @@ def test_an_analyst_reads_a_scored_players_history_chart_and_explanation(
     page.wait_for_url(f"**/app/sentinel/players/{scored_player}")
     page.locator('[data-testid="score-history"][data-rendered="true"]').wait_for()
     assert page.get_by_test_id("components").is_visible()
-    assert page.get_by_test_id("explanation").inner_text().strip()
+    # the explanation (a rescore, maybe Claude) only when asked: htmx swaps in the card alone
+    assert page.get_by_test_id("explanation").count() == 0
+    url = page.url
+    page.get_by_role("button", name="Explain this score").click()
+    explanation = page.get_by_test_id("explanation")
+    explanation.wait_for()
+    assert explanation.inner_text().strip() and page.url == url
+    assert "Component weights: loss_chase" in page.get_by_test_id("weights").inner_text()
+    assert page.get_by_test_id("explain-form").count() == 0
+    assert page.locator('[data-testid="score-history"][data-rendered="true"]').is_visible()
     timeline = page.get_by_test_id("timeline")
     assert timeline.locator("li").count() >= 1
     screenshot(page, "sentinel-player")

@@ -103,10 +103,32 @@ async def test_a_player_page_shows_components_explanation_history_and_timeline(
     r = await client.get(f"/app/sentinel/players/{player}", headers=cookie)
     assert r.status_code == 200, r.text
     assert 'data-testid="components"' in r.text and "Loss chasing" in r.text
-    assert 'data-testid="explanation"' in r.text and "Recommended action" in r.text
     assert 'data-testid="score-history"' in r.text and '"type": "area"' in r.text
     assert 'data-testid="timeline"' in r.text and "Scored " in r.text
     assert 'data-testid="no-interventions"' in r.text
+    # the explanation waits for the analyst to ask for it
+    assert 'data-testid="explanation"' not in r.text and "Recommended action" not in r.text
+    assert "Explain this score" in r.text
+    assert f'action="/app/sentinel/players/{player}/explain"' in r.text
+
+    # a plain form: the whole page, now with the explanation and the weights
+    r = await client.post(f"/app/sentinel/players/{player}/explain", headers=cookie, data={})
+    assert r.status_code == 200, r.text
+    assert "<html" in r.text and 'data-testid="components"' in r.text
+    assert 'data-testid="explanation"' in r.text and "Recommended action" in r.text
+    assert re.search(r'data-testid="weights">Component weights: loss_chase 0\.\d\d', r.text)
+    assert 'data-testid="rescored"' not in r.text
+
+    # htmx: the explanation card alone
+    r = await client.post(
+        f"/app/sentinel/players/{player}/explain",
+        headers={**cookie, "hx-request": "true"},
+        data={"days": "90"},
+    )
+    assert r.status_code == 200, r.text
+    assert r.text.lstrip().startswith('<section id="explanation"') and "<html" not in r.text
+    assert 'data-testid="explanation"' in r.text and 'data-testid="weights"' in r.text
+    assert 'data-testid="components"' not in r.text
 
 
 async def test_an_unknown_player_is_the_apis_404(
@@ -199,6 +221,41 @@ async def test_a_cross_site_post_is_refused(
     assert r.status_code == 403
 
 
+async def test_the_explain_button_refuses_a_cross_site_post(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    cookie = await _cookie(session, settings, "sp-csrf-explain@example.com", "analyst")
+    player = await _operator_player(session, "PLR_5604_NJ")
+    r = await client.post(
+        f"/app/sentinel/players/{player}/explain",
+        headers={**cookie, "origin": "https://evil.example"},
+        data={},
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request"
+    r = await client.post(
+        f"/app/sentinel/players/{player}/explain",
+        headers={**cookie, "sec-fetch-site": "cross-site", "hx-request": "true"},
+        data={},
+    )
+    assert r.status_code == 403 and r.json()["error"]["code"] == "cross_site_request"
+
+
+async def test_explaining_a_player_with_nothing_to_score_says_so(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    cookie = await _cookie(session, settings, "sp-explain-none@example.com", "analyst")
+    player = await _operator_player(session, "PLR_5605_NJ")
+    r = await client.post(
+        f"/app/sentinel/players/{player}/explain", headers={**cookie, "hx-request": "true"}
+    )
+    assert r.status_code == 200 and "<html" not in r.text
+    assert 'data-testid="explanation-unavailable"' in r.text and "player_not_scored" in r.text
+    assert "Try again" in r.text
+    page = await client.post(f"/app/sentinel/players/{player}/explain", headers=cookie)
+    assert page.status_code == 200 and 'data-testid="intervention-form"' in page.text
+    assert "player_not_scored" in page.text
+
+
 def _timeline(html: str) -> list[tuple[str, str]]:
     """(kind, time) of each timeline line, in page order."""
     return re.findall(r'<li class="ev-\w+" data-kind="(\w+)"><time datetime="([^"]+)">', html)
@@ -257,13 +314,18 @@ async def test_the_timeline_interleaves_bets_and_transactions_and_pages_older_ac
     )
     assert r.status_code == 201, r.text
 
+    runs_before = (await client.get("/sentinel/runs?limit=200", headers=bearer)).json()
     page = await client.get(f"/app/sentinel/players/{player}", headers=cookie)
     assert page.status_code == 200, page.text
+    # the page asked no assessment: the new activity is still unscored, no scoring run was made
+    assert (await client.get("/sentinel/runs?limit=200", headers=bearer)).json() == runs_before
+    assert "new activity, not scored yet" in page.text and "not scored yet" in page.text
+    player_data = (await client.get(f"/sentinel/players/{player}", headers=bearer)).json()
+    assert player_data["needs_rescore"] is True and player_data["score"] is None
     lines = _timeline(page.text)
     kinds = [k for k, _ in lines]
-    # the player page's assessment scored them just now; the intervention is from just now
-    assert set(kinds[:2]) == {"score", "intervention"}
-    assert kinds[2:] == ["bet", "transaction", "bet"]  # the newest 3 bets and transactions
+    assert kinds[0] == "intervention"  # from just now
+    assert kinds[1:] == ["bet", "transaction", "bet"]  # the newest 3 bets and transactions
     times = [t for _, t in lines]
     assert times == sorted(times, reverse=True)
     timeline = page.text.split('data-testid="timeline"')[1].split("</ol>")[0]
@@ -281,7 +343,7 @@ async def test_the_timeline_interleaves_bets_and_transactions_and_pages_older_ac
     assert [k for k, _ in _timeline(more.text)] == ["bet", "transaction"]
     assert "Bet 25.00 USD at 1.90 on basketball moneyline: won, paid 47.50 USD" in more.text
     assert "Deposit 100.00 USD" in more.text and "timeline-older" not in more.text
-    assert max(t for _, t in _timeline(more.text)) < min(times[2:])
+    assert max(t for _, t in _timeline(more.text)) < min(times[1:])
 
     # without htmx the link is the player page at that point of the timeline
     plain = await client.get(more_url, headers=cookie)
@@ -292,6 +354,16 @@ async def test_the_timeline_interleaves_bets_and_transactions_and_pages_older_ac
     assert page.status_code == 200
     assert 'data-testid="timeline-window"' in page.text
     assert [k for k, _ in _timeline(page.text)] == ["bet", "transaction"]
+    assert (await client.get("/sentinel/runs?limit=200", headers=bearer)).json() == runs_before
+
+    # explaining scores them (one run), and the page then shows that score in its timeline
+    r = await client.post(f"/app/sentinel/players/{player}/explain", headers=cookie)
+    assert r.status_code == 200 and 'data-testid="explanation"' in r.text
+    runs_after = (await client.get("/sentinel/runs?limit=200", headers=bearer)).json()
+    new_runs = [run for run in runs_after if run not in runs_before]
+    assert len(new_runs) == 1 and new_runs[0]["trigger"] == "analyze"
+    assert "new activity, not scored yet" not in r.text
+    assert "score" in [k for k, _ in _timeline(r.text)][:2]
 
 
 async def test_a_bad_timeline_cursor_is_the_apis_422_not_a_broken_page(

@@ -7,11 +7,14 @@ import datetime as dt
 
 import httpx
 import pytest
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import RedirectResponse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.app import create_app
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
+from edgelab.web.session import WebRoute
 from tests.accounts.test_sign_in import _link_token
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -131,3 +134,88 @@ async def test_the_npm_assets_are_a_clear_404_until_make_assets(settings: Settin
             assert "make assets" in r.json()["error"]["message"]
             page = await c.get("/app/signin")
             assert "/app/vendor/" not in page.text and "make assets" in page.text
+
+
+async def test_a_null_origin_or_a_cross_site_fetch_is_refused(client):
+    for headers in (
+        {"origin": "null"},
+        {"sec-fetch-site": "cross-site"},
+        {"sec-fetch-site": "same-site", "origin": "http://testserver"},
+    ):
+        r = await client.post("/app/verify", data={"token": "x" * 43}, headers=headers)
+        assert r.status_code == 403, headers
+        assert r.json()["error"]["code"] == "cross_site_request"
+    ok = await client.post(
+        "/app/signin",
+        data={"email": "same.site@example.com"},
+        headers={"sec-fetch-site": "same-origin", "origin": "http://testserver"},
+    )
+    assert ok.status_code == 200
+
+
+async def test_a_page_still_carrying_the_rotated_refresh_cookie_gets_the_same_new_pair(
+    client, session, settings: Settings
+):
+    """Two pages sent with the same expired session (tabs restored, the table's refresh racing
+    a click) rotate the refresh token once: the second does not look like a stolen token."""
+    access, refresh = await _web_sign_in(client, session, "web.race@example.com")
+    user_id = (await client.get("/me", headers={"Authorization": f"Bearer {access}"})).json()["id"]
+    old = issue_access_token(settings, user_id, now=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+    cookie = {"cookie": f"edgelab_access={old}; edgelab_refresh={refresh}"}
+    first = await client.get("/app/signin", headers=cookie)
+    second = await client.get("/app/signin", headers=cookie)
+    assert "web.race@example.com" in first.text and "web.race@example.com" in second.text
+    assert _cookie_values(first, "edgelab_refresh") == _cookie_values(second, "edgelab_refresh")
+    new_refresh = _cookie_values(first, "edgelab_refresh")[0]
+    # the family was not revoked: the rotated token still works
+    r = await client.post("/auth/refresh", json={"refresh_token": new_refresh})
+    assert r.status_code == 200
+
+
+async def test_a_route_returning_a_bare_response_still_stores_rotated_tokens(
+    settings: Settings,
+):
+    """`WebRoute` finishes every dashboard response: a redirect or a PNG after a refresh."""
+    router = APIRouter(route_class=WebRoute)
+
+    @router.get("/app/bare")
+    async def bare(request: Request) -> RedirectResponse:
+        request.state.web_new_tokens = ("new-access", "new-refresh")
+        return RedirectResponse("/app/bets", status_code=303)
+
+    app = FastAPI()
+    app.state.settings = settings
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
+        r = await c.get("/app/bare")
+    assert r.status_code == 303
+    assert _cookie_values(r, "edgelab_access") == ["new-access"]
+    assert _cookie_values(r, "edgelab_refresh") == ["new-refresh"]
+
+
+def test_every_dashboard_route_is_a_web_route():
+    from fastapi.routing import APIRoute
+
+    from edgelab.web.router import router
+
+    def routes(r: object) -> list[APIRoute]:
+        out: list[APIRoute] = []
+        for route in getattr(r, "routes", []):
+            inner = getattr(route, "original_router", None)  # FastAPI's lazily included router
+            out += routes(inner) if inner is not None else [route]
+        return out
+
+    pages = [r for r in routes(router) if isinstance(r, APIRoute)]
+    assert len(pages) > 20
+    assert [r.path for r in pages if not isinstance(r, WebRoute)] == []
+
+
+def test_only_web_links_become_hrefs():
+    from edgelab.web.pages import templates
+
+    web_url = templates.env.filters["web_url"]
+    assert web_url("https://example.com/a") == "https://example.com/a"
+    assert web_url(" http://example.com") == "http://example.com"
+    for bad in ("javascript:alert(1)", "JAVASCRIPT:alert(1)", "data:text/html,x", None, ""):
+        assert web_url(bad) == ""

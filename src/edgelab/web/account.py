@@ -23,9 +23,9 @@ from edgelab.betting.alerts_schemas import TeamCode
 from edgelab.betting.schemas import Algorithm, MarketType
 from edgelab.web.api import call_api
 from edgelab.web.pages import error_page, render
-from edgelab.web.session import SameOrigin, WebUserDep, finish_response
+from edgelab.web.session import SameOrigin, WebRoute, WebUserDep, finish_response
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 TEAMS: tuple[str, ...] = get_args(TeamCode)
 MARKET_TYPES: tuple[str, ...] = get_args(MarketType)

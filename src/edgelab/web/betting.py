@@ -19,9 +19,9 @@ from fastapi.responses import Response
 from edgelab.betting import evaluation_schemas, schemas, trends_schemas
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
-from edgelab.web.session import WebUserDep
+from edgelab.web.session import WebRoute, WebUserDep
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 PAID_REFUSAL = "paid_subscription_required"
 MARKET_TYPES = get_args(schemas.MarketType)

@@ -21,9 +21,9 @@ from markupsafe import Markup
 
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
-from edgelab.web.session import SameOrigin, WebUserDep
+from edgelab.web.session import SameOrigin, WebRoute, WebUserDep
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 DEFAULT_GAMES = 100
 DEFAULT_REVIEW_GAMES = 5

@@ -69,7 +69,14 @@ def _when(value: Any) -> str:
     return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
-templates.env.filters.update(pct=_pct, num=_num, signed=_signed, when=_when)
+def _web_url(value: Any) -> str:
+    """An outside link as an href only when it is http(s): a `javascript:` URL in a news item
+    or a PGN header would otherwise run on click (autoescaping does not stop it)."""
+    text = str(value or "").strip()
+    return text if text.lower().startswith(("https://", "http://")) else ""
+
+
+templates.env.filters.update(pct=_pct, num=_num, signed=_signed, when=_when, web_url=_web_url)
 
 
 def base_context(request: Request, user: WebUser | None) -> dict[str, Any]:

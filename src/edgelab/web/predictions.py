@@ -16,9 +16,9 @@ from fastapi.responses import Response
 
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
-from edgelab.web.session import WebUserDep
+from edgelab.web.session import WebRoute, WebUserDep
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 PAGE_SIZE = 25
 SORTS = {

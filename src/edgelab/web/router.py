@@ -20,12 +20,13 @@ from edgelab.web.api import call_api
 from edgelab.web.pages import HERE, error_page, render, vendor_file
 from edgelab.web.session import (
     SameOrigin,
+    WebRoute,
     WebUserDep,
     clear_session_cookies,
     set_session_cookies,
 )
 
-router = APIRouter(prefix="/app", include_in_schema=False)
+router = APIRouter(prefix="/app", include_in_schema=False, route_class=WebRoute)
 
 
 @router.get("")

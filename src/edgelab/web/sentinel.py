@@ -10,6 +10,12 @@ token, so a signed-out visitor meets the API's 401 (a sign-in prompt) and a non-
 only and always for a timeout, 1-168 hours) and its 422 details are shown next to the field
 they concern. A recorded intervention redirects (303) to the player page, which shows it, so
 reloading the page cannot record it twice.
+
+The player page never asks for the assessment (`POST /api/analytics/analyze-player`) itself:
+that call rescores a player with new activity and, with an Anthropic key, pays Claude to write
+the explanation, so it must not run on every GET, form re-render or timeline page (nor on a
+cross-site link). The explanation card has an "Explain this score" button instead, a POST from
+this site only: htmx swaps in the card alone, a plain form gets the whole page with it shown.
 """
 
 from __future__ import annotations
@@ -24,9 +30,9 @@ from fastapi.responses import RedirectResponse, Response
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
 from edgelab.web.sentinel_timeline import timeline_page
-from edgelab.web.session import SameOrigin, WebUserDep, finish_response
+from edgelab.web.session import SameOrigin, WebRoute, WebUserDep, finish_response
 
-router = APIRouter()
+router = APIRouter(route_class=WebRoute)
 
 CATEGORIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
 COMPONENTS = (
@@ -138,14 +144,13 @@ async def _player_view(
     cancel_errors: dict[str, str] | None = None,
     before: str | None = None,
     before_id: str | None = None,
+    assessment: ApiAnswer | None = None,
     status_code: int = 200,
 ) -> Response:
+    """The whole player page. `assessment` is given only by the explain POST, which asked
+    analyze-player before this (so the score shown here is the one it explained); every other
+    render leaves the explanation to the card's button."""
     pid = _path(player_id)
-    # analyze-player first: it rescores a player with unscored activity, and the rest of the
-    # page then shows that score
-    assessment = await call_api(
-        request, "POST", "/api/analytics/analyze-player", json={"player_id": player_id}
-    )
     player = await call_api(request, "GET", f"/sentinel/players/{pid}")
     if not player.ok:
         return error_page(request, player, title="Sentinel player")
@@ -162,11 +167,13 @@ async def _player_view(
     score_items = scores.data["items"] if scores.ok else []
     intervention_items = interventions.data["items"] if interventions.ok else []
     timeline = timeline_page(player.data, score_items, intervention_items, activity, before)
+    score = player.data.get("score")
     context = {
         "player": player.data,
-        "score": player.data.get("score"),
+        "score": score,
         "components": COMPONENTS,
         "assessment": assessment,
+        "shown_scored_at": score["scored_at"] if score else "",
         "scores": scores,
         "days": scores.data["days"] if scores.ok else days,
         "series": _history_series(score_items),
@@ -209,6 +216,33 @@ async def player_page(
     return await _player_view(
         request, player_id, days=days, created=created, before=before, before_id=before_id
     )
+
+
+@router.post("/sentinel/players/{player_id}/explain", dependencies=[SameOrigin])
+async def explain_player(
+    request: Request,
+    user: WebUserDep,
+    player_id: str,
+    days: Annotated[str, Form()] = "",
+    shown_scored_at: Annotated[str, Form()] = "",
+) -> Response:
+    """The "Explain this score" button: analyze-player (which rescores a player with new
+    activity and may ask Claude), only when an analyst asks for it. htmx gets the explanation
+    card alone, always 200 so that htmx swaps in a refusal's message too; a plain form gets the
+    whole player page with the explanation shown. `shown_scored_at` is the score the page
+    showed, so the card can say when explaining rescored the player."""
+    assessment = await call_api(
+        request, "POST", "/api/analytics/analyze-player", json={"player_id": player_id}
+    )
+    if _is_htmx_swap(request):
+        context = {
+            "assessment": assessment,
+            "player": {"player_id": player_id},
+            "days": days,
+            "shown_scored_at": shown_scored_at,
+        }
+        return render(request, "sentinel/_explanation.html", context)
+    return await _player_view(request, player_id, days=days or None, assessment=assessment)
 
 
 @router.get("/sentinel/players/{player_id}/timeline")

@@ -15,6 +15,10 @@ another host.
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -22,6 +26,7 @@ from urllib.parse import urlsplit
 import jwt
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from fastapi.routing import APIRoute
 
 from edgelab.core.auth import ALGORITHM, ForbiddenError
 from edgelab.core.settings import Settings
@@ -103,6 +108,45 @@ def clear_session_cookies(response: Response) -> None:
     response.delete_cookie(REFRESH_COOKIE, path=COOKIE_PATH)
 
 
+REFRESH_MEMO_SECONDS = 30.0
+
+
+async def _refreshed(request: Request, refresh: str) -> tuple[str, str] | None:
+    """The new (access, refresh) pair for a refresh cookie, rotating it at most once.
+
+    After 15 idle minutes every page refreshes, and a browser sends several at once (tabs
+    restored, the table's refresh racing a click). The API treats a second use of a refresh
+    token as theft and revokes the family, so concurrent requests of this process share one
+    rotation (single flight), and its result is reused for `REFRESH_MEMO_SECONDS` by requests
+    that still carry the old cookie. None when the API refused the token (cookies cleared) or
+    could not answer (kept)."""
+    state = request.app.state
+    if not hasattr(state, "web_refreshes"):
+        state.web_refreshes = {}
+    flights: dict[str, tuple[float, asyncio.Task[tuple[int, tuple[str, str] | None]]]]
+    flights = state.web_refreshes
+    key = hashlib.sha256(refresh.encode()).hexdigest()
+    now = time.monotonic()
+    for stale in [k for k, (at, _) in flights.items() if now - at > REFRESH_MEMO_SECONDS]:
+        flights.pop(stale, None)
+
+    async def rotate() -> tuple[int, tuple[str, str] | None]:
+        answer = await call_api(
+            request, "POST", "/auth/refresh", json={"refresh_token": refresh}, token=""
+        )
+        if not answer.ok:
+            return answer.status, None
+        return answer.status, (answer.data["access_token"], answer.data["refresh_token"])
+
+    if key not in flights:
+        flights[key] = (now, asyncio.ensure_future(rotate()))
+    status, pair = await asyncio.shield(flights[key][1])
+    if pair is None:
+        flights.pop(key, None)  # a failure is not remembered: the next page may try again
+        request.state.web_clear_session = status == 401
+    return pair
+
+
 async def web_user(request: Request) -> WebUser | None:
     """The signed-in user (None when anonymous or signed out); resolves once per request.
 
@@ -118,20 +162,19 @@ async def web_user(request: Request) -> WebUser | None:
     access = request.cookies.get(ACCESS_COOKIE)
     refresh = request.cookies.get(REFRESH_COOKIE)
     if (access is None or _expired(settings, access)) and refresh:
-        answer = await call_api(
-            request, "POST", "/auth/refresh", json={"refresh_token": refresh}, token=""
-        )
-        if answer.ok:
-            access = answer.data["access_token"]
-            request.state.web_new_tokens = (access, answer.data["refresh_token"])
+        pair = await _refreshed(request, refresh)
+        if pair is not None:
+            access = pair[0]
+            request.state.web_new_tokens = pair
         else:
             access = None
-            request.state.web_clear_session = True
     if not access:
         return None
     me = await call_api(request, "GET", "/me", token=access)
-    if not me.ok:  # the account is gone or the token was refused: signed out
-        request.state.web_clear_session = True
+    if not me.ok:
+        # refused (the account is gone, the token revoked): signed out; a 429 or 5xx is
+        # passing trouble: the page is anonymous this once, the cookies stay
+        request.state.web_clear_session = me.status == 401
         return None
     request.state.web_token = access
     user = WebUser(
@@ -148,7 +191,11 @@ async def web_user(request: Request) -> WebUser | None:
 
 def finish_response(request: Request, response: Response) -> Response:
     """Store what this request changed in the browser: rotated tokens, a cleared session,
-    the A/B client id the API handed out."""
+    the A/B client id the API handed out. Once per request (`WebRoute` calls it on every
+    dashboard response, whatever the handler returned)."""
+    if getattr(request.state, "web_finished", False):
+        return response
+    request.state.web_finished = True
     settings: Settings = request.app.state.settings
     new = getattr(request.state, "web_new_tokens", None)
     if new is not None:
@@ -169,16 +216,41 @@ def finish_response(request: Request, response: Response) -> Response:
 
 
 async def check_same_origin(request: Request) -> None:
-    """Refuse a state-changing request from another site (403 `cross_site_request`)."""
+    """Refuse a state-changing request from another site (403 `cross_site_request`).
+
+    Browsers send `Origin` on every POST (and `Sec-Fetch-Site`): another host, `Origin: null`
+    (a sandboxed frame, a no-referrer page) or a fetch marked cross-site or same-site is
+    refused. `POST /app/verify` needs no cookie, so SameSite alone would not stop a page from
+    signing a visitor into someone else's account. A request with none of these headers is not
+    from a browser (scripts, tests) and has no ambient cookies to abuse."""
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
+    fetch_site = request.headers.get("sec-fetch-site")
     source = request.headers.get("origin") or request.headers.get("referer")
-    if not source or source == "null":
-        return  # same-origin form posts from some browsers carry neither; SameSite covers them
-    if urlsplit(source).netloc != request.headers.get("host", request.url.netloc):
+    host = request.headers.get("host", request.url.netloc)
+    cross = (
+        (fetch_site is not None and fetch_site not in ("same-origin", "none"))
+        or source == "null"
+        or (source is not None and urlsplit(source).netloc != host)
+    )
+    if cross:
         raise ForbiddenError(
             "This form must be sent from the dashboard itself.", code="cross_site_request"
         )
+
+
+class WebRoute(APIRoute):
+    """Every dashboard route: whatever its handler returns (a page, a redirect, a PNG), the
+    session changes of the request reach the browser. A rotated refresh token that never
+    reached the cookie would be reused on the next page, which the API takes for theft."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def finishing(request: Request) -> Response:
+            return finish_response(request, await handler(request))
+
+        return finishing
 
 
 WebUserDep = Annotated[WebUser | None, Depends(web_user)]
