@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import available_timezones
 
 from fastapi import APIRouter, Form, Request
@@ -250,7 +251,7 @@ def _review_view(job: dict[str, Any]) -> dict[str, Any]:
 async def review_page(request: Request, user: WebUserDep, job_id: str) -> Response:
     """The job's progress (htmx asks again every few seconds while it runs), then its
     result. Another account's job, or none, is the API's 404."""
-    answer = await call_api(request, "GET", f"/api/analyze/{job_id}")
+    answer = await call_api(request, "GET", f"/api/analyze/{quote(job_id, safe='')}")
     if not answer.ok:
         return error_page(request, answer, title="Engine review")
     view = _review_view(answer.data)

@@ -10,6 +10,7 @@ htmx is present (`HX-Request`), and are plain links and a GET form without it.
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
@@ -141,7 +142,7 @@ async def market_page(
 ) -> Response:
     """One market: outcomes and prices (free), the price chart and news (paid). Asked by
     htmx for the price panel alone (interval or outcome change), only that is rendered."""
-    found = await call_api(request, "GET", f"/predictions/markets/{market_id}")
+    found = await call_api(request, "GET", f"/predictions/markets/{quote(market_id, safe='')}")
     if not found.ok:
         return error_page(request, found, title="Prediction market")
     market = found.data
@@ -149,7 +150,9 @@ async def market_page(
     panel = await _price_panel(request, market, chosen, outcome or None)
     if _htmx_target(request, "price-panel"):
         return render(request, "predictions/_price_panel.html", panel)
-    news_answer = await call_api(request, "GET", f"/predictions/markets/{market['id']}/news")
+    news_answer = await call_api(
+        request, "GET", f"/predictions/markets/{quote(str(market['id']), safe='')}/news"
+    )
     news: dict[str, Any] = {"data": None, "refusal": None, "off": False}
     if news_answer.ok:
         news["data"] = news_answer.data
