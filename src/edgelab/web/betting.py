@@ -182,20 +182,36 @@ async def bet_page(request: Request, user: WebUserDep, market_id: str) -> Respon
     )
 
 
+@dataclass
+class EvaluationQuery:
+    """The evaluation filters as typed (the API validates them)."""
+
+    season: str | None = None
+    market_type: str | None = None
+    algorithm: str | None = None
+    line: str | None = None
+
+    def filters(self) -> dict[str, str]:
+        return _filters(
+            season=self.season,
+            market_type=self.market_type,
+            algorithm=self.algorithm,
+            line=self.line,
+        )
+
+
+EvaluationQueryDep = Annotated[EvaluationQuery, Depends()]
+
+
 @router.get("/evaluation")
 async def evaluation_page(
-    request: Request,
-    user: WebUserDep,
-    season: str | None = None,
-    market_type: str | None = None,
-    algorithm: str | None = None,
-    line: str | None = None,
+    request: Request, user: WebUserDep, query: EvaluationQueryDep
 ) -> Response:
     """A vs B on the walk-forward backtest (`GET /evaluation/compare`) with the reliability
     plot (`/evaluation/calibration`, as the API's PNG and its bins as a table); the
     per-season table loads after the page (`/app/evaluation/seasons`): a dozen backtest
     reports are seconds of work the first time."""
-    filters = _filters(season=season, market_type=market_type, algorithm=algorithm, line=line)
+    filters = query.filters()
     compare_filters = {k: v for k, v in filters.items() if k in ("season", "market_type")}
     compare = await call_api(request, "GET", "/evaluation/compare", params=compare_filters)
     context: dict[str, Any] = {
@@ -235,16 +251,11 @@ async def evaluation_page(
 
 @router.get("/evaluation/calibration.png")
 async def calibration_png(
-    request: Request,
-    user: WebUserDep,
-    season: str | None = None,
-    market_type: str | None = None,
-    algorithm: str | None = None,
-    line: str | None = None,
+    request: Request, user: WebUserDep, query: EvaluationQueryDep
 ) -> Response:
     """The API's reliability plot (`format=png`) for the page's <img>; a refusal is the
     error page with the API's status (the browser shows the image's alt text)."""
-    filters = _filters(season=season, market_type=market_type, algorithm=algorithm, line=line)
+    filters = query.filters()
     answer = await call_api(
         request, "GET", "/evaluation/calibration", params={**filters, "format": "png"}
     )
