@@ -59,6 +59,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         "resend_api_key": None,
         "upload_dir": TEST_UPLOAD_DIR,
         "polymarket_ingest_minutes": 0,  # no scheduled call to the real Polymarket
+        # hundreds of apps in one process: a full collection at each start-up walks the whole
+        # (growing) heap, over a second each late in the run
+        "gc_freeze_on_startup": False,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]

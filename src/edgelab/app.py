@@ -254,12 +254,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         # Move everything made at start-up out of the collector's sight: full collections then
         # walk only per-request garbage, which cuts the tail latency under load.
-        gc.collect()
-        gc.freeze()
+        if settings.gc_freeze_on_startup:
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:
-            gc.unfreeze()
+            if settings.gc_freeze_on_startup:
+                gc.unfreeze()
             await app.state.ab_exposures.stop()
             if worker is not None:
                 jobs.stop_worker()

@@ -29,6 +29,10 @@ class Settings(BaseSettings):
 
     env: Literal["development", "test", "production"] = "development"
     log_level: str = "INFO"
+    # at start-up, collect and freeze what start-up made (a serving process's tail latency);
+    # off where a process builds many apps over a large heap (the test suite): each collect
+    # then walks the whole heap
+    gc_freeze_on_startup: bool = True
     database_url: str = "sqlite+aiosqlite:///./var/edgelab.db"
     database_echo: bool = False
     redis_url: str | None = None
