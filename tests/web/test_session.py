@@ -194,7 +194,7 @@ async def test_a_route_returning_a_bare_response_still_stores_rotated_tokens(
     assert _cookie_values(r, "edgelab_refresh") == ["new-refresh"]
 
 
-def test_every_dashboard_route_is_a_web_route():
+async def test_every_dashboard_route_is_a_web_route():
     from fastapi.routing import APIRoute
 
     from edgelab.web.router import router
@@ -211,7 +211,7 @@ def test_every_dashboard_route_is_a_web_route():
     assert [r.path for r in pages if not isinstance(r, WebRoute)] == []
 
 
-def test_only_web_links_become_hrefs():
+async def test_only_web_links_become_hrefs():
     from edgelab.web.pages import templates
 
     web_url = templates.env.filters["web_url"]

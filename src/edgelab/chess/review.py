@@ -108,11 +108,13 @@ async def _exited(engine: chess.engine.Protocol) -> None:
 async def close_engine(engine: Engine) -> None:
     """`quit`, and whatever happens close the transport, which kills a Stockfish that did not
     quit within `QUIT_SECONDS`: no engine process outlives its review."""
+    import chess.engine
+
     transport, protocol = engine
     try:
         async with asyncio.timeout(QUIT_SECONDS):
             await protocol.quit()
-    except Exception:
+    except (TimeoutError, chess.engine.EngineError, OSError):  # hung, died, or its pipe gone
         log.warning("Stockfish did not quit cleanly; closing it", exc_info=True)
     finally:
         transport.close()
