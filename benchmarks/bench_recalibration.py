@@ -37,11 +37,11 @@ from typing import Any  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from edgelab.betting.ingest import import_parsed  # noqa: E402
-from edgelab.betting.model_jobs import create_job  # noqa: E402
-from edgelab.betting.nba_csv import parse_nba_csv  # noqa: E402
-from edgelab.betting.recalibration import run_job  # noqa: E402
-from edgelab.cli import shipped_nba_files  # noqa: E402
+from edgelab.betting.commands import shipped_nba_files  # noqa: E402
+from edgelab.betting.model.jobs import create_job  # noqa: E402
+from edgelab.betting.model.recalibration import run_job  # noqa: E402
+from edgelab.betting.odds.ingest import import_parsed  # noqa: E402
+from edgelab.betting.odds.nba_csv import parse_nba_csv  # noqa: E402
 from edgelab.core import migrations  # noqa: E402
 from edgelab.core.db import create_engine, create_sessionmaker  # noqa: E402
 from edgelab.core.settings import Settings  # noqa: E402

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import norm
 
-from edgelab.betting import devig, ratings, scoring
+from edgelab.betting.markets import devig, ratings, scoring
 
 TARGET_PIPELINE_S = 1.0
 SD_MARGIN = 12.5  # points; the model's default spread of the home margin

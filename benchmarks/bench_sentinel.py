@@ -31,8 +31,8 @@ from sqlalchemy import func, select
 from edgelab.core import migrations
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings
+from edgelab.sentinel.betlog.ingest import ingest_bets
 from edgelab.sentinel.commands import store_simulation
-from edgelab.sentinel.ingest import ingest_bets
 from edgelab.sentinel.models import SentinelBet, SentinelPlayer
 from edgelab.sentinel.rescore import run_rescore
 from edgelab.sentinel.schemas import BetRow

@@ -32,10 +32,11 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
-from edgelab.betting import trends, trends_service  # noqa: E402
-from edgelab.betting.ingest import import_parsed  # noqa: E402
-from edgelab.betting.nba_csv import parse_nba_csv  # noqa: E402
-from edgelab.cli import shipped_nba_files  # noqa: E402
+from edgelab.betting.commands import shipped_nba_files  # noqa: E402
+from edgelab.betting.odds.ingest import import_parsed  # noqa: E402
+from edgelab.betting.odds.nba_csv import parse_nba_csv  # noqa: E402
+from edgelab.betting.trends import service as trends_service  # noqa: E402
+from edgelab.betting.trends import situations as trends  # noqa: E402
 from edgelab.core import migrations  # noqa: E402
 from edgelab.core.db import create_engine, create_sessionmaker  # noqa: E402
 from edgelab.core.settings import Settings  # noqa: E402

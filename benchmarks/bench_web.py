@@ -21,10 +21,10 @@ import httpx
 
 from edgelab.accounts.service import create_user
 from edgelab.app import create_app
-from edgelab.betting.ingest import import_parsed
-from edgelab.betting.nba_csv import parse_nba_csv
-from edgelab.betting.slate import score_slate
-from edgelab.cli import shipped_nba_files
+from edgelab.betting.commands import shipped_nba_files
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.odds.ingest import import_parsed
+from edgelab.betting.odds.nba_csv import parse_nba_csv
 from edgelab.core import migrations
 from edgelab.core.auth import issue_access_token
 from edgelab.core.db import create_engine, create_sessionmaker

@@ -11,8 +11,8 @@ from __future__ import annotations
 import numpy as np
 from sklearn.metrics import brier_score_loss, log_loss
 
-from edgelab.betting.devig import METHODS, american_to_decimal, devig
-from edgelab.betting.nba_csv import parse_nba_csv
+from edgelab.betting.markets.devig import METHODS, american_to_decimal, devig
+from edgelab.betting.odds.nba_csv import parse_nba_csv
 from edgelab.core.settings import data_dir
 
 

@@ -8,22 +8,15 @@ from logging.config import fileConfig
 from alembic import context
 from sqlalchemy.engine import Connection
 
-import edgelab.accounts.models
-import edgelab.betting.ab_models
-import edgelab.betting.model_jobs
-import edgelab.betting.models
-import edgelab.chess.models
-import edgelab.core.webhooks
-import edgelab.predictions.models
-import edgelab.sentinel.models  # noqa: F401
-from edgelab.core.db import Base, create_engine
+from edgelab.core.db import create_engine
 from edgelab.core.settings import Settings
+from edgelab.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def _url() -> str:

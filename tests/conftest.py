@@ -21,19 +21,12 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
 )
 
-from edgelab.app import create_app
 from edgelab.core import migrations
-from edgelab.core.db import (
-    create_engine,
-    finish_failed_unit_of_work,
-    get_session,
-    get_sessionmaker,
-)
-from edgelab.core.jobs import unit_of_work_jobs
+from edgelab.core.db import create_engine
 from edgelab.core.settings import Settings
+from tests.fixtures.app import app_in_session
 
 PG_ENV = "EDGELAB_TEST_DATABASE_URL"
 REDIS_ENV = "EDGELAB_TEST_REDIS_URL"
@@ -62,6 +55,9 @@ def make_settings(database_url: str, **overrides: Any) -> Settings:
         # hundreds of apps in one process: a full collection at each start-up walks the whole
         # (growing) heap, over a second each late in the run
         "gc_freeze_on_startup": False,
+        # requests and a timed exposure flush must not share the test's one connection: tests
+        # that check exposures flush the buffer themselves
+        "ab_exposure_flush_seconds": 3600,
     }
     base.update(overrides)
     return Settings(_env_file=None, **base)  # type: ignore[call-arg]
@@ -139,36 +135,10 @@ async def settings(db_url: str) -> Settings:
 
 @pytest.fixture
 async def client(settings: Settings, session: AsyncSession) -> AsyncIterator[httpx.AsyncClient]:
-    """The real app over ASGI; its unit of work runs in the test's rolled-back session.
-
-    A request that fails rolls back to the test's last `session.commit()` (a savepoint): commit
-    setup data before a request that is meant to be refused.
-    """
-    app = create_app(settings)
-
-    async def test_session() -> AsyncIterator[AsyncSession]:
-        async with unit_of_work_jobs(app.state.jobs) as jobs_after_commit:
-            try:
-                yield session
-            except BaseException as exc:
-                await finish_failed_unit_of_work(session, exc)
-                raise
-            else:
-                await session.commit()
-            await jobs_after_commit.flush()
-
-    async def test_sessionmaker() -> async_sessionmaker[AsyncSession]:
-        # routes that open their own read sessions see the test's uncommitted data too
-        return async_sessionmaker(
-            bind=session.bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-
-    app.dependency_overrides[get_session] = test_session
-    app.dependency_overrides[get_sessionmaker] = test_sessionmaker
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield c
+    """The real app over ASGI; its units of work run in the test's rolled-back session
+    (`tests.fixtures.app.bind_to_session` says how)."""
+    async with app_in_session(settings, session) as (_, c):
+        yield c
 
 
 @pytest.fixture(scope="session")

@@ -20,11 +20,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from edgelab.accounts.paddle import sign
+from edgelab.accounts.billing.paddle import sign
 from edgelab.app import create_app
 from edgelab.core import migrations
 from edgelab.core.webhooks import WebhookEvent
 from tests.conftest import make_settings
+from tests.fixtures.app import resources
 
 SECRET = "pdl_ntfset_worker_test_secret_012345"
 
@@ -101,8 +102,8 @@ async def test_a_separate_worker_process_runs_the_apps_jobs_and_stops_on_sigterm
                     },
                 )
                 assert r.status_code == 200 and r.json()["status"] == "accepted"
-            await app.state.jobs.drain(timeout=60)  # finished by the other process
-            async with app.state.sessionmaker() as s:
+            await resources(app).jobs.drain(timeout=60)  # finished by the other process
+            async with resources(app).sessionmaker() as s:
                 event = (
                     await s.execute(
                         select(WebhookEvent).where(WebhookEvent.external_id == document["event_id"])

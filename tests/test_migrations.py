@@ -17,7 +17,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Connection
 
-import edgelab.betting.models  # noqa: F401  (registers the tables on Base.metadata)
+import edgelab.tables  # noqa: F401  (registers every table on Base.metadata)
 from edgelab.core import migrations
 from edgelab.core.db import Base, create_engine
 from edgelab.core.settings import Settings

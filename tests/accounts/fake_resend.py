@@ -36,7 +36,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from edgelab.accounts.resend import EmailMessage
+from edgelab.core.email.resend import EmailMessage
 from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 
 VALID_KEY = "re_test_0123456789abcdef"

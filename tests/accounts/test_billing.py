@@ -22,15 +22,18 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from edgelab.accounts.models import AuditEvent, OutboxEmail, Payment, Subscription, User
-from edgelab.accounts.paddle import sign, verify_signature
+from edgelab.accounts.billing.models import Payment, Subscription
+from edgelab.accounts.billing.paddle import sign, verify_signature
+from edgelab.accounts.models import AuditEvent, User
 from edgelab.accounts.service import create_user
 from edgelab.app import create_app
 from edgelab.core import migrations
 from edgelab.core.auth import issue_access_token
+from edgelab.core.email.models import OutboxEmail
 from edgelab.core.settings import Settings
 from edgelab.core.webhooks import WebhookEvent
 from tests.conftest import BACKENDS, fresh_database, make_settings
+from tests.fixtures.app import resources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -101,7 +104,7 @@ class Billing:
         self.app = app
         self.client = client
         self.settings = settings
-        self.sessions: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+        self.sessions: async_sessionmaker[AsyncSession] = resources(app).sessionmaker
 
     async def post(self, document: dict[str, Any], *, header: str | None = None) -> httpx.Response:
         body = json.dumps(document).encode()
@@ -113,7 +116,7 @@ class Billing:
         )
 
     async def settle(self) -> None:
-        await self.app.state.jobs.drain(timeout=60)
+        await resources(self.app).jobs.drain(timeout=60)
 
     async def user(self, tier: str = "free") -> tuple[User, dict[str, str]]:
         async with self.sessions() as s:

@@ -18,13 +18,13 @@ import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts import uploads
-from edgelab.accounts.blob_store import BlobNotFoundError, make_upload_store
 from edgelab.accounts.service import create_user
-from edgelab.accounts.vercel_blob import BLOB_PREFIX, VercelBlobStore
+from edgelab.accounts.uploads import service as uploads
 from edgelab.core.auth import issue_access_token
 from edgelab.core.errors import UpstreamError
 from edgelab.core.settings import Settings
+from edgelab.core.storage.store import BlobNotFoundError, make_upload_store
+from edgelab.core.storage.vercel_blob import BLOB_PREFIX, VercelBlobStore
 from tests.accounts.fake_blob import PAYLOADS, VALID_TOKEN, FakeBlob, serve
 from tests.conftest import make_settings
 

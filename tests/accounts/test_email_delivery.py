@@ -14,17 +14,19 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts.delivery import MAX_ATTEMPTS, deliver
-from edgelab.accounts.email import queue_email
-from edgelab.accounts.models import OutboxEmail
-from edgelab.accounts.resend import ResendClient
+from edgelab.accounts.service import MAGIC_LINK_MAIL
 from edgelab.app import create_app
 from edgelab.core import migrations
 from edgelab.core.db import create_engine, create_sessionmaker
+from edgelab.core.email.delivery import MAX_ATTEMPTS, deliver
+from edgelab.core.email.models import OutboxEmail
+from edgelab.core.email.outbox import queue_email
+from edgelab.core.email.resend import ResendClient
 from edgelab.core.jobs import unit_of_work_jobs
 from edgelab.core.settings import Settings
 from tests.accounts.fake_resend import VALID_KEY, FakeResend, serve
 from tests.conftest import make_settings
+from tests.fixtures.app import resources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -62,7 +64,7 @@ async def _pending(session: AsyncSession, settings: Settings) -> OutboxEmail:
             session,
             resend_settings,
             to="to@example.com",
-            template="magic_link",
+            template=MAGIC_LINK_MAIL,
             context={"link": "https://x/y", "minutes": 15},
         )
         buffer.discard()
@@ -115,7 +117,7 @@ async def test_a_sign_in_request_reaches_the_inbox_through_a_job(tmp_path: Path,
         async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
             r = await client.post("/auth/magic-link", json={"email": "inbox@example.com"})
             assert r.status_code == 202
-        await app.state.jobs.drain(timeout=10)
+        await resources(app).jobs.drain(timeout=10)
     sent = resend_server[0].sent
     assert len(sent) == 1 and sent[0]["to"] == ["inbox@example.com"]
     assert re.search(r"/app/verify\?token=", sent[0]["text"])

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edgelab.accounts.resend import EmailMessage, ResendClient, SentEmail
+from edgelab.core.email.resend import EmailMessage, ResendClient, SentEmail
 from edgelab.core.errors import InvalidInputError, UpstreamError
 from edgelab.core.settings import Settings
 from tests.accounts.fake_resend import PAYLOADS, VALID_KEY, FakeResend, load, recorded_email, serve
@@ -259,7 +259,7 @@ async def test_5xx_exhausted_is_unavailable_and_the_key_is_never_logged(
     assert err.details["upstream_name"] == "internal_server_error"
     assert err.details["permanent"] is False
     assert fake.statuses == [200, 500, 500, 500]
-    assert any(r.name == "edgelab.accounts.resend" for r in caplog.records)
+    assert any(r.name == "edgelab.core.email.resend" for r in caplog.records)
     assert VALID_KEY not in caplog.text and VALID_KEY not in repr(client)
 
 

@@ -11,9 +11,10 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts.models import AuditEvent, OutboxEmail, User
+from edgelab.accounts.models import AuditEvent, User
 from edgelab.accounts.service import create_user
 from edgelab.core.auth import issue_access_token
+from edgelab.core.email.models import OutboxEmail
 from edgelab.core.settings import Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

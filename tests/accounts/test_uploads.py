@@ -22,14 +22,15 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts import uploads
-from edgelab.accounts.blob_store import LocalStore, StorageUnavailableError
-from edgelab.accounts.models import Upload
 from edgelab.accounts.service import create_user
+from edgelab.accounts.uploads import service as uploads
+from edgelab.accounts.uploads.models import Upload
 from edgelab.app import create_app
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
+from edgelab.core.storage.store import LocalStore, StorageUnavailableError
 from tests.conftest import make_settings
+from tests.fixtures.app import resources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -547,7 +548,7 @@ async def test_the_hourly_job_is_registered_and_sweeps_orphans(settings: Setting
     _age(orphan, 2)
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        jobs = app.state.jobs
+        jobs = resources(app).jobs
         await jobs.send("accounts.cleanup_uploads")
         await jobs.drain()
     assert not orphan.exists() and fresh.exists()

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting.ingest import ImportStats, import_parsed
-from edgelab.betting.nba_csv import parse_nba_text
+from edgelab.betting.odds.ingest import ImportStats, import_parsed
+from edgelab.betting.odds.nba_csv import parse_nba_text
 from edgelab.core.settings import Settings
 
 # The value-betting seed contract: every market row and bet detail carries these fields.

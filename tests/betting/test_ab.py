@@ -16,17 +16,22 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.accounts.service import create_user
-from edgelab.app import create_app
-from edgelab.betting import ab
-from edgelab.betting.ab_models import AbExposure
-from edgelab.betting.models import Market, Outcome, UserBet
-from edgelab.betting.slate import score_slate
+from edgelab.betting.ab import service as ab
+from edgelab.betting.ab.models import AbExposure
+from edgelab.betting.bets.models import UserBet
+from edgelab.betting.odds.models import Market, Outcome
 from edgelab.core.auth import issue_access_token
-from edgelab.core.db import create_engine, finish_failed_unit_of_work, get_session, get_sessionmaker
-from edgelab.core.jobs import unit_of_work_jobs
+from edgelab.core.db import create_engine
 from edgelab.core.settings import Settings
-from tests.betting.factories import SEED_FIELDS, import_synthetic, synthetic_seasons
+from tests.betting.factories import (
+    SEED_FIELDS,
+    SyntheticSeasons,
+    import_synthetic,
+    synthetic_seasons,
+)
 from tests.conftest import make_settings
+from tests.fixtures.app import app_in_session, resources
+from tests.fixtures.slate import shared_slate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 EXPERIMENT = "value-score-ab-1"
@@ -49,48 +54,23 @@ class App:
 
     @property
     def buffer(self) -> ab.ExposureBuffer:
-        buffer: ab.ExposureBuffer = self.app.state.ab_exposures
-        return buffer
+        return resources(self.app).get(ab.ExposureBuffer)
 
 
 @pytest.fixture
 async def api(settings: Settings, session: AsyncSession) -> AsyncIterator[App]:
     """The real app over ASGI in the test's rolled-back session (as conftest's `client`), with
     the app at hand for its exposure buffer."""
-    app = create_app(settings)
-    sessions = async_sessionmaker(
-        bind=session.bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
-    )
+    async with app_in_session(settings, session) as (app, c):
+        yield App(c, app, resources(app).sessionmaker)
 
-    async def test_session() -> AsyncIterator[AsyncSession]:
-        async with unit_of_work_jobs(app.state.jobs) as jobs_after_commit:
-            try:
-                yield session
-            except BaseException as exc:
-                await finish_failed_unit_of_work(session, exc)
-                raise
-            else:
-                await session.commit()
-            await jobs_after_commit.flush()
 
-    async def test_sessionmaker() -> async_sessionmaker[AsyncSession]:
-        return sessions
-
-    app.dependency_overrides[get_session] = test_session
-    app.dependency_overrides[get_sessionmaker] = test_sessionmaker
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
-            yield App(c, app, sessions)
+db_url, engine, _seasons = shared_slate(seasons=1, days_per_season=12, seed=5)
 
 
 @pytest.fixture
-async def slate(session: AsyncSession, settings: Settings) -> str:
-    data = synthetic_seasons(seasons=1, days_per_season=12, seed=5)
-    await import_synthetic(session, settings, data)
-    await score_slate(session, settings, data.last_date)
-    await session.commit()
-    return data.last_date.isoformat()
+def slate(_seasons: SyntheticSeasons) -> str:
+    return _seasons.last_date.isoformat()
 
 
 async def _signed_in(session: AsyncSession, settings: Settings, email: str, tier: str = "paid"):

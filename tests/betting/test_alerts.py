@@ -14,33 +14,33 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts.email import SUBJECTS, render
-from edgelab.accounts.models import OutboxEmail, User
+from edgelab.accounts.models import User
 from edgelab.accounts.service import create_user
-from edgelab.betting.alerts import (
+from edgelab.betting.alerts.models import AlertDelivery
+from edgelab.betting.alerts.service import (
+    ALERT_MAIL,
     MAX_RULES_PER_USER,
     send_alerts_after_scoring,
     unsubscribe_token,
     user_of_unsubscribe_token,
 )
-from edgelab.betting.models import AlertDelivery, Game, Market, Outcome, ValueScore
-from edgelab.betting.slate import score_slate
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.odds.models import Game, Market, Outcome
 from edgelab.core.auth import ForbiddenError, issue_access_token
+from edgelab.core.email.models import OutboxEmail
+from edgelab.core.email.outbox import render
 from edgelab.core.settings import Settings
+from edgelab.sentinel.interventions.service import NUDGE_MAIL
 from tests.betting.factories import SyntheticSeasons, import_synthetic, synthetic_seasons
+from tests.fixtures.slate import shared_slate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
 RULE = {"name": "big edges", "min_value_score": 40, "algorithm": "a"}
 
 
-@pytest.fixture
-async def slate(session: AsyncSession, settings: Settings) -> SyntheticSeasons:
-    data = synthetic_seasons()
-    await import_synthetic(session, settings, data)
-    await score_slate(session, settings, data.last_date)
-    await session.commit()
-    return data
+db_url, engine, slate = shared_slate()
 
 
 @dataclass(frozen=True)
@@ -194,8 +194,8 @@ async def test_rules_are_capped_per_user(client, session, settings):
 async def test_the_documented_team_codes_are_the_known_teams():
     from typing import get_args
 
-    from edgelab.betting.alerts_schemas import TeamCode
-    from edgelab.betting.teams import TEAM_CODES
+    from edgelab.betting.alerts.schemas import TeamCode
+    from edgelab.betting.odds.teams import TEAM_CODES
 
     assert set(get_args(TeamCode)) == TEAM_CODES
 
@@ -351,7 +351,7 @@ async def test_a_market_can_be_recorded_only_once_per_user(session, settings, sl
 
 async def test_a_run_that_loses_the_race_for_a_market_does_not_claim_it(session, settings, slate):
     """Two overlapping runs both see a market as new; the database lets only one claim it."""
-    from edgelab.betting.alerts import _claim
+    from edgelab.betting.alerts.service import _claim
 
     user, _ = await _user(session, settings, "race@example.com")
     first, second = sorted(s.market_id for s in await _scores(session, slate.last_date))[:2]
@@ -420,7 +420,7 @@ async def test_the_email_lists_each_new_match_with_its_link_score_and_odds(
     await _rule(client, auth, name="Totals only", min_value_score=0, market_types=["total"])
     await _run(session, settings, slate)
     (mail,) = await _mails(session, "mail@example.com")
-    assert mail.subject == SUBJECTS["alert"] and mail.status == "logged"
+    assert mail.subject == ALERT_MAIL.subject and mail.status == "logged"
     sent = await _sent(session, user.id)
     assert len(sent) == 16
     assert _bet_ids(mail.text) == sent == _bet_ids(mail.html)
@@ -513,11 +513,11 @@ async def test_the_nudge_email_is_plain_and_links_to_limits():
         "message": "You have placed more bets than usual this week.",
         "limits_link": "https://edgelab.example/limits",
     }
-    html, text = render("nudge", context)
+    html, text = render(NUDGE_MAIL, context)
     for part in (html, text):
         assert "Sam" in part and context["message"] in part and context["limits_link"] in part
-    assert "nudge" in SUBJECTS
-    html, _ = render("nudge", {**context, "message": "<script>x</script>"})
+    assert NUDGE_MAIL.subject
+    html, _ = render(NUDGE_MAIL, {**context, "message": "<script>x</script>"})
     assert "<script>" not in html  # HTML is escaped
 
 
@@ -528,7 +528,7 @@ async def test_the_score_command_sends_alerts_after_scoring(tmp_path: Path, monk
 
     from typer.testing import CliRunner
 
-    from edgelab.betting.alerts import create_rule
+    from edgelab.betting.alerts.service import create_rule
     from edgelab.cli import app as cli_app
     from edgelab.core import migrations
     from edgelab.core.db import create_engine, create_sessionmaker

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting.slate import score_slate
+from edgelab.betting.markets.slate import score_slate
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import (
@@ -175,7 +175,7 @@ async def test_an_unscored_slate_answers_empty_with_a_hint(
     assert body["total"] == 0 and any("edgelab score" in n for n in body["notes"])
     from sqlalchemy import select
 
-    from edgelab.betting.models import Outcome
+    from edgelab.betting.odds.models import Outcome
 
     some = (await session.execute(select(Outcome.id).limit(1))).scalar_one()
     r = await client.get(f"/bet/{some}")

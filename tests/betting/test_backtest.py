@@ -14,12 +14,15 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from edgelab.betting import backtest, forecast, ids
-from edgelab.betting.backtest import BacktestResult
-from edgelab.betting.ingest import import_parsed
-from edgelab.betting.models import Game, OddsSnapshot, ValueScore
-from edgelab.betting.nba_csv import parse_nba_text
-from edgelab.betting.slate import score_slate
+from edgelab.betting.evaluation import backtest
+from edgelab.betting.evaluation.backtest import BacktestResult
+from edgelab.betting.markets import forecast
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.odds import ids
+from edgelab.betting.odds.ingest import import_parsed
+from edgelab.betting.odds.models import Game, OddsSnapshot
+from edgelab.betting.odds.nba_csv import parse_nba_text
 from edgelab.core import migrations
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings
@@ -289,7 +292,7 @@ def test_cli_backtest_prints_tables_and_writes_json(tmp_path: Path):
 
 
 def test_season_ranges_are_parsed():
-    from edgelab.cli import _parse_seasons
+    from edgelab.betting.commands import parse_seasons as _parse_seasons
 
     assert _parse_seasons("2009-2011,2015") == [2009, 2010, 2011, 2015]
     assert _parse_seasons(None) is None

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting import settlement
-from edgelab.betting.bets import settle_open_bets
-from edgelab.betting.models import Game, OddsSnapshot, Outcome
+from edgelab.betting.bets import settlement
+from edgelab.betting.bets.service import settle_open_bets
+from edgelab.betting.odds.models import Game, OddsSnapshot, Outcome
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
@@ -286,8 +286,9 @@ async def test_performance_reports_roi_with_an_interval_and_clv_by_type_and_mont
 async def test_deleting_the_account_removes_its_bets_alert_rules_and_uploads(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    from edgelab.accounts.models import Upload
-    from edgelab.betting.models import AlertRule, UserBet
+    from edgelab.accounts.uploads.models import Upload
+    from edgelab.betting.alerts.models import AlertRule
+    from edgelab.betting.bets.models import UserBet
 
     s = await _setup(session, settings)
     paid = await create_user(session, "paid.leaver@example.com", tier="paid")

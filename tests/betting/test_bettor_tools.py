@@ -17,15 +17,20 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting import backtest, ids, scoring, settlement
-from edgelab.betting.live_odds import ingest_live_odds
-from edgelab.betting.models import Game, OddsSnapshot, ValueScore
-from edgelab.betting.slate import score_slate
+from edgelab.betting.bets import settlement
+from edgelab.betting.evaluation import backtest
+from edgelab.betting.markets import scoring
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.odds import ids
+from edgelab.betting.odds.live import ingest_live_odds
+from edgelab.betting.odds.models import Game, OddsSnapshot
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
-from tests.betting.factories import SyntheticSeasons, import_synthetic, synthetic_seasons
+from tests.betting.factories import import_synthetic, synthetic_seasons
 from tests.betting.fake_oddsapi import FakeOddsApi
 from tests.conftest import make_settings
+from tests.fixtures.slate import shared_slate
 
 LIVE_DATE = dt.date(2025, 2, 5)  # 19:40 in New York on the 5th is 00:40 UTC on the 6th
 BOS_NYK = ids.game_id(LIVE_DATE, "BOS", "NYK")
@@ -79,13 +84,7 @@ def test_no_edge_means_no_stake() -> None:
 # --- /bet: stake suggestion and the likely-loser note ----------------------------------------
 
 
-@pytest.fixture
-async def slate(session: AsyncSession, settings: Settings) -> SyntheticSeasons:
-    data = synthetic_seasons()
-    await import_synthetic(session, settings, data)
-    await score_slate(session, settings, data.last_date)
-    await session.commit()
-    return data
+db_url, engine, slate = shared_slate()
 
 
 async def _paid_headers(session: AsyncSession, settings: Settings) -> dict[str, str]:

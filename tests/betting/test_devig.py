@@ -1,4 +1,4 @@
-"""Tests for edgelab.betting.devig (removing the bookmaker margin).
+"""Tests for edgelab.betting.markets.devig (removing the bookmaker margin).
 
 Expected numbers in the worked-example tests are copied from published sources (quoted at each
 test), or derived by hand from a method's closed form; none is computed with the code under test.
@@ -16,7 +16,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from edgelab.betting.devig import (
+from edgelab.betting.markets.devig import (
     METHODS,
     DevigResult,
     american_to_decimal,
@@ -518,7 +518,7 @@ def test_logarithmic_and_odds_ratio_give_the_same_probabilities(odds: FloatArray
 def test_solver_safeguard_converges_where_plain_newton_diverges() -> None:
     # f(x) = -arctan(x - r) is decreasing, but Newton started more than ~1.39 from the root
     # overshoots further every step. The bracketed solver must still find every root.
-    from edgelab.betting.devig import _solve_decreasing
+    from edgelab.betting.markets.devig import _solve_decreasing
 
     roots = np.array([-3.0, 0.5, 2.0, 7.25])
 

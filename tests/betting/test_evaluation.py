@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import log_loss as sk_log_loss
 
-from edgelab.betting import evaluation as ev
+from edgelab.betting.evaluation import metrics as ev
 
 
 def _phi(x: float) -> float:

@@ -12,8 +12,8 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting import backtest
-from edgelab.betting.models import Game
+from edgelab.betting.evaluation import backtest
+from edgelab.betting.odds.models import Game
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons

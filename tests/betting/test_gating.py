@@ -28,13 +28,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.models import User
 from edgelab.accounts.service import create_user
-from edgelab.betting import service, slate
-from edgelab.betting.models import Market, OddsSnapshot, Outcome, ValueScore
-from edgelab.betting.slate import score_slate
+from edgelab.betting.markets import service, slate
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.odds.models import Market, OddsSnapshot, Outcome
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
-from tests.betting.factories import SEED_FIELDS, import_synthetic, synthetic_seasons
+from tests.betting.factories import (
+    SEED_FIELDS,
+    SyntheticSeasons,
+)
 from tests.conftest import make_settings
+from tests.fixtures.slate import shared_slate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -131,11 +135,12 @@ async def _current(session: AsyncSession, market_type: str, n: int) -> ValueScor
     return list(rows.scalars())[n]
 
 
+db_url, engine, seasons = shared_slate()
+
+
 @pytest.fixture
-async def gslate(session: AsyncSession, settings: Settings) -> Slate:
-    data = synthetic_seasons()
-    await import_synthetic(session, settings, data)
-    await score_slate(session, settings, data.last_date)
+async def gslate(session: AsyncSession, settings: Settings, seasons: SyntheticSeasons) -> Slate:
+    data = seasons
     now = dt.datetime.now(dt.UTC)
     rows = list((await session.execute(select(ValueScore))).scalars())
     shift = max(r.calc_time for r in rows) - (now - dt.timedelta(days=1))

@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from typer.testing import CliRunner
 
-from edgelab.betting.ingest import STANDARD_PRICE, import_parsed
-from edgelab.betting.models import Game, IngestRun, OddsSnapshot
-from edgelab.betting.nba_csv import parse_nba_text
+from edgelab.betting.odds.ingest import STANDARD_PRICE, import_parsed
+from edgelab.betting.odds.models import Game, IngestRun, OddsSnapshot
+from edgelab.betting.odds.nba_csv import parse_nba_text
 from edgelab.cli import app as cli_app
 from edgelab.core import migrations
 from edgelab.core.settings import Settings

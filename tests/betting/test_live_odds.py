@@ -9,10 +9,11 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting.live_odds import ingest_live_odds
-from edgelab.betting.models import Game, IngestRun, OddsSnapshot, ValueScore
-from edgelab.betting.oddsapi import OddsApiNotConfigured
-from edgelab.betting.slate import score_slate
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.odds.live import ingest_live_odds
+from edgelab.betting.odds.models import Game, IngestRun, OddsSnapshot
+from edgelab.betting.odds.oddsapi import OddsApiNotConfigured
 from edgelab.core.errors import UpstreamError
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons

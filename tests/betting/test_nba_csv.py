@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edgelab.betting.nba_csv import (
+from edgelab.betting.odds.nba_csv import (
     GameLines,
     MalformedFileError,
     ParsedFile,
@@ -21,7 +21,7 @@ from edgelab.betting.nba_csv import (
     parse_nba_csv,
     parse_nba_text,
 )
-from edgelab.betting.teams import TEAM_CODES, UnknownTeamError, normalize_team
+from edgelab.betting.odds.teams import TEAM_CODES, UnknownTeamError, normalize_team
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "edgelab" / "data" / "nba"
 KAGGLE = DATA / "kaggle" / "nba_2008-2019.csv"

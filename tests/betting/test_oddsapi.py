@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from edgelab.betting.oddsapi import (
+from edgelab.betting.odds.oddsapi import (
     OddsApiClient,
     OddsApiNotConfigured,
     OddsEvent,
@@ -456,7 +456,7 @@ async def test_key_never_reaches_the_logs(
 
     assert "test-key" not in caplog.text
     assert "apiKey=***" in caplog.text  # httpx's own request log, masked
-    quota_lines = [r for r in caplog.records if r.name == "edgelab.betting.oddsapi"]
+    quota_lines = [r for r in caplog.records if r.name == "edgelab.betting.odds.oddsapi"]
     assert any("remaining=497" in r.getMessage() for r in quota_lines)
 
 

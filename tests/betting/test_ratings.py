@@ -8,8 +8,8 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from edgelab.betting import ratings
-from edgelab.betting.ratings import ELO_MEAN, ELO_PER_POINT, GameRow, RatingParams
+from edgelab.betting.markets import ratings
+from edgelab.betting.markets.ratings import ELO_MEAN, ELO_PER_POINT, GameRow, RatingParams
 
 
 def _league(n_days: int = 120, seed: int = 3, season_break: int | None = None) -> list[GameRow]:

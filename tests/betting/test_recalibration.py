@@ -22,14 +22,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.accounts.service import create_user
 from edgelab.app import create_app
-from edgelab.betting import recalibration as rc
-from edgelab.betting.model_jobs import ModelJob
-from edgelab.betting.models import Game, ModelFit, ValueScore
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.model import recalibration as rc
+from edgelab.betting.model.jobs import ModelJob
+from edgelab.betting.model.models import ModelFit
+from edgelab.betting.odds.models import Game
 from edgelab.core import migrations
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
 from tests.conftest import BACKENDS, fresh_database, make_settings
+from tests.fixtures.app import resources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 TOKEN = "recalibration-tests-admin-token-0123456789abcdef"
@@ -42,10 +45,10 @@ class Env:
         self.app = app
         self.client = client
         self.settings = settings
-        self.sessions: async_sessionmaker[AsyncSession] = app.state.sessionmaker
+        self.sessions: async_sessionmaker[AsyncSession] = resources(app).sessionmaker
 
     async def settle(self) -> None:
-        await self.app.state.jobs.drain(timeout=180)
+        await resources(self.app).jobs.drain(timeout=180)
 
     async def user(self, role: str = "user", tier: str = "free") -> tuple[str, dict[str, str]]:
         async with self.sessions() as s:
@@ -193,7 +196,7 @@ async def test_the_admin_token_runs_a_job_to_the_end_and_new_scores_use_its_vers
         assert set(current) == {version}
 
     # a later scoring of the slate passes p_true through the same map: the same model
-    from edgelab.betting.slate import score_slate
+    from edgelab.betting.markets.slate import score_slate
 
     async with env.sessions() as s:
         again = await score_slate(s, env.settings)
@@ -266,7 +269,7 @@ async def test_a_job_lost_for_hours_no_longer_holds_the_slot(env: Env):
 async def test_a_failing_job_is_recorded_leaves_no_scores_and_frees_the_slot(
     env: Env, monkeypatch: pytest.MonkeyPatch
 ):
-    from edgelab.betting import slate
+    from edgelab.betting.markets import slate
 
     real = slate.score_slate
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edgelab.betting.scoring import score_outcomes
+from edgelab.betting.markets.scoring import score_outcomes
 
 
 def _score(**kw: float):

@@ -8,9 +8,11 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting.models import Game, ModelFit, ValueScore
-from edgelab.betting.service import resolve_slate_date
-from edgelab.betting.slate import score_slate
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.markets.service import resolve_slate_date
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.model.models import ModelFit
+from edgelab.betting.odds.models import Game
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
 

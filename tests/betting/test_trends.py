@@ -13,9 +13,9 @@ from scipy import stats
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting import trends
-from edgelab.betting.teams import DIVISIONS, TEAM_CODES, division_of
-from edgelab.betting.trends_stats import (
+from edgelab.betting.odds.teams import DIVISIONS, TEAM_CODES, division_of
+from edgelab.betting.trends import situations as trends
+from edgelab.betting.trends.stats import (
     benjamini_hochberg,
     rate_p_value,
     trend_stats,

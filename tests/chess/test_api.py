@@ -9,12 +9,14 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.accounts.service import create_user
+from edgelab.chess.chesscom import ChesscomClient
 from edgelab.chess.jobs import run_review
 from edgelab.chess.models import ChessReviewJob
 from edgelab.chess.review import engine_path
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.chess.fake_chesscom import PLAYER, FakeChesscom
+from tests.fixtures.app import resources
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 ENGINE = engine_path(None)
@@ -76,7 +78,7 @@ async def test_repeat_is_cached_until_the_newest_archive_changes(
     second = await client.post("/api/analyze", json=payload)
     assert first.status_code == second.status_code == 200
     assert second.headers["X-Cache"] == "hit" and second.content == first.content
-    client_obj = client._transport.app.state.chesscom  # type: ignore[attr-defined]
+    client_obj = resources(client._transport.app).get(ChesscomClient)  # type: ignore[attr-defined]
     client_obj.revalidate_seconds = 0
     fake.version = 2  # a new game landed: new ETag on the newest month
     third = await client.post("/api/analyze", json=payload)
@@ -135,27 +137,14 @@ async def test_review_needs_a_paid_account(
 async def test_review_without_the_engine_is_503(
     settings: Settings, session: AsyncSession, fake: FakeChesscom
 ) -> None:
-    import edgelab.app
+    from tests.fixtures.app import app_in_session
 
     no_engine = settings.model_copy(update={"stockfish_path": "/nonexistent/stockfish"})
-    app = edgelab.app.create_app(no_engine)
     paid = await _user(session, settings, "paid-noengine@chess.test", "paid")
-    from edgelab.core.db import get_session, get_sessionmaker
-
-    async def test_session():  # type: ignore[no-untyped-def]
-        yield session
-
-    async def test_maker() -> async_sessionmaker[AsyncSession]:
-        return async_sessionmaker(bind=session.bind, join_transaction_mode="create_savepoint")
-
-    app.dependency_overrides[get_session] = test_session
-    app.dependency_overrides[get_sessionmaker] = test_maker
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            response = await c.post("/api/analyze/review", json={"username": PLAYER}, headers=paid)
-            # patterns still work without the engine
-            patterns = await c.post("/api/analyze", json={"username": PLAYER, "game_count": 3})
+    async with app_in_session(no_engine, session, base_url="http://t") as (_, c):
+        response = await c.post("/api/analyze/review", json={"username": PLAYER}, headers=paid)
+        # patterns still work without the engine
+        patterns = await c.post("/api/analyze", json={"username": PLAYER, "game_count": 3})
     assert response.status_code == 503
     error = _error(response)
     assert error["code"] == "engine_unavailable" and "apt-get install stockfish" in error["message"]

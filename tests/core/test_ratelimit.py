@@ -32,6 +32,7 @@ from edgelab.core.ratelimit import (
     rate_limit,
     rate_limit_headers,
 )
+from edgelab.core.resources import Resources
 from edgelab.core.settings import Settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -229,12 +230,13 @@ def _make_app(limiter: RateLimiter | None, policy: RateLimitPolicy) -> FastAPI:
     app = FastAPI()
     install_error_handlers(app)
     app.add_middleware(RateLimitHeadersMiddleware)
-    app.state.ratelimiter = limiter
-    app.state.ratelimit_policy = policy
-    app.state.settings = AUTH_SETTINGS
-    app.state.principal_resolver = _resolve
+    resources = Resources(
+        settings=AUTH_SETTINGS, ratelimit_policy=policy, principal_resolver=_resolve
+    )
+    resources.ratelimiter = limiter
     # never connected: the fake resolver runs no SQL, and committing an unused session is free
-    app.state.sessionmaker = async_sessionmaker(create_async_engine("sqlite+aiosqlite://"))
+    resources.sessionmaker = async_sessionmaker(create_async_engine("sqlite+aiosqlite://"))
+    app.state.resources = resources
 
     @app.get("/markets", dependencies=[Depends(rate_limit("GET /markets"))])
     async def markets() -> dict[str, str]:

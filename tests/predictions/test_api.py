@@ -13,7 +13,7 @@ from edgelab.accounts.service import create_user
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from edgelab.predictions.ingest import ingest_polymarket, store_history
-from edgelab.predictions.polymarket import PolymarketClient
+from edgelab.predictions.sources.polymarket import PolymarketClient
 from tests.predictions.fake_polymarket import FakePolymarket, make_market, token_for
 
 

@@ -10,8 +10,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting.models import Game, Market, Outcome, ValueScore
-from edgelab.betting.slate import score_slate
+from edgelab.betting.markets.models import ValueScore
+from edgelab.betting.markets.slate import score_slate
+from edgelab.betting.odds.models import Game, Market, Outcome
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from edgelab.predictions.crossvenue import read_game, side_edge

@@ -21,7 +21,7 @@ from edgelab.predictions.models import (
     PredictionOutcome,
     PredictionPriceSnapshot,
 )
-from edgelab.predictions.polymarket import PolymarketClient
+from edgelab.predictions.sources.polymarket import PolymarketClient
 from tests.predictions.fake_polymarket import FakePolymarket, make_market, token_for
 
 

@@ -11,11 +11,11 @@ import pytest
 from edgelab.core.cache import MemoryCache
 from edgelab.core.errors import UpstreamError
 from edgelab.core.settings import Settings
-from edgelab.predictions import news_query
-from edgelab.predictions.clients import PredictionClients
 from edgelab.predictions.models import PredictionMarket
-from edgelab.predictions.newsapi import NewsApiClient, NewsBudget
 from edgelab.predictions.service import market_news
+from edgelab.predictions.sources import news_query
+from edgelab.predictions.sources.clients import PredictionClients
+from edgelab.predictions.sources.newsapi import NewsApiClient, NewsBudget
 from tests.predictions.fake_polymarket import FakePolymarket, load
 
 ERRORS = load("errors.json")

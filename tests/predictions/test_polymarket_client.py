@@ -9,7 +9,7 @@ import pytest
 
 from edgelab.core.errors import NotFoundError, UpstreamError
 from edgelab.core.settings import Settings
-from edgelab.predictions.polymarket import (
+from edgelab.predictions.sources.polymarket import (
     GammaMarket,
     MarketPages,
     PolymarketClient,

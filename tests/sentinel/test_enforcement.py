@@ -12,13 +12,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts.models import AuditEvent, OutboxEmail, User
+from edgelab.accounts.models import AuditEvent, User
 from edgelab.accounts.service import alert_recipients, create_user
-from edgelab.betting.bets import settle_open_bets
-from edgelab.betting.models import Game
+from edgelab.betting.bets.service import settle_open_bets
+from edgelab.betting.odds.models import Game
 from edgelab.core.auth import issue_access_token
+from edgelab.core.email.models import OutboxEmail
 from edgelab.core.settings import Settings
-from edgelab.sentinel import tracker
+from edgelab.sentinel.betlog import tracker
 from edgelab.sentinel.models import SentinelBet, SentinelPlayer
 from edgelab.sentinel.schemas import SEED_PLAYER_ID_PATTERN
 from tests.betting.factories import import_synthetic, synthetic_seasons

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core.settings import Settings
-from edgelab.sentinel import ingest
+from edgelab.sentinel.betlog import ingest
 from edgelab.sentinel.commands import shipped_payments_file
 from edgelab.sentinel.models import SentinelBet, SentinelPlayer, SentinelTransaction
 from tests.sentinel.factories import bet_row, headers_for, tx_row

@@ -3,14 +3,17 @@ and the hourly job's registration."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
+
 import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
-from edgelab.app import _register_jobs
+from edgelab.app import register_all_jobs
 from edgelab.core.jobs import Jobs
 from edgelab.core.settings import Settings
-from edgelab.sentinel import features, ingest
+from edgelab.sentinel import features
+from edgelab.sentinel.betlog import ingest
 from edgelab.sentinel.models import SentinelPlayer, SentinelScore, SentinelScoreRun
 from edgelab.sentinel.rescore import ADVISORY_LOCK_KEY, run_rescore
 from edgelab.sentinel.schemas import BetRow, TransactionRow
@@ -131,7 +134,7 @@ async def test_the_hourly_job_is_registered_and_rescores(
     session: AsyncSession, settings: Settings
 ) -> None:
     jobs = Jobs(None, session_factory=lambda: session, run_schedules=False)
-    _register_jobs(jobs, settings)
+    register_all_jobs(jobs, settings, AsyncExitStack())  # no Resend key: nothing to close
     schedules = [s for s in jobs._schedules if s.name == "sentinel.rescore"]
     assert [s.every_seconds for s in schedules] == [3600.0]
     await simulated_population(session, players=10, seed=12)

@@ -20,11 +20,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from edgelab.accounts.models import OutboxEmail
 from edgelab.accounts.service import create_user
 from edgelab.app import create_app
 from edgelab.core.auth import issue_access_token
 from edgelab.core.db import create_engine, create_sessionmaker
+from edgelab.core.email.models import OutboxEmail
 from edgelab.core.settings import Settings
 from tests.conftest import make_settings
 from tests.e2e.conftest import _copy_of, real_sqlite_file  # noqa: F401 (fixture)

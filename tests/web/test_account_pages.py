@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from edgelab.accounts.service import create_user
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
-from edgelab.sentinel import tracker
+from edgelab.sentinel.betlog import tracker
 from tests.sentinel.factories import headers_for
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
-from edgelab.betting.models import Game, Market, Outcome
-from edgelab.betting.slate import score_slate
+from edgelab.betting.odds.models import Game, Market, Outcome
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from edgelab.predictions.models import PredictionMarket, PredictionOutcome
 from edgelab.web.betting import history_series
-from tests.betting.factories import import_synthetic, synthetic_seasons
+from tests.betting.factories import SyntheticSeasons
 from tests.conftest import make_settings
+from tests.fixtures.slate import shared_slate
 
 
 @pytest.fixture
@@ -33,14 +33,12 @@ async def settings(db_url: str) -> Settings:
     return make_settings(db_url, free_odds_delay_minutes=0)
 
 
+db_url, engine, _seasons = shared_slate(seasons=3, days_per_season=30)
+
+
 @pytest.fixture
-async def slate(session: AsyncSession, settings: Settings) -> str:
-    """Three synthetic seasons (two evaluable), the last day scored; returns its date."""
-    data = synthetic_seasons(seasons=3, days_per_season=30)
-    await import_synthetic(session, settings, data)
-    await score_slate(session, settings, data.last_date)
-    await session.commit()
-    return data.last_date.isoformat()
+def slate(_seasons: SyntheticSeasons) -> str:
+    return _seasons.last_date.isoformat()
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ import pytest
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings
 from edgelab.predictions.ingest import ingest_polymarket, store_history
-from edgelab.predictions.polymarket import PolymarketClient
+from edgelab.predictions.sources.polymarket import PolymarketClient
 from tests.chess.fake_chesscom import PLAYER
 from tests.loopback import serve
 from tests.predictions.fake_polymarket import FakePolymarket, make_market, token_for

@@ -10,13 +10,13 @@ import time
 import httpx
 import pytest
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from edgelab.predictions.ingest import ingest_polymarket, store_history
-from edgelab.predictions.polymarket import PolymarketClient
+from edgelab.predictions.sources.polymarket import PolymarketClient
 from tests.conftest import make_settings
 from tests.predictions.conftest import fake, server  # noqa: F401 (fixtures)
 from tests.predictions.fake_polymarket import NEWS_KEY, FakePolymarket, make_market, token_for
@@ -177,26 +177,12 @@ async def test_an_interval_change_redraws_only_the_price_panel(
 async def test_news_articles_are_listed_when_a_key_is_set(
     settings: Settings, session: AsyncSession
 ) -> None:
-    from edgelab.app import create_app
-    from edgelab.core.db import get_session, get_sessionmaker
+    from tests.fixtures.app import app_in_session
 
-    app = create_app(settings.model_copy(update={"newsapi_key": SecretStr(NEWS_KEY)}))
-
-    async def test_session():  # type: ignore[no-untyped-def]
-        yield session
-
-    async def test_maker() -> async_sessionmaker[AsyncSession]:
-        return async_sessionmaker(
-            bind=session.bind, expire_on_commit=False, join_transaction_mode="create_savepoint"
-        )
-
-    app.dependency_overrides[get_session] = test_session
-    app.dependency_overrides[get_sessionmaker] = test_maker
+    with_news = settings.model_copy(update={"newsapi_key": SecretStr(NEWS_KEY)})
     paid = await _cookie(session, settings, "pm-news@web.test", "paid")
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-        async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:
-            r = await c.get("/app/markets/2000050", headers=paid)
+    async with app_in_session(with_news, session, base_url="http://t") as (_, c):
+        r = await c.get("/app/markets/2000050", headers=paid)
     assert r.status_code == 200
     assert 'data-testid="articles"' in r.text and 'data-testid="news-off"' not in r.text
     assert r.text.count('rel="noopener noreferrer" target="_blank">') >= 3

@@ -12,7 +12,7 @@ import pytest
 from edgelab.accounts.service import create_user
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings
-from edgelab.sentinel import tracker
+from edgelab.sentinel.betlog import tracker
 from edgelab.sentinel.rescore import run_rescore
 from tests.sentinel.factories import simulated_population
 from tests.web.conftest import LiveDashboard, screenshot

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.app import create_app
 from edgelab.core.auth import issue_access_token
+from edgelab.core.ratelimit import RateLimitPolicy
+from edgelab.core.resources import Resources
 from edgelab.core.settings import Settings
 from edgelab.web.session import WebRoute
 from tests.accounts.test_sign_in import _link_token
@@ -184,7 +186,7 @@ async def test_a_route_returning_a_bare_response_still_stores_rotated_tokens(
         return RedirectResponse("/app/bets", status_code=303)
 
     app = FastAPI()
-    app.state.settings = settings
+    app.state.resources = Resources(settings=settings, ratelimit_policy=RateLimitPolicy())
     app.include_router(router)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as c:

@@ -8,14 +8,9 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from edgelab.accounts import schemas, service
 from edgelab.accounts.models import User
-from edgelab.accounts.uploads import delete_user_uploads
-from edgelab.accounts.uploads_router import UploadStoreDep
-from edgelab.betting.ab import ExposureBuffer, delete_user_exposures
-from edgelab.betting.alerts import delete_user_alert_data
-from edgelab.betting.bets import delete_user_bets
 from edgelab.core.auth import CurrentUser, Principal
 from edgelab.core.db import SessionDep
-from edgelab.core.deps import SettingsDep
+from edgelab.core.deps import ResourcesDep, SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.ratelimit import enforce_auth_limits, rate_limit
 
@@ -118,18 +113,11 @@ async def patch_me(
     responses=error_responses(401, 404, 429),
 )
 async def delete_me(
-    principal: CurrentUser, request: Request, session: SessionDep, store: UploadStoreDep
+    principal: CurrentUser, request: Request, session: SessionDep, resources: ResourcesDep
 ) -> Response:
     """Anonymise the account and remove its data: files, alert rules, tracked bets and the
     A/B exposure log (written rows, and rows still waiting in this process's buffer)."""
-    await service.delete_account(session, principal, ip=_ip(request))
-    await delete_user_uploads(session, store, principal.id)
-    await delete_user_alert_data(session, principal.id)
-    await delete_user_bets(session, principal.id)
-    exposures: ExposureBuffer | None = getattr(request.app.state, "ab_exposures", None)
-    if exposures is not None:
-        exposures.forget_user(principal.id)
-    await delete_user_exposures(session, principal.id)
+    await service.delete_account(session, resources, principal, ip=_ip(request))
     return Response(status_code=204)
 
 

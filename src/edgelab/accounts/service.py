@@ -14,16 +14,17 @@ from urllib.parse import quote
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts import email
 from edgelab.accounts.models import ApiKey, AuditEvent, MagicLink, RefreshToken, User
 from edgelab.accounts.tokens import hash_secret, new_api_key, new_id, new_secret
 from edgelab.core.auth import ForbiddenError, Principal, UnauthorizedError, issue_access_token
+from edgelab.core.clock import utcnow
+from edgelab.core.email import outbox as email
+from edgelab.core.email.outbox import EmailTemplate
 from edgelab.core.errors import ConflictError, NotFoundError
+from edgelab.core.resources import Resources
 from edgelab.core.settings import Settings
 
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+MAGIC_LINK_MAIL = EmailTemplate("edgelab.accounts", "magic_link", "Your edgelab sign-in link")
 
 
 def normalize_email(address: str) -> str:
@@ -99,7 +100,7 @@ async def request_magic_link(
         MagicLink(
             user_id=user.id,
             token_hash=hash_secret(token),
-            expires_at=now() + dt.timedelta(minutes=ttl),
+            expires_at=utcnow() + dt.timedelta(minutes=ttl),
         )
     )
     link = f"{settings.app_base_url.rstrip('/')}/app/verify?token={quote(token)}"
@@ -108,7 +109,7 @@ async def request_magic_link(
         session,
         settings,
         to=user.email,
-        template="magic_link",
+        template=MAGIC_LINK_MAIL,
         context={"link": link, "minutes": ttl},
     )
     await audit(session, "magic_link_requested", user_id=user.id, ip=ip)
@@ -123,7 +124,7 @@ async def _issue_pair(
             user_id=user.id,
             family_id=family_id or new_id("fam"),
             token_hash=hash_secret(refresh),
-            expires_at=now() + dt.timedelta(days=settings.refresh_token_ttl_days),
+            expires_at=utcnow() + dt.timedelta(days=settings.refresh_token_ttl_days),
         )
     )
     await session.flush()
@@ -138,7 +139,7 @@ async def verify_magic_link(
     link = (
         await session.execute(select(MagicLink).where(MagicLink.token_hash == hash_secret(token)))
     ).scalar_one_or_none()
-    if link is None or link.used_at is not None or link.expires_at <= now():
+    if link is None or link.used_at is not None or link.expires_at <= utcnow():
         await audit(
             session,
             "sign_in_failed",
@@ -152,9 +153,9 @@ async def verify_magic_link(
             code="invalid_sign_in_link",
             persist_changes=True,
         )
-    link.used_at = now()
+    link.used_at = utcnow()
     user = await active_user(session, link.user_id)
-    user.last_sign_in_at = now()
+    user.last_sign_in_at = utcnow()
     await audit(session, "sign_in", user_id=user.id, ip=ip)
     return await _issue_pair(session, settings, user)
 
@@ -177,7 +178,7 @@ async def rotate_refresh_token(
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now())
+            .values(revoked_at=utcnow())
         )
         await audit(session, "refresh_token_reused", user_id=row.user_id, ip=ip, success=False)
         raise UnauthorizedError(
@@ -185,11 +186,11 @@ async def rotate_refresh_token(
             code="refresh_token_reused",
             persist_changes=True,
         )
-    if row.expires_at <= now():
+    if row.expires_at <= utcnow():
         raise UnauthorizedError(
             "The refresh token has expired: sign in again.", code="refresh_token_expired"
         )
-    row.used_at = now()
+    row.used_at = utcnow()
     user = await active_user(session, row.user_id)
     return await _issue_pair(session, settings, user, family_id=row.family_id)
 
@@ -204,7 +205,7 @@ async def logout(session: AsyncSession, token: str) -> None:
         await session.execute(
             update(RefreshToken)
             .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
-            .values(revoked_at=now())
+            .values(revoked_at=utcnow())
         )
 
 
@@ -230,7 +231,7 @@ async def resolve_principal(session: AsyncSession, kind: str, credential: str) -
     user = await session.get(User, key.user_id)
     if user is None or user.deleted_at is not None:
         return None
-    key.last_used_at = now()
+    key.last_used_at = utcnow()
     return Principal(user.id, user.role, user.tier, "api_key", user.restricted_until)
 
 
@@ -270,7 +271,7 @@ async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: st
     if key is None or key.user_id != principal.id:  # another user's key: not found, not 403
         raise NotFoundError(f"No API key with id '{key_id}'.", code="api_key_not_found")
     if key.revoked_at is None:
-        key.revoked_at = now()
+        key.revoked_at = utcnow()
         await audit(session, "api_key_revoked", user_id=principal.id, key_id=key.id)
 
 
@@ -287,24 +288,30 @@ async def update_profile(
     return user
 
 
-async def delete_account(session: AsyncSession, principal: Principal, *, ip: str | None) -> None:
-    """Anonymise: the row stays (audit and billing history refer to it), the person goes."""
+async def delete_account(
+    session: AsyncSession, resources: Resources, principal: Principal, *, ip: str | None
+) -> None:
+    """Anonymise: the row stays (audit and billing history refer to it), the person goes; then
+    every product's registered eraser removes its data of the user (files, alert rules,
+    tracked bets, A/B log, Sentinel's copy of the bets), all in this unit of work."""
     user = await active_user(session, principal.id)
     user.email = None
     user.display_name = None
     user.alert_preferences = {}
-    user.deleted_at = now()
+    user.deleted_at = utcnow()
     await session.execute(
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now())
+        .values(revoked_at=utcnow())
     )
     await session.execute(
         update(ApiKey)
         .where(ApiKey.user_id == user.id, ApiKey.revoked_at.is_(None))
-        .values(revoked_at=now())
+        .values(revoked_at=utcnow())
     )
     await session.execute(delete(MagicLink).where(MagicLink.user_id == user.id))
+    for erase in resources.user_erasers:
+        await erase(session, resources, user.id)
     await audit(session, "data_deleted", user_id=user.id, ip=ip)
 
 
@@ -341,7 +348,7 @@ async def alert_recipients(session: AsyncSession, user_ids: list[str]) -> dict[s
                 User.tier == "paid",
                 User.deleted_at.is_(None),
                 User.email.is_not(None),
-                or_(User.restricted_until.is_(None), User.restricted_until <= now()),
+                or_(User.restricted_until.is_(None), User.restricted_until <= utcnow()),
             )
         )
         for user in rows.scalars():
@@ -391,26 +398,3 @@ async def restrict_user(
     )
     await session.flush()
     return True
-
-
-async def send_nudge(
-    session: AsyncSession, settings: Settings, user_id: str, message: str
-) -> int | None:
-    """E-mail a responsible-gambling check-in (`nudge` template) through the outbox; the
-    outbox id, or None when the user cannot be reached (deleted, no address)."""
-    user = await session.get(User, user_id)
-    if user is None or user.deleted_at is not None or user.email is None:
-        return None
-    sent = await email.queue_email(
-        session,
-        settings,
-        to=user.email,
-        template="nudge",
-        context={
-            "display_name": user.display_name,
-            "message": message,
-            "limits_link": f"{settings.app_base_url.rstrip('/')}/me",
-        },
-    )
-    await audit(session, "nudge_sent", user_id=user.id, email_id=sent.id)
-    return sent.id

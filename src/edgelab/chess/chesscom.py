@@ -5,7 +5,7 @@
   it (only their `/player/...` path is kept).
 - Requests to the host are serial (one lock per client): parallel calls are what Chess.com
   rate-limits. A 429 (or 5xx) is retried with exponential backoff honouring `Retry-After`
-  (`core.http.send_with_retries`); still 429 after the retries is 503 `upstream_rate_limited`.
+  (`core.http.upstream.Upstream`); still 429 after the retries is 503 `upstream_rate_limited`.
 - Conditional requests: every answer is kept in the app cache with its `ETag` and
   `Last-Modified` (echoed verbatim: Chess.com's Last-Modified is not RFC format); the next
   request sends `If-None-Match` / `If-Modified-Since` and a 304 reuses the cached body. An entry
@@ -27,7 +27,14 @@ import orjson
 
 from edgelab.core.cache import Cache
 from edgelab.core.errors import NotFoundError, UpstreamError
-from edgelab.core.http import make_http_client, retry_after_seconds, send_with_retries
+from edgelab.core.http import make_http_client, retry_after_seconds
+from edgelab.core.http.upstream import (
+    Refusal,
+    Unreachable,
+    Upstream,
+    upstream_error,
+    upstream_failure,
+)
 from edgelab.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,39 @@ def _path_of(url: str) -> str:
     return url[index:] if index >= 0 else url
 
 
+def _refused(refusal: Refusal) -> Exception:
+    """Any answer but 200 that `get` does not handle itself (304, 404, 410)."""
+    status = refusal.status
+    if status == 429:
+        wait = retry_after_seconds(refusal.response)
+        return upstream_failure(
+            SERVICE,
+            "upstream_rate_limited",
+            "Chess.com is rate limiting us; try again shortly.",
+            retry_after=max(1, int(wait or 30)),
+        )
+    if status == 403:
+        return upstream_failure(
+            SERVICE,
+            "upstream_auth_failed",
+            "Chess.com refused the request (403): check EDGELAB_CHESSCOM_USER_AGENT.",
+        )
+    code = "upstream_unavailable" if status >= 500 else "upstream_bad_response"
+    return upstream_failure(SERVICE, code, f"Chess.com answered {status}.", status=status)
+
+
+def _unreachable(failure: Unreachable) -> UpstreamError:
+    return upstream_failure(
+        SERVICE, "upstream_unavailable", "Chess.com did not answer.", error=failure.kind
+    )
+
+
+def _not_json(response: httpx.Response) -> UpstreamError:
+    return upstream_failure(
+        SERVICE, "upstream_bad_response", "Chess.com answered something that is not JSON."
+    )
+
+
 class ChesscomClient:
     def __init__(
         self,
@@ -79,8 +119,15 @@ class ChesscomClient:
             transport=transport,
         )
         self._cache = cache
-        self._attempts = settings.http_max_retries + 1
-        self._initial_wait = retry_initial_wait
+        self._upstream = Upstream(
+            SERVICE,
+            settings,
+            refused=_refused,
+            unreachable=_unreachable,
+            not_json=_not_json,
+            initial_wait=retry_initial_wait,
+            max_wait=8.0,
+        )
         self._lock = asyncio.Lock()  # serial per host
         self._gone: set[str] = set()
         self.requests = 0  # sent to Chess.com (tests, benchmarks)
@@ -120,36 +167,9 @@ class ChesscomClient:
             raise KeyError(path)
         if status == 404:
             raise KeyError(path)
-        if status == 429:
-            wait = retry_after_seconds(response)
-            raise UpstreamError(
-                "Chess.com is rate limiting us; try again shortly.",
-                code="upstream_rate_limited",
-                status_code=503,
-                retry_after=max(1, int(wait or 30)),
-                details={"service": SERVICE},
-            )
-        if status == 403:
-            raise UpstreamError(
-                "Chess.com refused the request (403): check EDGELAB_CHESSCOM_USER_AGENT.",
-                code="upstream_auth_failed",
-                details={"service": SERVICE},
-            )
-        if status != 200:
-            raise UpstreamError(
-                f"Chess.com answered {status}.",
-                code="upstream_unavailable" if status >= 500 else "upstream_bad_response",
-                status_code=503 if status >= 500 else 502,
-                details={"service": SERVICE, "status": status},
-            )
-        try:
-            body = response.json()
-        except ValueError:
-            raise UpstreamError(
-                "Chess.com answered something that is not JSON.",
-                code="upstream_bad_response",
-                details={"service": SERVICE},
-            ) from None
+        if status != 200:  # only a 200 carries a body worth keeping
+            raise self._upstream.error_for(response)
+        body = self._upstream.json(response)
         etag = response.headers.get("ETag")
         last_modified = response.headers.get("Last-Modified")
         version = etag or last_modified or f"t{time.time():.0f}"
@@ -168,17 +188,7 @@ class ChesscomClient:
             self.requests += 1
             return await self._http.get(path, headers=headers)
 
-        try:
-            return await send_with_retries(
-                once, attempts=self._attempts, initial_wait=self._initial_wait
-            )
-        except (httpx.TimeoutException, httpx.TransportError) as exc:
-            raise UpstreamError(
-                "Chess.com did not answer.",
-                code="upstream_unavailable",
-                status_code=503,
-                details={"service": SERVICE, "error": type(exc).__name__},
-            ) from exc
+        return await self._upstream.send(once)
 
     async def archives(self, username: str) -> Fetched:
         user = username.lower()
@@ -195,10 +205,8 @@ class ChesscomClient:
         listing = await self.archives(username)
         urls = listing.body.get("archives") if isinstance(listing.body, dict) else None
         if not isinstance(urls, list):
-            raise UpstreamError(
-                "Chess.com's archives list has no `archives`.",
-                code="upstream_bad_response",
-                details={"service": SERVICE},
+            upstream_error(
+                SERVICE, "upstream_bad_response", "Chess.com's archives list has no `archives`."
             )
         games: list[dict[str, Any]] = []
         version = f"empty:{listing.version}"

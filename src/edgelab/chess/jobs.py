@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from edgelab.chess.models import REVIEW_TASK, ChessReviewJob, utcnow
+from edgelab.chess.models import REVIEW_TASK, ChessReviewJob
+from edgelab.core.clock import utcnow
 from edgelab.core.jobs import Jobs
 from edgelab.core.settings import Settings
 

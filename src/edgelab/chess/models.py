@@ -12,14 +12,11 @@ from typing import Any
 from sqlalchemy import JSON, Float, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
+from edgelab.core.clock import utcnow
 from edgelab.core.db import Base, UTCDateTime
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 REVIEW_TASK = "chess.review"
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class ChessReviewJob(Base):

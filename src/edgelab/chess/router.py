@@ -13,42 +13,30 @@ minutes of CPU per batch of games, so it is paid: 202 with a job id, then poll
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.responses import Response as RawResponse
 
-from edgelab.chess import schemas
+from edgelab.chess import schemas, service
 from edgelab.chess.chesscom import ChesscomClient
-from edgelab.chess.models import REVIEW_TASK, ChessReviewJob, utcnow
 from edgelab.core.auth import CurrentUser, PaidUser
-from edgelab.core.db import ReadSessionMakerDep, SessionDep
+from edgelab.core.db import SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
-from edgelab.core.errors import AppError, InvalidInputError, NotFoundError, error_responses
-from edgelab.core.jobs import enqueue
-from edgelab.core.ratelimit import RateLimiter, enforce, rate_limit
+from edgelab.core.errors import error_responses
+from edgelab.core.ratelimit import enforce, rate_limit
+from edgelab.core.resources import resource, resources_of
 
-router = APIRouter(prefix="/api/analyze", tags=["chess"])
+router = APIRouter(tags=["chess"])
 JobIdPath = Annotated[str, Path(min_length=1, max_length=40)]
 
 
-class EngineUnavailableError(AppError):
-    status_code = 503
-    code = "engine_unavailable"
-
-
-async def get_chesscom(request: Request) -> ChesscomClient:
-    client: ChesscomClient = request.app.state.chesscom
-    return client
-
-
-ChesscomDep = Annotated[ChesscomClient, Depends(get_chesscom)]
+ChesscomDep = Annotated[ChesscomClient, Depends(resource(ChesscomClient))]
 
 
 async def limit_username(request: Request, username: str, limit: str) -> None:
     """Per Chess.com username, whoever asks: 429 `rate_limited` with Retry-After."""
-    limiter: RateLimiter | None = getattr(request.app.state, "ratelimiter", None)
+    limiter = resources_of(request).ratelimiter
     if limiter is None:
         return
     decision = await limiter.hit(limit, "chess-username", username.lower(), "analyze")
@@ -75,10 +63,10 @@ async def analyze(
     rating trend, streaks and tilt, game length, opponent rating bands and Chess.com accuracy,
     each with its sample size. Cached per player and newest archive version.
     404 `player_not_found` for an unknown player."""
-    from edgelab.chess.service import analyze_player
-
     await limit_username(request, body.username, settings.chess_rate_limit_per_username)
-    data, cached = await analyze_player(client, cache, body.username, body.game_count, body.tz)
+    data, cached = await service.analyze_player(
+        client, cache, body.username, body.game_count, body.tz
+    )
     return RawResponse(
         data, media_type="application/json", headers={"X-Cache": "hit" if cached else "miss"}
     )
@@ -107,46 +95,22 @@ async def start_review(
 ) -> schemas.ReviewAccepted:
     """Answers 202 with a job id at once; poll `status_url`. Paid only. 503
     `engine_unavailable` (with the install hint) when Stockfish is not installed."""
-    from edgelab.chess.review import INSTALL_HINT, engine_path
-
-    if engine_path(settings.stockfish_path) is None:
-        raise EngineUnavailableError(
-            f"The chess engine is not installed on this server. {INSTALL_HINT}",
-            details={"hint": INSTALL_HINT},
-        )
-    if body.game_count > settings.chess_review_max_games:
-        raise InvalidInputError(
-            f"At most {settings.chess_review_max_games} games per review.",
-            details={"max_games": settings.chess_review_max_games},
-        )
+    service.check_review_request(settings, body.game_count)
     await limit_username(request, body.username, settings.chess_rate_limit_per_username)
-    fetched = await client.recent_games(body.username, max(body.game_count * 2, 20))
-    pgns = [
-        g["pgn"]
-        for g in fetched.games
-        if (g.get("rules") or "chess") == "chess" and isinstance(g.get("pgn"), str)
-    ][: body.game_count]
-    job = ChessReviewJob(
-        id=uuid.uuid4().hex,
-        status="queued",
-        requested_by=caller.id[:64],
-        username=fetched.username,
-        depth=settings.engine_depth,
-        games_total=len(pgns),
-        games_done=0,
-        progress=0.0,
-        created_at=utcnow(),
-        games=pgns,
+    job = await service.start_review(
+        session,
+        settings,
+        client,
+        requested_by=caller.id,
+        username=body.username,
+        game_count=body.game_count,
     )
-    session.add(job)
-    await session.flush()
-    enqueue(REVIEW_TASK, job_id=job.id)
     response.headers["Location"] = _status_url(job.id)
     return schemas.ReviewAccepted(
         job_id=job.id,
         status="queued",
         status_url=_status_url(job.id),
-        games=len(pgns),
+        games=job.games_total,
         depth=job.depth,
     )
 
@@ -159,13 +123,10 @@ async def start_review(
     summary="Status, progress and result of an engine review",
 )
 async def get_review(
-    job_id: JobIdPath, caller: CurrentUser, sessions: ReadSessionMakerDep
+    job_id: JobIdPath, caller: CurrentUser, session: SessionDep
 ) -> schemas.ReviewJobOut:
     """Only the account that started the review sees it (others get 404)."""
-    async with sessions() as session:
-        job = await session.get(ChessReviewJob, job_id)
-    if job is None or job.requested_by != caller.id[:64]:
-        raise NotFoundError(f"No review job with id {job_id!r}.", code="review_job_not_found")
+    job = await service.get_review(session, job_id, caller.id)
     return schemas.ReviewJobOut(
         job_id=job.id,
         status=job.status,  # type: ignore[arg-type]  # one of JOB_STATUSES by construction

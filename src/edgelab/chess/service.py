@@ -1,14 +1,23 @@
-"""The pattern analysis of a Chess.com player, cached per user and latest archive version."""
+"""Chess use cases: the pattern analysis of a Chess.com player (cached per user and latest
+archive version), and starting and reading engine reviews (a job row, reviewed in the
+background by `jobs.run_review`)."""
 
 from __future__ import annotations
 
 import hashlib
+import uuid
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.chess.chesscom import ChesscomClient, PlayerGames
+from edgelab.chess.models import REVIEW_TASK, ChessReviewJob
 from edgelab.core.cache import Cache
+from edgelab.core.clock import utcnow
+from edgelab.core.errors import AppError, InvalidInputError, NotFoundError
+from edgelab.core.jobs import enqueue
+from edgelab.core.settings import Settings
 
 ANALYSIS_TTL = 12 * 3600.0  # the key carries the newest archive's version; this bounds memory
 
@@ -51,3 +60,72 @@ async def analyze_player(
     body = orjson.dumps(result)
     await cache.set(key, body, ANALYSIS_TTL)
     return body, False
+
+
+class EngineUnavailableError(AppError):
+    status_code = 503
+    code = "engine_unavailable"
+
+
+def check_review_request(settings: Settings, game_count: int) -> None:
+    """Refuse a review this server cannot run, before anything is fetched: 503
+    `engine_unavailable` (with the install hint) without Stockfish, 400 `invalid_input` for
+    more than EDGELAB_CHESS_REVIEW_MAX_GAMES games."""
+    from edgelab.chess.review import INSTALL_HINT, engine_path
+
+    if engine_path(settings.stockfish_path) is None:
+        raise EngineUnavailableError(
+            f"The chess engine is not installed on this server. {INSTALL_HINT}",
+            details={"hint": INSTALL_HINT},
+        )
+    if game_count > settings.chess_review_max_games:
+        raise InvalidInputError(
+            f"At most {settings.chess_review_max_games} games per review.",
+            details={"max_games": settings.chess_review_max_games},
+        )
+
+
+async def start_review(
+    session: AsyncSession,
+    settings: Settings,
+    client: ChesscomClient,
+    *,
+    requested_by: str,
+    username: str,
+    game_count: int,
+) -> ChessReviewJob:
+    """Fetch the player's newest standard-chess games (up to `game_count`), record a queued
+    job for them and enqueue it (sent after the request's commit, dropped on rollback)."""
+    fetched = await client.recent_games(username, max(game_count * 2, 20))
+    pgns = [
+        g["pgn"]
+        for g in fetched.games
+        if (g.get("rules") or "chess") == "chess" and isinstance(g.get("pgn"), str)
+    ][:game_count]
+    job = ChessReviewJob(
+        id=uuid.uuid4().hex,
+        status="queued",
+        requested_by=requested_by[:64],
+        username=fetched.username,
+        depth=settings.engine_depth,
+        games_total=len(pgns),
+        games_done=0,
+        progress=0.0,
+        created_at=utcnow(),
+        games=pgns,
+    )
+    session.add(job)
+    await session.flush()
+    enqueue(REVIEW_TASK, job_id=job.id)
+    return job
+
+
+async def get_review(session: AsyncSession, job_id: str, requested_by: str) -> ChessReviewJob:
+    """The job, for the account that started it only: anyone else gets the same 404
+    `review_job_not_found` as for an unknown id."""
+    # the job writes the row in transactions of its own: read it as stored now, not as this
+    # session may have seen it before (`populate_existing`)
+    job = await session.get(ChessReviewJob, job_id, populate_existing=True)
+    if job is None or job.requested_by != requested_by[:64]:
+        raise NotFoundError(f"No review job with id {job_id!r}.", code="review_job_not_found")
+    return job

@@ -4,7 +4,7 @@ Access tokens are HS256 JWTs with `sub`, `iat`, `exp`, `aud`, `iss` and a `jti`;
 accepts only HS256 with every one of those claims (so `alg: none`, other algorithms, expired
 tokens and foreign audiences are refused). The token carries no role or tier: the principal is
 loaded fresh on every request through a resolver the accounts product installs on
-`app.state.principal_resolver`, so a tier change or a deletion takes effect on the next request.
+`Resources.principal_resolver`, so a tier change or a deletion takes effect on the next request.
 Core knows nothing of users beyond the `Principal` it gets back.
 
 The resolution opens its own short session, and only when the request carries a credential: an
@@ -27,8 +27,10 @@ import jwt
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.core.clock import utcnow
 from edgelab.core.db import ReadSessionMakerDep
 from edgelab.core.errors import AppError
+from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 
 ALGORITHM = "HS256"
@@ -71,7 +73,7 @@ class Principal:
     def restriction(self, now: dt.datetime | None = None) -> dt.datetime | None:
         """The end of a time-out still running at `now`; None when not restricted."""
         until = self.restricted_until
-        if until is None or until <= (now or dt.datetime.now(dt.UTC)):
+        if until is None or until <= (now or utcnow()):
             return None
         return until
 
@@ -81,7 +83,7 @@ Resolver = Callable[[AsyncSession, str, str], Awaitable[Principal | None]]
 
 
 def issue_access_token(settings: Settings, user_id: str, *, now: dt.datetime | None = None) -> str:
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or utcnow()
     claims = {
         "sub": user_id,
         "iat": int(now.timestamp()),
@@ -129,10 +131,11 @@ async def optional_principal(request: Request, sessions: ReadSessionMakerDep) ->
     credential = _bearer(request)
     if credential is None:
         return None
-    resolver: Resolver | None = getattr(request.app.state, "principal_resolver", None)
+    resources = resources_of(request)
+    resolver = resources.principal_resolver
     if resolver is None:  # pragma: no cover - the composition root always installs one
         raise UnauthorizedError("Sign-in is not available.", code="auth_unavailable")
-    settings: Settings = request.app.state.settings
+    settings = resources.settings
     if credential.startswith(API_KEY_PREFIX):
         kind, subject = "api_key", credential
     else:  # decoded before any session is opened: a bad token costs no database work
@@ -210,7 +213,7 @@ async def admin_caller(request: Request, sessions: ReadSessionMakerDep) -> Princ
     403 for a signed-in user who is not an admin.
     """
     credential = _bearer(request)
-    token = request.app.state.settings.admin_token
+    token = resources_of(request).settings.admin_token
     if credential is not None and token is not None:
         expected = token.get_secret_value().encode()
         if expected and hmac.compare_digest(credential.encode(), expected):

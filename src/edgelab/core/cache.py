@@ -15,6 +15,8 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
+from edgelab.core import clock
+
 
 class Cache(Protocol):
     backend: str
@@ -133,7 +135,7 @@ class MemoryCache(_SingleFlight):
         if item is None:
             return None
         expires, value = item
-        if expires < time.monotonic():
+        if expires < clock.monotonic():
             self._items.pop(key, None)
             return None
         return value
@@ -141,7 +143,7 @@ class MemoryCache(_SingleFlight):
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         if ttl <= 0:
             return
-        self._items[key] = (time.monotonic() + ttl, value)
+        self._items[key] = (clock.monotonic() + ttl, value)
         self._items.move_to_end(key)
         while len(self._items) > self._max:
             self._items.popitem(last=False)

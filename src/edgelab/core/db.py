@@ -8,9 +8,9 @@ rolls back when it raises, before the response is sent (declare it with
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
@@ -25,8 +25,12 @@ from sqlalchemy.orm import DeclarativeBase
 from sqlalchemy.pool import NullPool
 from sqlalchemy.types import TypeDecorator
 
-from edgelab.core.jobs_buffer import unit_of_work_jobs
+from edgelab.core.jobs.buffer import unit_of_work_jobs
+from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
+
+if TYPE_CHECKING:
+    from edgelab.core.cache import Cache
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -110,8 +114,9 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     Jobs the request enqueued (`core.jobs.enqueue`) are sent after the commit and dropped on
     rollback.
     """
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    jobs = getattr(request.app.state, "jobs", None)
+    resources = resources_of(request)
+    maker = resources.sessionmaker
+    jobs = getattr(resources, "jobs", None)  # None only in an app started without jobs
     async with AsyncExitStack() as stack:
         buffer = await stack.enter_async_context(unit_of_work_jobs(jobs)) if jobs else None
         async with maker() as session:
@@ -136,9 +141,35 @@ async def finish_failed_unit_of_work(session: AsyncSession, exc: BaseException) 
 
 async def get_sessionmaker(request: Request) -> async_sessionmaker[AsyncSession]:
     """For read-only routes that answer from a cache: open a session only on a miss."""
-    maker: async_sessionmaker[AsyncSession] = request.app.state.sessionmaker
-    return maker
+    return resources_of(request).sessionmaker
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 ReadSessionMakerDep = Annotated[async_sessionmaker[AsyncSession], Depends(get_sessionmaker)]
+
+
+async def cached_read(
+    cache: Cache,
+    sessions: async_sessionmaker[AsyncSession],
+    key: str,
+    ttl: float,
+    build: Callable[[AsyncSession], Awaitable[bytes]],
+    *,
+    commit: bool = False,
+) -> bytes:
+    """An answer from the cache, filled by `build` in a session of its own.
+
+    The fill cannot use the request's unit of work: a stale entry is refreshed in the
+    background and may finish after the request (`Cache.get_or_fill`). `commit` for fills that
+    store what they fetched (a price history backfilled from upstream); otherwise the session
+    only reads and is closed without a commit.
+    """
+
+    async def fill() -> bytes:
+        async with sessions() as session:
+            body = await build(session)
+            if commit:
+                await session.commit()
+            return body
+
+    return await cache.get_or_fill(key, ttl, fill)

@@ -23,7 +23,7 @@ How a route is limited:
   `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until a slot frees); a refusal is
   `RateLimitedError` (429, `rate_limited`, with `Retry-After` and the same headers).
 
-The limiter lives at `app.state.ratelimiter` and the table at `app.state.ratelimit_policy`
+The limiter lives at `Resources.ratelimiter` and the table at `Resources.ratelimit_policy`
 (defaults when absent). An app without a limiter is not limited (benchmarks, some tests).
 
 Moving windows are exact (N requests in any window of the period, no burst of 2N at a fixed
@@ -60,6 +60,7 @@ from edgelab.core.auth import Principal, optional_principal
 from edgelab.core.cache import glob_escape
 from edgelab.core.db import ReadSessionMakerDep
 from edgelab.core.errors import RateLimitedError
+from edgelab.core.resources import resources_of
 
 log = logging.getLogger("edgelab.ratelimit")
 
@@ -353,9 +354,8 @@ class RateLimitPolicy:
 
 
 def _setup(request: Request) -> tuple[RateLimiter | None, RateLimitPolicy]:
-    state = request.app.state
-    policy = getattr(state, "ratelimit_policy", None)
-    return getattr(state, "ratelimiter", None), policy or RateLimitPolicy()
+    resources = resources_of(request)
+    return resources.ratelimiter, resources.ratelimit_policy
 
 
 def _remember(request: Request, decision: RateDecision) -> None:

@@ -19,13 +19,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from edgelab.core.clock import utcnow
 from edgelab.core.db import Base, UTCDateTime
 
 STATUSES = ("received", "processing", "processed", "ignored", "failed")
-
-
-def _utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class WebhookEvent(Base):
@@ -37,7 +34,7 @@ class WebhookEvent(Base):
     external_id: Mapped[str] = mapped_column(String(100))  # the provider's event id
     event_type: Mapped[str] = mapped_column(String(80), index=True)
     occurred_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
-    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=_utcnow)
+    received_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(12), default="received", index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
@@ -71,7 +68,7 @@ async def record_once(
         "external_id": external_id,
         "event_type": event_type,
         "occurred_at": occurred_at,
-        "received_at": _utcnow(),
+        "received_at": utcnow(),
         "payload": payload,
         "status": "received",
         "attempts": 0,
@@ -115,7 +112,7 @@ def finish_event(event: WebhookEvent, status: str, outcome: str) -> None:
     event.status = status
     event.outcome = outcome[:200]
     event.last_error = None if status != "failed" else event.last_error
-    event.processed_at = _utcnow()
+    event.processed_at = utcnow()
 
 
 async def unprocessed_events(

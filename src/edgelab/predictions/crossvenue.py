@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting import service as betting_service
-from edgelab.betting.teams import UnknownTeamError, normalize_team
+from edgelab.betting.markets import service as betting_service
+from edgelab.betting.odds.teams import UnknownTeamError, normalize_team
 from edgelab.core.settings import Settings
 from edgelab.predictions.models import PredictionMarket, PredictionOutcome
 from edgelab.predictions.service import outcomes_of

@@ -24,6 +24,7 @@ from sqlalchemy import Table, delete, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.core.clock import utcnow
 from edgelab.core.db import Base
 from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
@@ -33,7 +34,7 @@ from edgelab.predictions.models import (
     PredictionOutcome,
     PredictionPriceSnapshot,
 )
-from edgelab.predictions.polymarket import (
+from edgelab.predictions.sources.polymarket import (
     BATCH_HISTORY_MAX,
     GammaMarket,
     MarketPages,
@@ -272,7 +273,7 @@ async def ingest_polymarket(
     """Fetch active, open markets (at most `limit`, default EDGELAB_POLYMARKET_INGEST_MAX_
     MARKETS) and store them; the run is recorded and returned as a summary."""
     started = time.perf_counter()
-    run = PredictionIngestRun(trigger=trigger, started_at=dt.datetime.now(dt.UTC))
+    run = PredictionIngestRun(trigger=trigger, started_at=utcnow())
     own = client is None
     api = client or PolymarketClient(settings)
     report = MarketPages()
@@ -281,7 +282,7 @@ async def ingest_polymarket(
     cap = limit if limit is not None else settings.polymarket_ingest_max_markets
     try:
         async for page in api.iter_markets(limit=cap, order="volume24hr", report=report):
-            fetched_at = dt.datetime.now(dt.UTC)
+            fetched_at = utcnow()
             fetched += len(page)
             w, s = await store_markets(session, page, fetched_at)
             written, snapshots = written + w, snapshots + s
@@ -295,7 +296,7 @@ async def ingest_polymarket(
     finally:
         if own:
             await api.aclose()
-    run.finished_at = dt.datetime.now(dt.UTC)
+    run.finished_at = utcnow()
     run.ok = not any("token_id" not in e for e in errors)
     run.fetched = fetched + report.dropped
     run.written = written

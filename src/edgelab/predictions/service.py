@@ -1,34 +1,35 @@
 """Prediction-market use cases: list and read markets, price history, news, freshness.
 
-Takes a session and plain arguments; flushes, never commits (the request or job does).
+Takes a session and plain arguments; flushes, never commits (the request or job does). The
+answers cached for every caller (the market list, a price history) are filled here in a
+session of their own (`core.db.cached_read`), under keys that start with `CACHE_PREFIX`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import time
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.core.cache import Cache
-from edgelab.core.errors import NotFoundError, UpstreamError
+from edgelab.core.db import cached_read
+from edgelab.core.errors import NotFoundError
+from edgelab.core.http.stale import StaleCache
+from edgelab.core.http.upstream import upstream_error
 from edgelab.core.settings import Settings
-from edgelab.predictions import candles, news_query
-from edgelab.predictions.clients import PredictionClients
-from edgelab.predictions.ingest import store_history
-from edgelab.predictions.models import (
-    PredictionIngestRun,
-    PredictionMarket,
-    PredictionOutcome,
-    PredictionPriceSnapshot,
-)
-from edgelab.predictions.newsapi import NewsBudget, seconds_to_utc_midnight
-from edgelab.predictions.upstream import StaleCache, upstream_error
+from edgelab.predictions import schemas, views
+from edgelab.predictions.history import price_history
+from edgelab.predictions.models import PredictionIngestRun, PredictionMarket, PredictionOutcome
+from edgelab.predictions.sources import news_query
+from edgelab.predictions.sources.clients import PredictionClients
+from edgelab.predictions.sources.newsapi import NewsBudget, seconds_to_utc_midnight
 
+CACHE_PREFIX = "predictions:markets:"  # cleared by `edgelab ingest polymarket` on Redis
+HISTORY_CACHE_PREFIX = "predictions:markets:history:"  # cleared with it (same prefix)
 NO_DATA_NOTE = (
     "No Polymarket data has been ingested yet: run `edgelab ingest polymarket` (or wait for "
     "the scheduled ingest every EDGELAB_POLYMARKET_INGEST_MINUTES) to fetch the markets."
@@ -66,7 +67,7 @@ def _filtered(stmt: Select[Any], f: MarketFilters) -> Select[Any]:
     if f.closed is not None:
         stmt = stmt.where(m.closed.is_(f.closed))
     if f.tag:
-        from edgelab.predictions.polymarket import tag_slug
+        from edgelab.predictions.sources.polymarket import tag_slug
 
         stmt = stmt.where(m.tag_slugs.like(_like(f"|{tag_slug(f.tag)}|"), escape="\\"))
     if f.q:
@@ -161,106 +162,6 @@ async def freshness(session: AsyncSession) -> dict[str, Any]:
     }
 
 
-# ---------------------------------------------------------------- history
-
-
-@dataclass
-class Series:
-    outcome: PredictionOutcome
-    data: list[dict[str, Any]]
-    fidelity: int
-    source: str
-    stale: bool
-    notes: list[str] = field(default_factory=list)
-
-
-def pick_outcome(outcomes: list[PredictionOutcome], wanted: str | None) -> PredictionOutcome:
-    if not outcomes:
-        raise NotFoundError("This market has no tradable outcome.", code="outcome_not_found")
-    if wanted is None:
-        return outcomes[0]
-    for o in outcomes:
-        if o.token_id == wanted or o.name.lower() == wanted.strip().lower():
-            return o
-    names = ", ".join(o.name for o in outcomes)
-    raise NotFoundError(
-        f"No outcome {wanted!r} in this market (it has: {names}).", code="outcome_not_found"
-    )
-
-
-async def _stored_points(
-    session: AsyncSession, token_id: str, since: int | None
-) -> list[tuple[int, float]]:
-    s = PredictionPriceSnapshot
-    stmt = select(s.ts, s.price).where(s.token_id == token_id).order_by(s.ts)
-    if since is not None:
-        stmt = stmt.where(s.ts >= since)
-    # a Core result on the session's connection: plain tuples, no ORM row processing (a
-    # 10,000-point history spends most of its time here otherwise)
-    conn = await session.connection()
-    rows: Any = (await conn.execute(stmt)).all()  # Rows index like (ts, price) tuples
-    return list(rows)
-
-
-async def price_history(
-    session: AsyncSession,
-    settings: Settings,
-    cache: Cache,
-    clients: PredictionClients,
-    market: PredictionMarket,
-    *,
-    outcome: str | None,
-    interval: str,
-    fidelity: int | None,
-    fmt: str,
-    now: float | None = None,
-) -> Series:
-    """Stored snapshots of the window; Polymarket's CLOB is asked (and its points stored) when
-    the window has none, or its last point is older than a bucket for a market still open.
-    If the CLOB fails, stored points answer with `stale` (none stored: the error, 502/503)."""
-    chosen = pick_outcome((await outcomes_of(session, [market.id]))[market.id], outcome)
-    fid = fidelity or candles.DEFAULT_FIDELITY_MINUTES[interval]
-    bucket = fid * 60
-    now = time.time() if now is None else now
-    window = candles.INTERVAL_SECONDS[interval]
-    since = int(now) - window if window is not None else None
-    points = await _stored_points(session, chosen.token_id, since)
-    ttl = settings.polymarket_cache_ttl_seconds
-    refresh_after = max(bucket, ttl)
-    need = not points or (not market.closed and now - points[-1][0] > refresh_after)
-    source, stale, notes = "stored", False, []
-    if need:
-        fetched = False
-
-        async def fill() -> int:
-            nonlocal fetched
-            got = await clients.polymarket.prices_history(
-                chosen.token_id, interval=interval, fidelity=fid
-            )
-            fetched = True
-            return await store_history(session, chosen.token_id, got, "clob")
-
-        key = f"{chosen.token_id}:{interval}:{fid}"
-        try:
-            cached = await StaleCache(cache, "predictions:clob:history:").fetch(key, ttl, fill)
-            stale = cached.stale
-        except UpstreamError as exc:
-            if not points:
-                raise
-            stale = True
-            notes.append(f"Polymarket failed ({exc.code}): the stored points are shown.")
-        if stale:
-            notes.append("Polymarket did not answer: these are the last stored prices.")
-        if fetched:
-            source = "clob"
-            points = await _stored_points(session, chosen.token_id, since)
-    ts, ps = candles.as_arrays(points)
-    data = candles.candles(ts, ps, bucket) if fmt == "candles" else candles.line(ts, ps, bucket)
-    if not data:
-        notes.append("No prices in this window.")
-    return Series(chosen, data, fid, source, stale, notes)
-
-
 # ---------------------------------------------------------------- news
 
 
@@ -304,7 +205,7 @@ async def market_news(
         return {"total": page.total_results, "articles": page.articles}
 
     ttl = settings.newsapi_cache_ttl_seconds
-    cached = await StaleCache(cache, "predictions:news:").fetch(
+    cached = await StaleCache(cache, "predictions:news:", service="NewsAPI").fetch(
         f"{market.id}:{settings.newsapi_language}", ttl, fill
     )
     notes = []
@@ -331,3 +232,135 @@ def empty_window(before: dt.datetime | None, after: dt.datetime | None) -> bool:
     """An end-date window that nothing can fall in: an empty answer, not an error (each bound is
     valid on its own, so a schema-valid request is answered)."""
     return before is not None and after is not None and after >= before
+
+
+# ---------------------------------------------------------------- what the routes answer
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def market_list_json(
+    settings: Settings,
+    cache: Cache,
+    sessions: Sessions,
+    filters: MarketFilters,
+    *,
+    query: Iterable[tuple[str, str]],
+    sort: schemas.SortKey,
+    order: schemas.SortOrder,
+    limit: int,
+    offset: int,
+) -> bytes:
+    """A page of markets as `schemas.MarketList` JSON, the same for every caller: cached
+    EDGELAB_PREDICTIONS_CACHE_TTL_SECONDS under the request's query parameters (`query`, in
+    any order), filled in a read-only session that may outlive the request."""
+
+    async def build(session: AsyncSession) -> bytes:
+        markets, outcomes, total = await list_markets(
+            session, filters, sort=sort, order=order, limit=limit, offset=offset
+        )
+        run = await latest_run(session)
+        notes = []
+        if total == 0 and not await has_data(session):
+            notes.append(NO_DATA_NOTE)
+        if empty_window(filters.ending_before, filters.ending_after):
+            notes.append(EMPTY_WINDOW_NOTE)
+        body = schemas.MarketList(
+            items=[views.market_summary(m, outcomes[m.id]) for m in markets],
+            total=total,
+            limit=limit,
+            offset=offset,
+            sort=sort,
+            order=order,
+            last_ingest=views.ingest_info(run),
+            notes=notes,
+        )
+        return body.model_dump_json().encode()
+
+    key = f"{CACHE_PREFIX}{sorted(query)}"
+    return await cached_read(cache, sessions, key, settings.predictions_cache_ttl_seconds, build)
+
+
+async def market_with_outcomes(
+    session: AsyncSession, key: str
+) -> tuple[PredictionMarket, list[PredictionOutcome]]:
+    """The market (by id, slug or condition id; 404 `market_not_found`) and its outcomes."""
+    market = await get_market(session, key)
+    return market, (await outcomes_of(session, [market.id]))[market.id]
+
+
+async def history_json(
+    settings: Settings,
+    cache: Cache,
+    sessions: Sessions,
+    clients: PredictionClients,
+    market_key: str,
+    *,
+    outcome: str | None,
+    interval: schemas.Interval,
+    fidelity: int | None,
+    fmt: schemas.HistoryFormat,
+) -> bytes:
+    """One outcome's price history as `schemas.History` JSON, the same for every paid caller:
+    cached EDGELAB_PREDICTIONS_CACHE_TTL_SECONDS with one refresh at a time (the old answer
+    served meanwhile). The refresh is its own unit of work, committed: it stores what the CLOB
+    sent and may finish after the request that started it."""
+
+    async def build(session: AsyncSession) -> bytes:
+        market, outcomes = await market_with_outcomes(session, market_key)
+        series = await price_history(
+            session,
+            settings,
+            cache,
+            clients,
+            market,
+            outcomes,
+            outcome=outcome,
+            interval=interval,
+            fidelity=fidelity,
+            fmt=fmt,
+        )
+        return views.history_json(market, series, fmt=fmt, interval=interval)
+
+    key = f"{HISTORY_CACHE_PREFIX}{market_key}|{outcome}|{interval}|{fidelity}|{fmt}"
+    ttl = settings.predictions_cache_ttl_seconds
+    return await cached_read(cache, sessions, key, ttl, build, commit=True)
+
+
+async def news_of_market(
+    settings: Settings,
+    cache: Cache,
+    sessions: Sessions,
+    clients: PredictionClients,
+    market_key: str,
+) -> tuple[PredictionMarket, NewsAnswer]:
+    """The market (404 `market_not_found`) and `market_news` about it. The market is read in a
+    short session of its own, closed before NewsAPI is asked: no database connection is held
+    while an outside service answers (or times out)."""
+    async with sessions() as session:
+        market = await get_market(session, market_key)
+    return market, await market_news(settings, cache, clients, market)
+
+
+@dataclass
+class CrossVenueValue:
+    rows: list[dict[str, Any]]
+    matched_games: int
+    notes: list[str]
+
+
+async def cross_venue_value(session: AsyncSession, settings: Settings) -> CrossVenueValue:
+    """Sides whose edge after fees exceeds EDGELAB_PREDICTIONS_VALUE_THRESHOLD (`crossvenue`),
+    with a note saying what is missing when nothing could be matched."""
+    from edgelab.predictions.crossvenue import value_rows  # it imports this module
+
+    found = await value_rows(session, settings)
+    notes = []
+    if not await has_data(session):
+        notes.append(NO_DATA_NOTE)
+    elif found.matched_games == 0:
+        notes.append(
+            "No Polymarket NBA game market matches a scored game of ours (same two teams, "
+            "same date): ingest live odds and score the slate, and ingest Polymarket."
+        )
+    return CrossVenueValue(list(found.rows), found.matched_games, notes)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -183,4 +184,4 @@ async def explanation(
 
 
 async def get_explainer(request: Request) -> ClaudeExplainer | None:
-    return getattr(request.app.state, "sentinel_explainer", None)
+    return resources_of(request).find(ClaudeExplainer)

@@ -14,6 +14,9 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from edgelab.core.clock import utcnow
+from edgelab.core.commands import console, load_settings, progress_bar, run_in_session
+
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +34,6 @@ def shipped_payments_file() -> Path:
 
 
 def _rows_invalid(exc: Exception) -> None:
-    from edgelab.cli import console
 
     details = getattr(exc, "details", None) or []
     console.print(f"[red]{exc}[/]")
@@ -46,12 +48,11 @@ def import_bets(
 ) -> None:
     """Import a bets CSV in the bulk layout (header = the JSON field names; empty cell = none).
     Idempotent on external_id; any bad row rejects the file and nothing is written."""
-    from edgelab.cli import _progress, _run_in_session, _settings, console
     from edgelab.core.errors import AppError
-    from edgelab.sentinel.ingest import import_bets_csv
+    from edgelab.sentinel.betlog.ingest import import_bets_csv
 
     text = path.read_text(encoding="utf-8-sig")
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("importing bets", total=None)
 
         def step(done: int, total: int) -> None:
@@ -61,7 +62,7 @@ def import_bets(
             return (await import_bets_csv(session, text, progress=step)).model_dump()
 
         try:
-            result = _run_in_session(_settings(), work)
+            result = run_in_session(load_settings(), work)
         except AppError as exc:
             progress.stop()
             _rows_invalid(exc)
@@ -77,12 +78,11 @@ def import_payments(
 ) -> None:
     """Load the real payments file (deposits and withdrawals of 5,685 US sports bettors, see
     its README) as Sentinel transactions; idempotent."""
-    from edgelab.cli import _progress, _run_in_session, _settings, console
     from edgelab.core.errors import AppError
-    from edgelab.sentinel.ingest import import_payments as run_import
+    from edgelab.sentinel.betlog.ingest import import_payments as run_import
 
     source = path or shipped_payments_file()
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("importing payments", total=None)
 
         def step(done: int, total: int) -> None:
@@ -92,7 +92,7 @@ def import_payments(
             return await run_import(session, source, progress=step)
 
         try:
-            result = _run_in_session(_settings(), work)
+            result = run_in_session(load_settings(), work)
         except AppError as exc:
             progress.stop()
             _rows_invalid(exc)
@@ -150,7 +150,8 @@ async def store_simulation(
 ) -> dict[str, Any]:
     """Write a simulation through the bulk ingest path (validation included), 10,000 rows at a
     time, then the players' time zones and self-assessments."""
-    from edgelab.sentinel import ingest, service
+    from edgelab.sentinel import service
+    from edgelab.sentinel.betlog import ingest
     from edgelab.sentinel.schemas import MAX_ROWS, BetRow, TransactionRow
 
     total = len(sim.placed) + len(sim.tx_at)
@@ -200,15 +201,12 @@ def simulate(
 ) -> None:
     """Generate synthetic players following SENTINEL.md's published patterns (cohorts and
     assumptions: `edgelab/sentinel/simulate.py`) and store them through the bulk ingest path."""
-    from edgelab.cli import _progress, _run_in_session, _settings, console
     from edgelab.sentinel.simulate import simulate as generate
 
-    stop = (end.replace(tzinfo=dt.UTC) if end else dt.datetime.now(dt.UTC)).replace(
-        second=0, microsecond=0
-    )
+    stop = (end.replace(tzinfo=dt.UTC) if end else utcnow()).replace(second=0, microsecond=0)
     with console.status(f"simulating {players} players"):
         sim = generate(players, seed, end=stop, days=days)
-    with _progress() as progress:
+    with progress_bar() as progress:
         task = progress.add_task("storing", total=len(sim.placed) + len(sim.tx_at))
 
         def step(done: int, total: int) -> None:
@@ -217,7 +215,7 @@ def simulate(
         async def work(session: AsyncSession) -> dict[str, Any]:
             return await store_simulation(session, sim, seed, step)
 
-        result = _run_in_session(_settings(), work)
+        result = run_in_session(load_settings(), work)
     cohorts: dict[str, int] = {}
     for p in sim.players:
         cohorts[p.cohort] = cohorts.get(p.cohort, 0) + 1
@@ -242,11 +240,10 @@ def rescore(
 ) -> None:
     """Score the players with new bets or transactions since their last scoring (what the
     hourly job does), or everyone with --all."""
-    from edgelab.cli import _progress, _run_in_session, _settings, console
     from edgelab.sentinel.rescore import run_rescore
 
-    settings = _settings()
-    with _progress() as progress:
+    settings = load_settings()
+    with progress_bar() as progress:
         task = progress.add_task("scoring", total=4)
 
         def step(stage: str, done: int, total: int) -> None:
@@ -262,7 +259,7 @@ def rescore(
             )
             return summary.as_dict()
 
-        result = _run_in_session(settings, work)
+        result = run_in_session(settings, work)
     console.print_json(json.dumps(result))
     if result["status"] != "ok":
         raise typer.Exit(1)

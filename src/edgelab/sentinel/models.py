@@ -34,16 +34,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
+from edgelab.core.clock import utcnow
 from edgelab.core.db import Base, UTCDateTime
 
 BET_STATUSES = ("won", "lost", "void", "open")
 TX_KINDS = ("deposit", "withdrawal", "withdrawal_reversal")
 TX_STATUSES = ("approved", "declined")
 CATEGORIES = ("CRITICAL", "HIGH", "MEDIUM", "LOW")
-
-
-def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
 
 
 class SentinelPlayer(Base):

@@ -48,6 +48,7 @@ import numpy as np
 from sqlalchemy import Table, bindparam, func, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.core.clock import utcnow
 from edgelab.core.settings import Settings
 from edgelab.sentinel import features, scoring
 from edgelab.sentinel.models import (
@@ -57,7 +58,7 @@ from edgelab.sentinel.models import (
     SentinelScore,
     SentinelScoreRun,
 )
-from edgelab.sentinel.service import chunks, now
+from edgelab.sentinel.service import chunks
 
 log = logging.getLogger("edgelab.sentinel")
 Mode = Literal["full", "incremental", "players"]
@@ -444,7 +445,7 @@ async def run_rescore(
         if progress is not None:
             progress(stage, done, total)
 
-    run_started = now()
+    run_started = utcnow()
     run = SentinelScoreRun(
         mode=mode, trigger=trigger, status="running", started_at=run_started, timings={}
     )
@@ -453,7 +454,7 @@ async def run_rescore(
     summary = RunSummary(run_id=run.id, mode=mode, status="running")
     if mode != "players" and not await _take_lock(session):
         run.status = summary.status = "locked"
-        run.finished_at = now()
+        run.finished_at = utcnow()
         await session.flush()
         return summary
     cutoffs = scoring.Cutoffs(
@@ -463,7 +464,7 @@ async def run_rescore(
     )
     reference, built_at = await _reference(session)
     max_age = dt.timedelta(hours=settings.sentinel_reference_max_age_hours)
-    stale = built_at is None or now() - built_at > max_age
+    stale = built_at is None or utcnow() - built_at > max_age
     if (mode == "incremental" and (reference is None or stale)) or (
         mode == "players" and reference is None  # the first analysis builds the reference
     ):
@@ -510,7 +511,7 @@ async def run_rescore(
     run.errors = summary.errors
     run.duration_seconds = summary.duration_seconds
     run.timings = timings
-    run.finished_at = now()
+    run.finished_at = utcnow()
     await session.flush()
     return summary
 

@@ -11,20 +11,17 @@ from fastapi import APIRouter, Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator, AwareDatetime
 
-from edgelab.accounts.uploads_router import UploadStoreDep
+from edgelab.accounts.uploads.router import UploadStoreDep
 from edgelab.core.auth import AnalystUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.settings import Settings
-from edgelab.sentinel import explain, imports, ingest, service, timeline
-from edgelab.sentinel.anthropic_client import (
-    ClaudeExplainer,
-    explanation,
-    facts_for_prompt,
-    get_explainer,
-)
-from edgelab.sentinel.imports import BetImport, BetImportResult
+from edgelab.sentinel import service
+from edgelab.sentinel.anthropic_client import ClaudeExplainer, get_explainer
+from edgelab.sentinel.assessment import components, risk_assessment
+from edgelab.sentinel.betlog import imports, ingest, timeline
+from edgelab.sentinel.betlog.imports import BetImport, BetImportResult
 from edgelab.sentinel.models import SentinelBet, SentinelPlayer, SentinelScore
 from edgelab.sentinel.schemas import (
     ACTIVITY_ID_PATTERN,
@@ -34,8 +31,6 @@ from edgelab.sentinel.schemas import (
     BetActivity,
     BetBatch,
     Category,
-    ComponentScores,
-    HistoryPoint,
     IngestResult,
     LimitChangeBatch,
     PlayerList,
@@ -65,23 +60,13 @@ def _in_utc(value: dt.datetime) -> dt.datetime:
 UTCQueryTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
 
 
-def _components(score: SentinelScore) -> ComponentScores:
-    return ComponentScores(
-        loss_chase=score.loss_chase,
-        bet_escalation=score.bet_escalation,
-        market_drift=score.market_drift,
-        temporal_risk=score.temporal_risk,
-        gamalyze=score.behavioural,
-    )
-
-
 def _score_out(score: SentinelScore) -> ScoreOut:
     return ScoreOut(
         scored_at=score.scored_at,
         as_of=score.as_of,
         composite_risk_score=score.composite,
         risk_category=score.risk_category,  # type: ignore[arg-type]
-        component_scores=_components(score),
+        component_scores=components(score),
         absent_components=[service.api_name(c) for c in score.absent or []],
         top_features=[TopFeature(**f) for f in score.top_features or []],
     )
@@ -99,6 +84,36 @@ def _player_out(
         last_activity_at=player.last_activity_at,
         needs_rescore=player.scored_version != player.activity_version,
         score=_score_out(score) if score is not None else None,
+    )
+
+
+def _activity_out(entry: timeline.Entry) -> BetActivity | TransactionActivity:
+    row = entry.row
+    if isinstance(row, SentinelBet):
+        return BetActivity(
+            id=f"bet_{row.id}",
+            at=row.placed_at,
+            external_id=row.external_id,
+            source=row.source,
+            sport=row.sport,
+            market_type=row.market_type,
+            is_live=row.is_live,
+            odds_decimal=row.odds_decimal,
+            stake_minor=row.stake_minor,
+            payout_minor=row.payout_minor,
+            currency=row.currency,
+            result=row.status,  # type: ignore[arg-type]
+            settled_at=row.settled_at,
+        )
+    return TransactionActivity(
+        id=f"tx_{row.id}",
+        at=row.occurred_at,
+        external_id=row.external_id,
+        source=row.source,
+        type=row.kind,  # type: ignore[arg-type]
+        status=row.status,  # type: ignore[arg-type]
+        amount_minor=row.amount_minor,
+        currency=row.currency,
     )
 
 
@@ -216,36 +231,6 @@ async def player_scores(
     return ScoreHistory(player_id=player_id, days=days, items=[_score_out(s) for s in rows])
 
 
-def _activity_out(entry: timeline.Entry) -> BetActivity | TransactionActivity:
-    row = entry.row
-    if isinstance(row, SentinelBet):
-        return BetActivity(
-            id=f"bet_{row.id}",
-            at=row.placed_at,
-            external_id=row.external_id,
-            source=row.source,
-            sport=row.sport,
-            market_type=row.market_type,
-            is_live=row.is_live,
-            odds_decimal=row.odds_decimal,
-            stake_minor=row.stake_minor,
-            payout_minor=row.payout_minor,
-            currency=row.currency,
-            result=row.status,  # type: ignore[arg-type]
-            settled_at=row.settled_at,
-        )
-    return TransactionActivity(
-        id=f"tx_{row.id}",
-        at=row.occurred_at,
-        external_id=row.external_id,
-        source=row.source,
-        type=row.kind,  # type: ignore[arg-type]
-        status=row.status,  # type: ignore[arg-type]
-        amount_minor=row.amount_minor,
-        currency=row.currency,
-    )
-
-
 @router.get(
     "/sentinel/players/{player_id}/activity",
     response_model=ActivityPage,
@@ -320,75 +305,7 @@ async def analyze_player(
 ) -> RiskAssessment:
     """The seed contract: a player's RiskAssessment (rescored first if they have new activity),
     with the 90-day history and a nudge for the player when asked."""
-    a = await service.assess_player(
-        session, settings, body.player_id, include_history=body.include_history
-    )
-    score = a.score
-    absent = list(score.absent or [])
-    weights = service.effective_weights(absent)
-    absent_api = [service.api_name(c) for c in absent]
-    action, detail = service.ACTIONS[score.risk_category]
-    top = list(score.top_features or [])
-    notes = [
-        "Components are 0-1 relative to the player's own history and to the population as of "
-        "the last full scoring run; the composite is their weighted mean.",
-    ]
-    if absent:
-        notes.append(
-            "Absent components (" + ", ".join(absent_api) + ") are left out and the composite "
-            "re-weighted over the rest; `gamalyze` carries the behavioural assessment."
-        )
-    components = _components(score)
-    written = await explanation(
-        explainer,
-        facts_for_prompt(
-            category=score.risk_category,
-            composite=score.composite,
-            components=components.model_dump(),
-            weights=weights,
-            top_features=top,
-            absent=absent_api,
-        ),
-        explain.explain(
-            category=score.risk_category, composite=score.composite, top_features=top, absent=absent
-        ),
-    )
-    if written.fallback_reason is not None:
-        notes.append(
-            f"Claude could not write the explanation ({written.fallback_reason}): the template did."
-        )
-    return RiskAssessment(
-        player_id=a.player.player_id,
-        composite_risk_score=score.composite,
-        risk_category=score.risk_category,  # type: ignore[arg-type]
-        component_scores=components,
-        ai_explanation=written.text,
-        explanation_source=written.source,  # type: ignore[arg-type]
-        recommended_action=action,  # type: ignore[arg-type]
-        recommended_action_detail=detail,
-        generated_at=dt.datetime.now(dt.UTC),
-        scored_at=score.scored_at,
-        as_of=score.as_of,
-        weights=weights,
-        absent_components=absent_api,
-        reweighted=bool(absent),
-        top_features=[TopFeature(**f) for f in top],
-        notes=notes,
-        history=(
-            [
-                HistoryPoint(
-                    scored_at=h.scored_at,
-                    composite_risk_score=h.composite,
-                    risk_category=h.risk_category,  # type: ignore[arg-type]
-                )
-                for h in a.history
-            ]
-            if a.history is not None
-            else None
-        ),
-        nudge=explain.nudge(top_features=top) if body.generate_nudge else None,
-        nudge_source="template" if body.generate_nudge else None,
-    )
+    return await risk_assessment(session, settings, explainer, body)
 
 
 @router.post(

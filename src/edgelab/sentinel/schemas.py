@@ -20,6 +20,8 @@ from pydantic import (
     model_validator,
 )
 
+from edgelab.core.clock import utcnow
+
 MAX_ROWS = 10_000
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
 FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks differ; later than this is a typo
@@ -41,7 +43,7 @@ Currency = Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 def _check_time(value: dt.datetime, name: str) -> None:
     if value < EARLIEST:
         raise ValueError(f"{name} is before 2000-01-01")
-    if value > dt.datetime.now(dt.UTC) + FUTURE_SLACK:
+    if value > utcnow() + FUTURE_SLACK:
         raise ValueError(f"{name} is in the future")
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
+from edgelab.core.clock import utcnow
 from edgelab.core.errors import NotFoundError
 from edgelab.core.settings import Settings
 from edgelab.sentinel.models import SentinelPlayer, SentinelScore
@@ -58,10 +59,6 @@ def effective_weights(absent: Iterable[str]) -> dict[str, float]:
     return {api_name(c): round(w / total, 4) for c, w in present.items()} if total else {}
 
 
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
-
-
 def dialect_insert(session: AsyncSession) -> Any:
     """`insert` with ON CONFLICT support for the session's backend."""
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
@@ -95,7 +92,7 @@ async def ensure_players(
     created = 0
     if missing:
         insert = dialect_insert(session)
-        at = now()
+        at = utcnow()
         for part in chunks(missing):
             stmt = (
                 insert(SentinelPlayer)
@@ -120,7 +117,7 @@ async def ensure_players(
 
 async def bump_activity(session: AsyncSession, pks: Iterable[int]) -> None:
     """Mark players as having new activity: the next scoring run rescores them."""
-    at = now()
+    at = utcnow()
     for part in chunks(sorted(set(pks))):
         await session.execute(
             update(SentinelPlayer)
@@ -227,7 +224,7 @@ async def list_players(
     players on the analysts' watchlist, scored or not (unscored last)."""
     where: list[ColumnElement[bool]] = []
     if watchlist:
-        from edgelab.sentinel.interventions import watchlisted_player_pks
+        from edgelab.sentinel.interventions.service import watchlisted_player_pks
 
         where.append(SentinelPlayer.pk.in_(watchlisted_player_pks()))
     else:
@@ -255,7 +252,7 @@ async def list_players(
 async def score_history(
     session: AsyncSession, player: SentinelPlayer, *, days: int
 ) -> list[SentinelScore]:
-    since = now() - dt.timedelta(days=days)
+    since = utcnow() - dt.timedelta(days=days)
     rows = await session.execute(
         select(SentinelScore)
         .where(SentinelScore.player_pk == player.pk, SentinelScore.scored_at >= since)

@@ -19,8 +19,8 @@ from urllib.parse import quote
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from edgelab.betting.alerts_schemas import TeamCode
-from edgelab.betting.schemas import Algorithm, MarketType
+from edgelab.betting.alerts.schemas import TeamCode
+from edgelab.betting.markets.schemas import Algorithm, MarketType
 from edgelab.web.api import call_api
 from edgelab.web.pages import error_page, render
 from edgelab.web.session import SameOrigin, WebRoute, WebUserDep, finish_response

@@ -16,7 +16,9 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from edgelab.betting import evaluation_schemas, schemas, trends_schemas
+from edgelab.betting.evaluation import schemas as evaluation_schemas
+from edgelab.betting.markets import schemas
+from edgelab.betting.trends import schemas as trends_schemas
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
 from edgelab.web.session import WebRoute, WebUserDep

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 from edgelab.web.api import ApiAnswer
 from edgelab.web.session import WebUser, finish_response
@@ -80,7 +81,7 @@ templates.env.filters.update(pct=_pct, num=_num, signed=_signed, when=_when, web
 
 
 def base_context(request: Request, user: WebUser | None) -> dict[str, Any]:
-    settings: Settings = request.app.state.settings
+    settings = resources_of(request).settings
     return {
         "request": request,
         "user": user,

@@ -14,7 +14,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from edgelab.core.errors import NotFoundError
-from edgelab.core.settings import Settings
+from edgelab.core.resources import resources_of
 from edgelab.web import account, betting, chess, predictions, sentinel
 from edgelab.web.api import call_api
 from edgelab.web.pages import HERE, error_page, render, vendor_file
@@ -38,7 +38,7 @@ async def home() -> RedirectResponse:
 @router.get("/vendor/{name}")
 async def vendor(name: str, request: Request) -> FileResponse:
     """npm assets installed by `make assets` (not committed): 404 before that."""
-    settings: Settings = request.app.state.settings
+    settings = resources_of(request).settings
     path = vendor_file(settings, name)
     if path is None:
         raise NotFoundError(
@@ -98,7 +98,7 @@ async def verify(request: Request, token: Annotated[str, Form()] = "") -> Respon
     response = RedirectResponse("/app/account", status_code=303)
     set_session_cookies(
         response,
-        request.app.state.settings,
+        resources_of(request).settings,
         answer.data["access_token"],
         answer.data["refresh_token"],
     )

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Annotated, Any
@@ -28,7 +27,9 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from fastapi.routing import APIRoute
 
+from edgelab.core import clock
 from edgelab.core.auth import ALGORITHM, ForbiddenError
+from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 from edgelab.web.api import call_api
 
@@ -111,6 +112,10 @@ def clear_session_cookies(response: Response) -> None:
 REFRESH_MEMO_SECONDS = 30.0
 
 
+class RefreshFlights(dict[str, tuple[float, "asyncio.Task[tuple[int, tuple[str, str] | None]]"]]):
+    """This app's refresh rotations in flight or just done, by refresh-token digest."""
+
+
 async def _refreshed(request: Request, refresh: str) -> tuple[str, str] | None:
     """The new (access, refresh) pair for a refresh cookie, rotating it at most once.
 
@@ -120,13 +125,9 @@ async def _refreshed(request: Request, refresh: str) -> tuple[str, str] | None:
     rotation (single flight), and its result is reused for `REFRESH_MEMO_SECONDS` by requests
     that still carry the old cookie. None when the API refused the token (cookies cleared) or
     could not answer (kept)."""
-    state = request.app.state
-    if not hasattr(state, "web_refreshes"):
-        state.web_refreshes = {}
-    flights: dict[str, tuple[float, asyncio.Task[tuple[int, tuple[str, str] | None]]]]
-    flights = state.web_refreshes
+    flights = resources_of(request).setdefault(RefreshFlights, RefreshFlights)
     key = hashlib.sha256(refresh.encode()).hexdigest()
-    now = time.monotonic()
+    now = clock.monotonic()
     for stale in [k for k, (at, _) in flights.items() if now - at > REFRESH_MEMO_SECONDS]:
         flights.pop(stale, None)
 
@@ -156,7 +157,7 @@ async def web_user(request: Request) -> WebUser | None:
     if hasattr(request.state, "web_user"):
         user: WebUser | None = request.state.web_user
         return user
-    settings: Settings = request.app.state.settings
+    settings = resources_of(request).settings
     request.state.web_user = None
     request.state.web_token = None
     access = request.cookies.get(ACCESS_COOKIE)
@@ -196,7 +197,7 @@ def finish_response(request: Request, response: Response) -> Response:
     if getattr(request.state, "web_finished", False):
         return response
     request.state.web_finished = True
-    settings: Settings = request.app.state.settings
+    settings = resources_of(request).settings
     new = getattr(request.state, "web_new_tokens", None)
     if new is not None:
         set_session_cookies(response, settings, new[0], new[1])

@@ -1,0 +1,51 @@
+"""The URL map: every product's routers with their prefixes, on one screen.
+
+Routers declare paths relative to the prefix given here; `create_app` mounts `API_ROUTES` in
+this order, then the dashboard under `/app/`. A test compares the app's routes with this map.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, FastAPI
+
+from edgelab.accounts.billing.router import router as billing
+from edgelab.accounts.router import router as accounts
+from edgelab.accounts.uploads.router import router as uploads
+from edgelab.betting.alerts.router import router as alerts
+from edgelab.betting.bets.router import router as bets
+from edgelab.betting.evaluation.router import router as evaluation
+from edgelab.betting.markets.router import router as markets
+from edgelab.betting.model.router import router as model
+from edgelab.betting.trends.router import router as trends
+from edgelab.chess.router import router as chess
+from edgelab.health import router as health
+from edgelab.predictions.router import router as predictions
+from edgelab.sentinel.interventions.router import router as interventions
+from edgelab.sentinel.router import router as sentinel
+
+API_ROUTES: tuple[tuple[str, APIRouter], ...] = (
+    ("", health),  # GET /health
+    # value betting
+    ("", markets),  # GET /markets, /bet/{id}, /bet/{id}/history
+    ("", bets),  # /me/bets, /me/bets/{id}, GET /me/performance
+    ("/alerts", alerts),  # /alerts/rules, /alerts/rules/{id}, GET /alerts, /alerts/unsubscribe
+    ("/evaluation", evaluation),  # GET /evaluation/compare, /evaluation/calibration
+    ("/model", model),  # POST /model/update, GET /model/jobs/{id}
+    ("", trends),  # GET /trends
+    # accounts and billing
+    ("", accounts),  # /auth/magic-link|verify|refresh|logout, /me, /me/api-keys[/{id}]
+    ("", billing),  # POST /billing/checkout, GET /billing/subscription, POST /webhooks/paddle
+    ("", uploads),  # /uploads, /uploads/{id}, GET /files/{id}
+    # Sentinel
+    ("", sentinel),  # /sentinel/bets|transactions|limit-changes|players|runs|imports, analyze
+    ("/api/interventions", interventions),  # /api/interventions, /{id}, /{id}/cancel
+    # prediction markets
+    ("", predictions),  # /predictions/markets[/{id}[/history|/news]], /predictions/value
+    # chess
+    ("/api/analyze", chess),  # POST /api/analyze, /api/analyze/review, GET /api/analyze/{id}
+)
+
+
+def mount_api(app: FastAPI) -> None:
+    for prefix, router in API_ROUTES:
+        app.include_router(router, prefix=prefix)

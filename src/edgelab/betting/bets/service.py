@@ -1,0 +1,359 @@
+"""The bet tracker: bets users say they placed, settled from results, with CLV and ROI.
+
+A bet names one of our markets (an outcome id), the decimal odds taken, the stake in minor
+units, the bookmaker and when it was placed. It is settled as soon as the game has a final
+score (at once, or by `settle_open_bets` after an import), and its closing-line value is
+measured against the de-vigged closing price of the same line. Bets are the user's own: another
+user's bet id is simply not found. Every change is copied into Sentinel's bet log through
+`sentinel.tracker` (the user is a Sentinel player with a derived id).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sqlalchemy import and_, delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.betting.bets import settlement
+from edgelab.betting.bets.models import UserBet
+from edgelab.betting.markets.devig import devig
+from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
+from edgelab.core.auth import Principal
+from edgelab.core.clock import utcnow
+from edgelab.core.errors import InvalidInputError, NotFoundError
+from edgelab.core.settings import Settings
+from edgelab.sentinel.betlog import tracker
+
+SETTLEABLE = ("moneyline", "spread", "total")
+FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks differ; a bet "placed" later than that is a typo
+BOOTSTRAP_DRAWS = 2000
+
+
+def _bet_id() -> str:
+    import secrets
+
+    return f"bet_{secrets.token_hex(12)}"
+
+
+@dataclass(frozen=True)
+class NewBet:
+    market_id: str
+    odds_decimal: float
+    stake_minor: int
+    currency: str
+    bookmaker: str | None
+    placed_at: dt.datetime
+    line: float | None
+    external_id: str | None
+
+
+async def _line_at(session: AsyncSession, outcome_id: str, at: dt.datetime) -> float | None:
+    """The side's line in our data at `at` (latest snapshot before it, else the earliest)."""
+    before = await session.execute(
+        select(OddsSnapshot.line)
+        .where(OddsSnapshot.outcome_id == outcome_id, OddsSnapshot.captured_at <= at)
+        .order_by(OddsSnapshot.captured_at.desc())
+        .limit(1)
+    )
+    line = before.scalar_one_or_none()
+    if line is not None:
+        return float(line)
+    first = await session.execute(
+        select(OddsSnapshot.line)
+        .where(OddsSnapshot.outcome_id == outcome_id, OddsSnapshot.line.is_not(None))
+        .order_by(OddsSnapshot.captured_at)
+        .limit(1)
+    )
+    value = first.scalar_one_or_none()
+    return None if value is None else float(value)
+
+
+async def record_bet(
+    session: AsyncSession, settings: Settings, principal: Principal, new: NewBet
+) -> tuple[UserBet, bool]:
+    """Store a bet (settling it at once if the game is final); (bet, created).
+
+    With an `external_id` the call is idempotent: sending the same id again returns the bet
+    already stored (created=False) and changes nothing.
+    """
+    if new.external_id is not None:
+        existing = (
+            await session.execute(
+                select(UserBet).where(
+                    UserBet.user_id == principal.id, UserBet.external_id == new.external_id
+                )
+            )
+        ).scalar_one_or_none()
+        if existing is not None:
+            return existing, False
+    row = (
+        await session.execute(
+            select(Outcome, Market, Game)
+            .join(Market, Market.id == Outcome.market_id)
+            .join(Game, Game.id == Market.game_id)
+            .where(Outcome.id == new.market_id)
+        )
+    ).one_or_none()
+    if row is None:
+        raise NotFoundError(f"No market with id '{new.market_id}'.", code="market_not_found")
+    outcome, market, game = row
+    if new.placed_at > utcnow() + FUTURE_SLACK:
+        raise InvalidInputError("placed_at is in the future.", code="placed_in_future")
+    line = new.line
+    if market.market_type in ("spread", "total") and line is None:
+        line = await _line_at(session, outcome.id, new.placed_at)
+        if line is None:
+            raise InvalidInputError(
+                "This market has no line in our data: send the line you took.",
+                code="line_required",
+            )
+    bet = UserBet(
+        id=_bet_id(),
+        user_id=principal.id,
+        external_id=new.external_id,
+        outcome_id=outcome.id,
+        game_id=game.id,
+        market_type=market.market_type,
+        side=outcome.side,
+        line=line,
+        odds_decimal=new.odds_decimal,
+        stake_minor=new.stake_minor,
+        currency=new.currency,
+        bookmaker=new.bookmaker,
+        placed_at=new.placed_at,
+        status="open",
+        created_at=utcnow(),
+    )
+    session.add(bet)
+    await session.flush()
+    await _settle(session, settings, bet, game)
+    await tracker.sync_tracked_bets(session, principal.id, [_tracked(bet)])  # Sentinel's log
+    return bet, True
+
+
+def _tracked(bet: UserBet) -> tracker.TrackedBet:
+    return tracker.TrackedBet(
+        bet_id=bet.id,
+        placed_at=bet.placed_at,
+        settled_at=bet.settled_at,
+        market_type=bet.market_type,
+        stake_minor=bet.stake_minor,
+        payout_minor=bet.payout_minor,
+        currency=bet.currency,
+        odds_decimal=bet.odds_decimal,
+        status=bet.status,
+    )
+
+
+async def _closing_fair(
+    session: AsyncSession, settings: Settings, bet: UserBet
+) -> tuple[float, float] | None:
+    """(closing odds of the side, its de-vigged closing probability), for the bet's line.
+
+    None when the close is missing for either side, or when the bet's line is not the
+    closing line (probabilities at different lines are not comparable).
+    """
+    market_id = (
+        await session.execute(select(Outcome.market_id).where(Outcome.id == bet.outcome_id))
+    ).scalar_one()
+    latest = (
+        select(
+            OddsSnapshot.outcome_id,
+            func.max(OddsSnapshot.captured_at).label("at"),
+        )
+        .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
+        .where(Outcome.market_id == market_id, OddsSnapshot.kind == "close")
+        .group_by(OddsSnapshot.outcome_id)
+        .subquery()
+    )
+    rows = (
+        await session.execute(
+            select(OddsSnapshot.outcome_id, OddsSnapshot.odds_decimal, OddsSnapshot.line)
+            .join(
+                latest,
+                and_(
+                    latest.c.outcome_id == OddsSnapshot.outcome_id,
+                    latest.c.at == OddsSnapshot.captured_at,
+                ),
+            )
+            .where(OddsSnapshot.kind == "close")
+            .order_by(OddsSnapshot.outcome_id, OddsSnapshot.bookmaker)
+        )
+    ).all()
+    by_outcome: dict[str, tuple[float, float | None]] = {}
+    for outcome_id, odds, line in rows:
+        by_outcome.setdefault(outcome_id, (float(odds), line))
+    if bet.outcome_id not in by_outcome or len(by_outcome) != 2:
+        return None
+    own_odds, own_line = by_outcome[bet.outcome_id]
+    if bet.market_type != "moneyline" and (own_line is None or own_line != bet.line):
+        return None
+    ordered = [bet.outcome_id, *(k for k in by_outcome if k != bet.outcome_id)]
+    fair = devig(np.array([[by_outcome[k][0] for k in ordered]]), settings.devig_method)
+    return own_odds, float(fair.probabilities[0, 0])
+
+
+async def _settle(session: AsyncSession, settings: Settings, bet: UserBet, game: Game) -> bool:
+    if bet.status != "open" or game.home_score is None or game.away_score is None:
+        return False
+    result = settlement.settle(
+        bet.market_type, bet.side, bet.line, game.home_score, game.away_score
+    )
+    if result is None:
+        return False
+    bet.status = result
+    bet.payout_minor = settlement.payout_minor(result, bet.stake_minor, bet.odds_decimal)
+    bet.settled_at = utcnow()
+    close = await _closing_fair(session, settings, bet)
+    if close is not None:
+        bet.closing_odds_decimal, bet.p_close_fair = close
+        bet.clv = settlement.closing_line_value(bet.odds_decimal, close[1])
+    return True
+
+
+async def settle_open_bets(session: AsyncSession, settings: Settings) -> int:
+    """Settle every open bet whose game now has a final score; returns how many."""
+    rows = (
+        await session.execute(
+            select(UserBet, Game)
+            .join(Game, Game.id == UserBet.game_id)
+            .where(UserBet.status == "open", Game.home_score.is_not(None))
+            .order_by(UserBet.placed_at)
+        )
+    ).all()
+    settled = 0
+    by_user: dict[str, list[tracker.TrackedBet]] = {}
+    for bet, game in rows:
+        if await _settle(session, settings, bet, game):
+            settled += 1
+            by_user.setdefault(bet.user_id, []).append(_tracked(bet))
+    for user_id, changed in sorted(by_user.items()):  # Sentinel's copy settles too
+        await tracker.sync_tracked_bets(session, user_id, changed)
+    return settled
+
+
+async def list_bets(
+    session: AsyncSession, principal: Principal, *, limit: int, offset: int
+) -> tuple[list[UserBet], int]:
+    where = UserBet.user_id == principal.id
+    total = (await session.execute(select(func.count()).where(where))).scalar_one()
+    rows = await session.execute(
+        select(UserBet)
+        .where(where)
+        .order_by(UserBet.placed_at.desc(), UserBet.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows.scalars()), int(total)
+
+
+async def get_bet(session: AsyncSession, principal: Principal, bet_id: str) -> UserBet:
+    bet = await session.get(UserBet, bet_id)
+    if bet is None or bet.user_id != principal.id:  # another user's bet: not found, not 403
+        raise NotFoundError(f"No bet with id '{bet_id}'.", code="bet_not_found")
+    return bet
+
+
+async def delete_bet(session: AsyncSession, principal: Principal, bet_id: str) -> None:
+    await session.delete(await get_bet(session, principal, bet_id))
+    await tracker.remove_tracked_bets(session, principal.id, [bet_id])
+
+
+# --- performance ----------------------------------------------------------------------------
+
+
+def roi_with_interval(
+    stakes: np.ndarray[Any, Any], profits: np.ndarray[Any, Any], *, seed: int
+) -> dict[str, Any]:
+    """Flat ROI (profit / staked) with a 95% percentile bootstrap interval over bets.
+
+    The interval is the honest part: a few dozen bets rarely tell skill from luck.
+    """
+    n = len(stakes)
+    staked = float(stakes.sum())
+    roi = float(profits.sum() / staked) if staked > 0 else None
+    low = high = None
+    if n >= 2 and staked > 0:
+        rng = np.random.default_rng(seed)
+        idx = rng.integers(0, n, size=(BOOTSTRAP_DRAWS, n))
+        s, p = stakes[idx].sum(axis=1), profits[idx].sum(axis=1)
+        draws = p / np.where(s > 0, s, np.nan)
+        low, high = (float(x) for x in np.nanpercentile(draws, [2.5, 97.5]))
+    return {"roi": roi, "roi_ci95": None if low is None else [low, high]}
+
+
+def _summary(bets: list[UserBet], seed: int) -> dict[str, Any]:
+    settled = [b for b in bets if b.status in ("won", "lost", "push")]
+    stakes = np.array([b.stake_minor for b in settled], dtype=float)
+    profits = np.array([(b.payout_minor or 0) - b.stake_minor for b in settled], dtype=float)
+    clvs = [b.clv for b in settled if b.clv is not None]
+    decided = [b for b in settled if b.status != "push"]
+    return {
+        "bets": len(bets),
+        "settled": len(settled),
+        "open": sum(1 for b in bets if b.status == "open"),
+        "won": sum(1 for b in settled if b.status == "won"),
+        "lost": sum(1 for b in settled if b.status == "lost"),
+        "push": sum(1 for b in settled if b.status == "push"),
+        "hit_rate": (
+            sum(1 for b in decided if b.status == "won") / len(decided) if decided else None
+        ),
+        "staked_minor": int(stakes.sum()),
+        "profit_minor": int(profits.sum()),
+        **roi_with_interval(stakes, profits, seed=seed),
+        "clv_bets": len(clvs),
+        "mean_clv": float(np.mean(clvs)) if clvs else None,
+        "positive_clv_share": (sum(1 for c in clvs if c > 0) / len(clvs)) if clvs else None,
+    }
+
+
+async def performance(session: AsyncSession, principal: Principal) -> dict[str, Any]:
+    """Overall, by market type and by month (UTC) of placing. Amounts are summed per currency
+    only when every bet uses one currency; mixed currencies are reported per currency."""
+    bets = list(
+        (
+            await session.execute(
+                select(UserBet).where(UserBet.user_id == principal.id).order_by(UserBet.placed_at)
+            )
+        ).scalars()
+    )
+    seed = int.from_bytes(hashlib.sha256(principal.id.encode()).digest()[:4], "big")
+    currencies = sorted({b.currency for b in bets})
+    by_type: dict[str, list[UserBet]] = {}
+    by_month: dict[str, list[UserBet]] = {}
+    for b in bets:
+        by_type.setdefault(b.market_type, []).append(b)
+        by_month.setdefault(b.placed_at.strftime("%Y-%m"), []).append(b)
+    return {
+        "currencies": currencies,
+        "overall": _summary(bets, seed),
+        "by_market_type": {k: _summary(v, seed) for k, v in sorted(by_type.items())},
+        "by_month": {k: _summary(v, seed) for k, v in sorted(by_month.items())},
+        "per_bet_clv": [
+            {"bet_id": b.id, "market_id": b.outcome_id, "clv": b.clv}
+            for b in bets
+            if b.clv is not None
+        ],
+        "notes": [
+            "ROI intervals are 95% bootstrap intervals over your bets: until they exclude 0, "
+            "results are consistent with luck. CLV (closing-line value) converges much faster.",
+            "CLV = the de-vigged closing probability of your side minus the probability your "
+            "price implied; measured only when you took the closing line's number.",
+        ]
+        + (
+            ["Bets in several currencies: amounts are summed as if one currency."]
+            if len(currencies) > 1
+            else []
+        ),
+    }
+
+
+async def delete_user_bets(session: AsyncSession, user_id: str) -> int:
+    """Account deletion: the user's tracked bets go with them; returns how many."""
+    result = await session.execute(delete(UserBet).where(UserBet.user_id == user_id))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,342 @@
+"""Background jobs and interval schedules on taskiq: in-process by default, Redis workers in prod.
+
+`Jobs(None)` uses taskiq's `InMemoryBroker`: a sent job runs as an asyncio task in this
+process, through taskiq's real receiver (the same argument handling, result storage and error
+capture a Redis worker applies), so the embedded default and the tests exercise the code that
+runs in production; only the transport differs. `Jobs(redis_url)` uses taskiq-redis's
+`RedisStreamBroker` (a consumer group: each job goes to one worker, is acknowledged once its
+result is saved, and a worker that dies mid-job leaves it pending for another to reclaim, so
+tasks must be idempotent) with a `RedisAsyncResultBackend` storing JSON results for
+`result_ttl_seconds`. Workers run `await jobs.run_worker()` (the CLI's job); the API process
+only sends. The consumer group is created by whichever process starts first, senders included,
+so jobs sent before any worker is up wait for one.
+
+Tasks are registered on a `Jobs` made in the lifespan (no import-time broker): products keep
+plain `async def` functions and register them, `jobs.task("sentinel.rescore")(rescore_user)`.
+A task receives its payload as keyword arguments and runs in its own unit of work: with
+`session_factory`, a task that declares `session` gets one, committed when it returns and
+rolled back when it raises; either way the jobs it `enqueue()`s are sent only after it
+succeeds (and its session committed). See `jobs_buffer` for the request side of the protocol.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
+from taskiq.receiver import Receiver
+
+from edgelab.core.jobs.buffer import (
+    JobBuffer,
+    current_buffer,
+    enqueue,
+    session_unit_of_work,
+    unit_of_work_jobs,
+)
+from edgelab.core.jobs.payload import check_json, check_payload, check_task_name
+from edgelab.core.jobs.schedule import Schedule, always_claim, redis_claim, run_schedule
+
+__all__ = [
+    "JobBuffer",
+    "Jobs",
+    "Schedule",
+    "current_buffer",
+    "enqueue",
+    "session_unit_of_work",
+    "unit_of_work_jobs",
+]
+
+log = logging.getLogger("edgelab.jobs")
+F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
+STREAM_MAXLEN = 100_000  # approximate trim of the Redis stream; acknowledged entries stay in it
+
+
+@dataclass(frozen=True)
+class _Task:
+    func: Callable[..., Awaitable[Any]]
+    payload_signature: inspect.Signature  # the function's, without `session`
+    wants_session: bool
+
+
+class Jobs:
+    """Registry, sender, scheduler and (with Redis) worker of the app's background jobs.
+
+    Single use: `startup()` once, `shutdown()` once.
+    """
+
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        queue_name: str = "edgelab",
+        session_factory: Callable[[], AsyncSession] | None = None,
+        run_schedules: bool = True,
+        result_ttl_seconds: int = 3600,
+    ) -> None:
+        self.backend: Literal["memory", "redis"] = "memory" if redis_url is None else "redis"
+        self.queue_name = queue_name
+        self._redis_url = redis_url
+        self._session_factory = session_factory
+        self._run_schedules = run_schedules
+        self._tasks: dict[str, _Task] = {}
+        self._schedules: list[Schedule] = []
+        self._schedule_loops: list[asyncio.Task[None]] = []
+        self._pending: set[str] = set()  # ids this instance sent that have not finished
+        self._workers: set[asyncio.Task[Any]] = set()
+        self._stop_worker = asyncio.Event()
+        self._lock_redis: Any = None
+        self._state: Literal["new", "running", "closed"] = "new"
+        self._memory: InMemoryBroker | None = None
+        self.broker: AsyncBroker
+        if redis_url is None:
+            self._memory = self.broker = InMemoryBroker(max_stored_results=1000)
+        else:
+            from taskiq.serializers import JSONSerializer
+            from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
+
+            self.broker = RedisStreamBroker(
+                redis_url,
+                queue_name=queue_name,
+                consumer_group_name=queue_name,
+                maxlen=STREAM_MAXLEN,
+                # one entry per read: on a graceful stop nothing read ahead is left pending
+                # (unacknowledged entries wait `idle_timeout`, 10 min, before a reclaim)
+                xread_count=1,
+            ).with_result_backend(
+                RedisAsyncResultBackend(
+                    redis_url,
+                    result_ex_time=result_ttl_seconds,
+                    serializer=JSONSerializer(),  # not pickle: nothing read from Redis runs code
+                    prefix_str=f"{queue_name}:result",
+                )
+            )
+
+    # registration -------------------------------------------------------------------------
+
+    def task(self, name: str) -> Callable[[F], F]:
+        """Register an `async def` under `name` (`product.event`); returns it unchanged."""
+        check_task_name(name)
+
+        def register(func: F) -> F:
+            registered = func  # returned as is; the check below would narrow `func`
+            if not inspect.iscoroutinefunction(func):
+                raise TypeError(f"job {name!r} must be an async def function")
+            if name in self._tasks:
+                raise ValueError(f"job {name!r} is already registered")
+            signature = inspect.signature(func)
+            wants_session = "session" in signature.parameters
+            if wants_session and self._session_factory is None:
+                raise TypeError(f"job {name!r} takes a session but Jobs has no session_factory")
+            params = [p for p in signature.parameters.values() if p.name != "session"]
+            self._tasks[name] = _Task(func, signature.replace(parameters=params), wants_session)
+            self.broker.register_task(self._runner(name), task_name=name)
+            return registered
+
+        return register
+
+    def prepare(self, name: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Check a job before it is buffered or sent; returns the payload to send (a copy)."""
+        check_task_name(name)
+        task = self._tasks.get(name)
+        if task is None:
+            raise LookupError(f"no job named {name!r} is registered")
+        try:
+            task.payload_signature.bind(**payload)
+        except TypeError as exc:
+            raise TypeError(f"payload does not fit job {name!r}: {exc}") from None
+        return check_payload(payload)
+
+    # lifecycle ----------------------------------------------------------------------------
+
+    async def startup(self) -> None:
+        if self._state != "new":
+            raise RuntimeError(f"Jobs is {self._state}; make a new one")
+        for schedule in self._schedules:
+            self.prepare(schedule.name, schedule.payload)
+        await self.broker.startup()
+        if self._redis_url is not None:
+            from redis.asyncio import Redis
+
+            self._lock_redis = Redis.from_url(self._redis_url)
+        self._state = "running"
+        if self._run_schedules:
+            for schedule in self._schedules:
+                self._start_schedule(schedule)
+        log.info(
+            "jobs up: backend=%s queue=%s tasks=%d schedules=%d",
+            self.backend,
+            self.queue_name,
+            len(self._tasks),
+            len(self._schedules) if self._run_schedules else 0,
+        )
+
+    async def shutdown(self, *, grace_seconds: float = 10.0) -> None:
+        """Stop schedules, let running jobs finish (up to `grace_seconds`), close connections."""
+        if self._state != "running":
+            self._state = "closed"
+            return
+        for loop in self._schedule_loops:
+            loop.cancel()
+        await asyncio.gather(*self._schedule_loops, return_exceptions=True)
+        self._schedule_loops.clear()
+        self._stop_worker.set()
+        if self._workers:
+            await asyncio.wait(self._workers, timeout=grace_seconds)
+        if self._memory is not None:
+            try:
+                await self.drain(grace_seconds)
+            except TimeoutError:
+                log.warning("jobs shut down with %d still running", len(self._pending))
+        self._state = "closed"
+        await self.broker.shutdown()
+        if self._lock_redis is not None:
+            await self._lock_redis.aclose()
+
+    # sending ------------------------------------------------------------------------------
+
+    async def send(self, name: str, /, **payload: Any) -> str:
+        """Send a job now, outside any unit of work; returns its task id."""
+        checked = self.prepare(name, payload)
+        if self._state != "running":
+            raise RuntimeError(f"cannot send {name!r}: Jobs is {self._state}, not running")
+        decorated = self.broker.find_task(name)
+        assert decorated is not None  # registered by `task` together with `_tasks`
+        task_id = uuid.uuid4().hex
+        self._pending.add(task_id)  # before the kick: in memory the job may finish inside it
+        try:
+            await decorated.kicker().with_task_id(task_id).kiq(**checked)
+        except BaseException:
+            self._pending.discard(task_id)
+            raise
+        return task_id
+
+    async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (the agreed API)
+        """Wait until every job this instance sent has finished, follow-ups included.
+
+        In memory that is every job of the process. With Redis a job is finished once its
+        result is stored, by whichever worker ran it; with no worker running this times out.
+        Raises `TimeoutError` after `timeout` seconds.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._memory is None and self._pending:
+                backend = self.broker.result_backend
+                for task_id in list(self._pending):
+                    if await backend.is_result_ready(task_id):
+                        self._pending.discard(task_id)
+            if not self._pending:
+                break
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{len(self._pending)} jobs still running after {timeout}s")
+            await asyncio.sleep(0.01 if self._memory is not None else 0.05)
+        if self._memory is not None:
+            await self._memory.wait_all()  # the receiver's bookkeeping after each job
+
+    # schedules ----------------------------------------------------------------------------
+
+    def schedule(self, name: str, /, *, every_seconds: float, **payload: Any) -> None:
+        """Send job `name` every `every_seconds` (see `jobs_schedule` for slots and the lock).
+
+        May be declared before the task is registered: it is checked at `startup()`.
+        """
+        check_task_name(name)
+        if not every_seconds > 0:
+            raise ValueError(f"every_seconds must be > 0, got {every_seconds!r}")
+        schedule = Schedule(name, float(every_seconds), check_payload(payload))
+        self._schedules.append(schedule)
+        if self._state == "running":
+            self.prepare(name, schedule.payload)
+            if self._run_schedules:
+                self._start_schedule(schedule)
+
+    def _start_schedule(self, schedule: Schedule) -> None:
+        if self._lock_redis is None:
+            claim = always_claim()
+        else:
+            claim = redis_claim(self._lock_redis, self.queue_name, uuid.uuid4().hex)
+
+        async def fire(s: Schedule) -> None:
+            await self.send(s.name, **s.payload)
+
+        loop = asyncio.create_task(run_schedule(schedule, claim, fire))
+        self._schedule_loops.append(loop)
+
+    # running ------------------------------------------------------------------------------
+
+    async def run_worker(self, *, concurrency: int = 10) -> None:
+        """Run jobs from the Redis queue until `shutdown()` or `stop_worker()`.
+
+        On stop no new job is taken and running ones finish. Needs `startup()` first. The
+        memory backend has no queue to consume: its jobs already run in the sending process.
+        """
+        if self._memory is not None:
+            raise RuntimeError("the memory backend runs jobs in-process; there is no worker")
+        if self._state != "running":
+            raise RuntimeError("call startup() before run_worker()")
+        current = asyncio.current_task()
+        if current is not None:
+            self._workers.add(current)
+        try:
+            with ThreadPoolExecutor(max_workers=1) as executor:
+                while not self._stop_worker.is_set():
+                    receiver = Receiver(
+                        self.broker,
+                        executor=executor,
+                        run_startup=False,
+                        max_async_tasks=concurrency,
+                    )
+                    try:
+                        await receiver.listen(self._stop_worker)
+                    except Exception:
+                        log.exception("job worker lost the broker; listening again in 1 s")
+                        with contextlib.suppress(TimeoutError):
+                            await asyncio.wait_for(self._stop_worker.wait(), 1.0)
+        finally:
+            if current is not None:
+                self._workers.discard(current)
+
+    def stop_worker(self) -> None:
+        """Ask `run_worker` to finish its running jobs and return (e.g. on SIGTERM)."""
+        self._stop_worker.set()
+
+    def _runner(self, name: str) -> Callable[..., Awaitable[Any]]:
+        """What taskiq runs for `name`: the task in its own unit of work."""
+        task = self._tasks[name]
+
+        async def run(_edgelab_context: Context = TaskiqDepends(), **payload: Any) -> Any:
+            task_id = _edgelab_context.message.task_id
+            try:
+                return await self._execute(task, payload)
+            except Exception:
+                log.exception(
+                    "job %s [%s] failed; its writes and follow-ups dropped", name, task_id
+                )
+                raise
+            finally:
+                self._pending.discard(task_id)
+
+        run.__name__ = run.__qualname__ = f"job_{name.replace('.', '_')}"
+        return run
+
+    async def _execute(self, task: _Task, payload: dict[str, Any]) -> Any:
+        if task.wants_session:
+            assert self._session_factory is not None
+            async with session_unit_of_work(self, self._session_factory) as session:
+                result = await task.func(session=session, **payload)
+                check_json(result, "the job's return value")
+            return result
+        async with unit_of_work_jobs(self) as buffer:
+            result = await task.func(**payload)
+            check_json(result, "the job's return value")
+            await buffer.flush()
+        return result

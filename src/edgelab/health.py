@@ -1,0 +1,115 @@
+"""`GET /health`: the database checked on every call, data freshness and backends reported.
+
+A platform route, not a product's: it reads every product's freshness, so it sits beside the
+composition root (`app`, `api`) rather than in `core`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+from pydantic import BaseModel, Field
+from sqlalchemy import text
+
+import edgelab
+from edgelab.betting.markets import service as betting_service
+from edgelab.core import clock
+from edgelab.core.db import ReadSessionMakerDep, SessionDep
+from edgelab.core.deps import CacheDep, ResourcesDep, SettingsDep
+from edgelab.core.errors import envelope, error_responses
+from edgelab.core.settings import Settings
+from edgelab.predictions import service as predictions_service
+
+log = logging.getLogger("edgelab.app")
+FRESHNESS_TTL = 10.0  # seconds; the aggregates scan large tables
+
+
+class Health(BaseModel):
+    status: str = Field(description="ok when the database answers.")
+    version: str
+    env: str
+    database: str = Field(description="Backend in use: sqlite or postgresql.")
+    database_ok: bool
+    cache: str = Field(description="Cache backend in use: memory or redis.")
+    live_odds: str = Field(description="The Odds API when a key is set, else offline.")
+    predictions: str = Field(
+        description="Prediction-markets backends: Polymarket (scheduled ingest or off) and news."
+    )
+    demo_date: dt.date | None
+    data: dict[str, Any]
+    uptime_seconds: float
+
+
+def _predictions_backend(settings: Settings, data: dict[str, Any]) -> str:
+    """Where prediction-market data comes from, and whether any has been ingested."""
+    every = settings.polymarket_ingest_minutes
+    ingest = f"ingest every {every:g} min" if every > 0 else "scheduled ingest off"
+    news = "newsapi" if settings.newsapi_key else "news off (no EDGELAB_NEWSAPI_KEY)"
+    if not data.get("prediction_markets"):
+        return f"polymarket ({ingest}; no data ingested: run `edgelab ingest polymarket`), {news}"
+    return f"polymarket ({ingest}; {data['prediction_markets']} markets), {news}"
+
+
+router = APIRouter(tags=["platform"])
+
+
+@router.get(
+    "/health",
+    response_model=Health,
+    responses=error_responses(503),
+)
+async def health(
+    request: Request,
+    resources: ResourcesDep,
+    session: SessionDep,
+    sessions: ReadSessionMakerDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+) -> Response:
+    """Liveness of the database on every call (503 when it fails), data freshness cached.
+
+    The freshness aggregates scan large tables, so they are cached; their refill opens its
+    own session because it may run in the background after this request has finished.
+    """
+    ok = True
+    data: dict[str, Any] = {}
+
+    async def freshness() -> bytes:
+        async with sessions() as own:
+            fresh = await betting_service.data_freshness(own)
+            fresh.update(await predictions_service.freshness(own))
+            return json.dumps(fresh).encode()
+
+    try:
+        await session.execute(text("SELECT 1"))
+        data = json.loads(await cache.get_or_fill("health:freshness", FRESHNESS_TTL, freshness))
+    except Exception:  # the point of /health is to report this, not to fail on it
+        log.exception("database check failed")
+        ok = False
+    body = Health(
+        status="ok" if ok else "degraded",
+        version=edgelab.__version__,
+        env=settings.env,
+        database="sqlite" if settings.is_sqlite else "postgresql",
+        database_ok=ok,
+        cache=settings.cache_backend,
+        live_odds="the-odds-api" if settings.odds_api_key else "offline (shipped data)",
+        predictions=_predictions_backend(settings, data),
+        demo_date=settings.demo_date,
+        data=data,
+        uptime_seconds=round(clock.monotonic() - resources.started_monotonic, 3),
+    )
+    if not ok:  # load balancers act on the status; the envelope carries the report
+        return envelope(
+            request,
+            503,
+            "database_unavailable",
+            "The database does not answer.",
+            body.model_dump(mode="json"),
+        )
+    return Response(body.model_dump_json(), media_type="application/json")
