@@ -7,16 +7,12 @@ those parameters are skipped with a reason that names the variable.
 
 from __future__ import annotations
 
-import asyncio
+import datetime as dt
 import os
-import tempfile
 from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -24,74 +20,16 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from edgelab.core import migrations
+from edgelab.core.clock import ManualClock, use_clock
 from edgelab.core.db import create_engine
 from edgelab.core.settings import Settings
 from tests.fixtures.app import app_in_session
-
-PG_ENV = "EDGELAB_TEST_DATABASE_URL"
-REDIS_ENV = "EDGELAB_TEST_REDIS_URL"
-# never ./var/uploads: an app's hourly upload sweep would take a developer's files for orphans
-TEST_UPLOAD_DIR = Path(tempfile.gettempdir()) / f"edgelab-test-uploads-{os.getpid()}"
-BACKENDS = ["sqlite", "postgresql"]
-
-
-def asyncpg_url(url: str) -> str:
-    parsed = make_url(url)
-    return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-
-
-def make_settings(database_url: str, **overrides: Any) -> Settings:
-    base: dict[str, Any] = {
-        "database_url": database_url,
-        "env": "test",
-        "markets_cache_ttl_seconds": 0,
-        "redis_url": None,
-        "odds_api_key": None,
-        "demo_date": None,
-        "jwt_secret": "test-secret-for-the-suite-only-0123456789abcdef",
-        "resend_api_key": None,
-        "upload_dir": TEST_UPLOAD_DIR,
-        "polymarket_ingest_minutes": 0,  # no scheduled call to the real Polymarket
-        # hundreds of apps in one process: a full collection at each start-up walks the whole
-        # (growing) heap, over a second each late in the run
-        "gc_freeze_on_startup": False,
-        # requests and a timed exposure flush must not share the test's one connection: tests
-        # that check exposures flush the buffer themselves
-        "ab_exposure_flush_seconds": 3600,
-    }
-    base.update(overrides)
-    return Settings(_env_file=None, **base)  # type: ignore[call-arg]
-
-
-async def _recreate_pg_database(url: str, suffix: str) -> str:
-    """A fresh sibling database `<name>_<suffix>` on the same server (for isolated fixtures)."""
-    import asyncpg
-
-    parsed = make_url(url)
-    name = f"{parsed.database}_{suffix}"
-    conn = await asyncpg.connect(
-        user=parsed.username or "postgres",
-        password=parsed.password,
-        host=parsed.host,
-        port=parsed.port or 5432,
-        database=parsed.database,
-    )
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return asyncpg_url(parsed.set(database=name).render_as_string(hide_password=False))
-
-
-def fresh_database(request: pytest.FixtureRequest, backend: str, tmp: Path, suffix: str) -> str:
-    """An empty database of the given backend, or a skip saying what is missing."""
-    if backend == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp / f'{suffix}.db'}"
-    url = os.environ.get(PG_ENV)
-    if not url:
-        pytest.skip(f"PostgreSQL tests skipped: {PG_ENV} is not set")
-    return asyncio.run(_recreate_pg_database(url, suffix))
+from tests.fixtures.database import (
+    BACKENDS,
+    REDIS_ENV,
+    fresh_database,
+    make_settings,
+)
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -139,6 +77,14 @@ async def client(settings: Settings, session: AsyncSession) -> AsyncIterator[htt
     (`tests.fixtures.app.bind_to_session` says how)."""
     async with app_in_session(settings, session) as (_, c):
         yield c
+
+
+@pytest.fixture
+def manual_clock() -> Iterator[ManualClock]:
+    """The app's clock (`core.clock`) held still from now on: the test moves it with
+    `advance()`, and whatever waits on it (TTLs, schedules) sees time pass at once."""
+    with use_clock(ManualClock(dt.datetime.now(dt.UTC))) as clock:
+        yield clock
 
 
 @pytest.fixture(scope="session")

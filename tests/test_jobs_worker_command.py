@@ -24,8 +24,8 @@ from edgelab.accounts.billing.paddle import sign
 from edgelab.app import create_app
 from edgelab.core import migrations
 from edgelab.core.webhooks import WebhookEvent
-from tests.conftest import make_settings
 from tests.fixtures.app import resources
+from tests.fixtures.database import make_settings
 
 SECRET = "pdl_ntfset_worker_test_secret_012345"
 

@@ -21,7 +21,7 @@ import edgelab.tables  # noqa: F401  (registers every table on Base.metadata)
 from edgelab.core import migrations
 from edgelab.core.db import Base, create_engine
 from edgelab.core.settings import Settings
-from tests.conftest import BACKENDS, fresh_database, make_settings
+from tests.fixtures.database import BACKENDS, fresh_database, make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -1,7 +1,8 @@
 """The URL map: every product's routers with their prefixes, on one screen.
 
 Routers declare paths relative to the prefix given here; `create_app` mounts `API_ROUTES` in
-this order, then the dashboard under `/app/`. A test compares the app's routes with this map.
+this order, then the dashboard under `/app/` and `/metrics`. A test checks that every API
+route of the app comes from this map (nothing is mounted elsewhere).
 """
 
 from __future__ import annotations

@@ -21,6 +21,7 @@ from edgelab.betting.markets import service as betting_service
 from edgelab.core import clock
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, ResourcesDep, SettingsDep
+from edgelab.core.error_codes import DATABASE_UNAVAILABLE
 from edgelab.core.errors import envelope, error_responses
 from edgelab.core.settings import Settings
 from edgelab.predictions import service as predictions_service
@@ -107,8 +108,8 @@ async def health(
     if not ok:  # load balancers act on the status; the envelope carries the report
         return envelope(
             request,
-            503,
-            "database_unavailable",
+            DATABASE_UNAVAILABLE.status,
+            DATABASE_UNAVAILABLE,
             "The database does not answer.",
             body.model_dump(mode="json"),
         )

@@ -17,13 +17,11 @@ get a chosen status, body, headers or delay (a delay alone means "the normal ans
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 import hashlib
 import json
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -31,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fixtures.fake_server import FakeServer
 from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 
 VALID_TOKEN = "vercel_blob_rw_12345fakeStoreId_30FakeRandomCharacters12345678"
@@ -176,14 +175,6 @@ def error(status: int, code: str, message: str | None = None, **headers: str) ->
 
 
 @dataclass
-class Planned:
-    status: int = 200
-    body: Any = None  # JSON-able, or str/bytes sent verbatim; None = the normal answer
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
 class Recorded:
     method: str
     path: str
@@ -215,8 +206,9 @@ class Blob:
         }
 
 
-class FakeBlob:
+class FakeBlob(FakeServer):
     def __init__(self) -> None:
+        super().__init__()
         self.app = Starlette(
             routes=[
                 Route("/api/blob/", self._put, methods=["PUT"]),
@@ -225,29 +217,11 @@ class FakeBlob:
                 Route("/blobs/{pathname:path}", self._content, methods=["GET"]),
             ]
         )
-        self.reset()
 
     def reset(self) -> None:
-        # A delayed answer planned by an earlier test can finish after this reset; the
-        # generation lets it see that and leave this test's state alone.
-        self._generation = getattr(self, "_generation", 0) + 1
-        # a late answer of an earlier test (its client timed out) must not write into this one
-        self._generation = getattr(self, "_generation", 0) + 1
+        super().reset()
         self.requests: list[Recorded] = []
         self.blobs: dict[str, Blob] = {}
-        self._plan: deque[Planned] = deque()
-
-    def plan(
-        self,
-        *,
-        status: int = 200,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-        times: int = 1,
-    ) -> None:
-        for _ in range(times):
-            self._plan.append(Planned(status, body, dict(headers or {}), delay))
 
     @property
     def statuses(self) -> list[int]:
@@ -273,23 +247,11 @@ class FakeBlob:
         self.requests.append(record)
         return record
 
-    async def _planned(self) -> Response | None:
-        if not self._plan:
+    async def _planned(self, request: Request) -> Response | None:
+        planned = await self.take_plan(request)
+        if planned is None or planned.answers_normally:
             return None
-        planned = self._plan.popleft()
-        if planned.delay:
-            generation = self._generation
-            await asyncio.sleep(planned.delay)
-            if generation != self._generation:  # its test is over: change nothing
-                return JSONResponse({"error": "stale"}, 503)
-        if planned.status == 200 and planned.body is None:
-            return None
-        payload = planned.body
-        if payload is None:
-            payload = {"error": {"code": "unknown_error", "message": "planned"}}
-        if isinstance(payload, str | bytes):
-            return Response(payload, planned.status, planned.headers, media_type="text/html")
-        return JSONResponse(payload, planned.status, planned.headers)
+        return self.render(planned, {"error": {"code": "unknown_error", "message": "planned"}})
 
     def _check_auth(self, record: Recorded) -> Response | None:
         scheme, _, token = record.headers.get("authorization", "").partition(" ")
@@ -304,10 +266,10 @@ class FakeBlob:
         return refused
 
     async def _answer(self, request: Request, handler: Any) -> Response:
-        generation = self._generation
+        generation = self.generation
         record = await self._record(request)
-        response = await self._planned()
-        if response is None and generation != self._generation:
+        response = await self._planned(request)
+        if response is None and not self.is_current(generation):
             response = error(503, "service_unavailable", "answered after a reset")
         if response is None:
             response = handler(request, record)

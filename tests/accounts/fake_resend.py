@@ -27,8 +27,7 @@ import json
 import re
 import time
 import uuid
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -37,6 +36,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from edgelab.core.email.resend import EmailMessage
+from tests.fixtures.fake_server import FakeServer
 from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 
 VALID_KEY = "re_test_0123456789abcdef"
@@ -105,14 +105,6 @@ def error(status: int, name: str, message: str, headers: dict[str, str] | None =
 
 
 @dataclass
-class Planned:
-    status: int = 200
-    body: Any = None  # JSON-able, or str/bytes sent verbatim; None = the normal answer
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
 class Recorded:
     headers: dict[str, str]  # lower-case names
     body: Any  # the parsed JSON, or the raw text when it is not JSON
@@ -120,36 +112,21 @@ class Recorded:
     status: int = 0  # what the fake answered
 
 
-class FakeResend:
+class FakeResend(FakeServer):
     def __init__(self) -> None:
+        super().__init__()
         self.app = Starlette(routes=[Route("/emails", self._emails, methods=["POST"])])
-        self.reset()
 
     def reset(self) -> None:
-        # A delayed answer planned by an earlier test can finish after this reset; the
-        # generation lets it see that and leave this test's state alone.
-        self._generation = getattr(self, "_generation", 0) + 1
+        super().reset()
         self.requests: list[Recorded] = []
         self.sent: list[dict[str, Any]] = []  # emails actually "delivered", once per key
         self.rate_limit: float | None = None  # requests/second enforced (see enforce_rate_limit)
         self.processing_delay = 0.0  # seconds a new key stays in flight before its answer
-        self._plan: deque[Planned] = deque()
         self._done: dict[str, tuple[Any, str]] = {}  # idempotency key -> (body, email id)
         self._in_flight: set[str] = set()
         self._tokens = 0.0
         self._refilled = time.monotonic()
-
-    def plan(
-        self,
-        *,
-        status: int = 200,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-        times: int = 1,
-    ) -> None:
-        for _ in range(times):
-            self._plan.append(Planned(status, body, dict(headers or {}), delay))
 
     def enforce_rate_limit(self, per_second: float) -> None:
         """Answer 429 beyond `per_second` requests a second, starting with a full bucket."""
@@ -177,22 +154,10 @@ class FakeResend:
         return response
 
     async def _answer(self, request: Request, body: Any) -> Response:
-        if self._plan:
-            planned = self._plan.popleft()
-            if planned.delay:
-                generation = self._generation
-                await asyncio.sleep(planned.delay)
-                if generation != self._generation:  # its test is over: change nothing
-                    return JSONResponse({"error": "stale"}, 503)
-            if planned.status != 200 or planned.body is not None:
-                payload = planned.body
-                if payload is None:
-                    payload = {"statusCode": planned.status, "name": "planned", "message": "x"}
-                if isinstance(payload, str | bytes):
-                    return Response(
-                        payload, planned.status, planned.headers, media_type="text/html"
-                    )
-                return JSONResponse(payload, planned.status, planned.headers)
+        planned = await self.take_plan(request)
+        if planned is not None and not planned.answers_normally:
+            default = {"statusCode": planned.status, "name": "planned", "message": "x"}
+            return self.render(planned, default)
         refused = self._check_key(request) or self._check_rate() or self._check_body(body)
         if refused is not None:
             return refused

@@ -32,8 +32,8 @@ from edgelab.core.auth import issue_access_token
 from edgelab.core.email.models import OutboxEmail
 from edgelab.core.settings import Settings
 from edgelab.core.webhooks import WebhookEvent
-from tests.conftest import BACKENDS, fresh_database, make_settings
 from tests.fixtures.app import resources
+from tests.fixtures.database import BACKENDS, fresh_database, make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

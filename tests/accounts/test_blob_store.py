@@ -26,7 +26,7 @@ from edgelab.core.settings import Settings
 from edgelab.core.storage.store import BlobNotFoundError, make_upload_store
 from edgelab.core.storage.vercel_blob import BLOB_PREFIX, VercelBlobStore
 from tests.accounts.fake_blob import PAYLOADS, VALID_TOKEN, FakeBlob, serve
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

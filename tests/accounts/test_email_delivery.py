@@ -25,8 +25,8 @@ from edgelab.core.email.resend import ResendClient
 from edgelab.core.jobs import unit_of_work_jobs
 from edgelab.core.settings import Settings
 from tests.accounts.fake_resend import VALID_KEY, FakeResend, serve
-from tests.conftest import make_settings
 from tests.fixtures.app import resources
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -250,7 +250,7 @@ def test_operator_commands_create_a_user_print_a_token_and_show_the_outbox(tmp_p
     from edgelab.cli import app as cli_app
     from edgelab.core import migrations
     from edgelab.core.auth import decode_access_token
-    from tests.conftest import make_settings
+    from tests.fixtures.database import make_settings
 
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'ops.db'}")
     migrations.upgrade(settings)

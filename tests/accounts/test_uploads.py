@@ -29,8 +29,8 @@ from edgelab.app import create_app
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from edgelab.core.storage.store import LocalStore, StorageUnavailableError
-from tests.conftest import make_settings
 from tests.fixtures.app import resources
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

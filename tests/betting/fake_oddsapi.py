@@ -18,12 +18,10 @@ headers or delay (a delay alone means "the normal answer, late"), then it answer
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
 import math
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +30,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from tests.fixtures.fake_server import FakeServer
 from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 
 FIXTURES = Path(__file__).parent / "fixtures" / "oddsapi"
@@ -48,14 +47,6 @@ def load(name: str) -> Any:
 
 
 @dataclass
-class Planned:
-    status: int = 200
-    body: Any = None  # JSON-able, or str/bytes sent verbatim; None = the normal answer
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
 class Recorded:
     path: str
     params: dict[str, str]
@@ -66,9 +57,10 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
     return JSONResponse(body, status_code=status, headers=headers)
 
 
-class FakeOddsApi:
+class FakeOddsApi(FakeServer):
     def __init__(self, quota_total: int = 500) -> None:
         self.quota_total = quota_total
+        super().__init__()
         self.app = Starlette(
             routes=[
                 Route("/v4/sports/{sport}/odds", self._odds),
@@ -76,50 +68,22 @@ class FakeOddsApi:
                 Route("/v4/sports/{sport}/events/{event_id}/odds", self._event_odds),
             ]
         )
-        self.reset()
 
     def reset(self) -> None:
-        # A delayed answer planned by an earlier test can finish after this reset; the
-        # generation lets it see that and leave this test's quota counters alone.
-        self._generation = getattr(self, "_generation", 0) + 1
+        super().reset()
         self.requests: list[Recorded] = []
         self.used = 0
         self.quota_as_float = False  # send "499.0" style counts, as the live API has been seen to
-        self._plan: deque[Planned] = deque()
-
-    def plan(
-        self,
-        *,
-        status: int = 200,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-        times: int = 1,
-    ) -> None:
-        for _ in range(times):
-            self._plan.append(Planned(status, body, dict(headers or {}), delay))
 
     # ------------------------------------------------------------ plumbing
 
     async def _intercept(self, request: Request) -> Response | None:
         """Record the request; answer from the plan if one is queued, else fall through."""
         self.requests.append(Recorded(request.url.path, dict(request.query_params)))
-        if not self._plan:
+        planned = await self.take_plan(request)
+        if planned is None or planned.answers_normally:
             return None
-        planned = self._plan.popleft()
-        if planned.delay:
-            generation = self._generation
-            await asyncio.sleep(planned.delay)
-            if generation != self._generation:  # its test is over: answer, change nothing
-                return _error(503, "STALE", "An earlier test's delayed answer.")
-        if planned.status == 200 and planned.body is None:
-            return None
-        body = planned.body
-        if body is None:
-            body = {"message": f"HTTP {planned.status}", "error_code": "PLANNED"}
-        if isinstance(body, str | bytes):
-            return Response(body, planned.status, planned.headers, media_type="text/html")
-        return JSONResponse(body, planned.status, planned.headers)
+        return self.render(planned, {"message": f"HTTP {planned.status}", "error_code": "PLANNED"})
 
     def _refuse(self, request: Request) -> Response | None:
         """The checks every endpoint shares: the key, then the sport."""

@@ -29,8 +29,8 @@ from tests.betting.factories import (
     import_synthetic,
     synthetic_seasons,
 )
-from tests.conftest import make_settings
 from tests.fixtures.app import app_in_session, resources
+from tests.fixtures.database import make_settings
 from tests.fixtures.slate import shared_slate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -532,7 +532,7 @@ async def test_the_score_command_sends_alerts_after_scoring(tmp_path: Path, monk
     from edgelab.cli import app as cli_app
     from edgelab.core import migrations
     from edgelab.core.db import create_engine, create_sessionmaker
-    from tests.conftest import make_settings
+    from tests.fixtures.database import make_settings
 
     settings = make_settings(f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
     await asyncio.to_thread(migrations.upgrade, settings)

@@ -27,7 +27,7 @@ from edgelab.core import migrations
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings
 from tests.betting.factories import SyntheticSeasons, import_synthetic, synthetic_seasons
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 DAYS = 30  # per season; 8 games a day
 

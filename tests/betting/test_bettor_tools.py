@@ -29,7 +29,7 @@ from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
 from tests.betting.fake_oddsapi import FakeOddsApi
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 from tests.fixtures.slate import shared_slate
 
 LIVE_DATE = dt.date(2025, 2, 5)  # 19:40 in New York on the 5th is 00:40 UTC on the 6th

@@ -37,7 +37,7 @@ from tests.betting.factories import (
     SEED_FIELDS,
     SyntheticSeasons,
 )
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 from tests.fixtures.slate import shared_slate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")

@@ -17,7 +17,7 @@ from edgelab.cli import app as cli_app
 from edgelab.core import migrations
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 KAGGLE = (
     "season,date,regular,playoffs,away,home,score_away,score_home,q1_away,q2_away,q3_away,"

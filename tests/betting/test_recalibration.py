@@ -31,8 +31,8 @@ from edgelab.core import migrations
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
-from tests.conftest import BACKENDS, fresh_database, make_settings
 from tests.fixtures.app import resources
+from tests.fixtures.database import BACKENDS, fresh_database, make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 TOKEN = "recalibration-tests-admin-token-0123456789abcdef"

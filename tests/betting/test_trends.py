@@ -24,7 +24,7 @@ from edgelab.betting.trends.stats import (
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 MINUS_110 = 1.0 + 100.0 / 110.0
 TEAMS = sorted(TEAM_CODES)

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
 from edgelab.core.settings import Settings
-from tests.chess.fake_chesscom import FakeChesscom
-from tests.conftest import make_settings
+from tests.chess.fake_chesscom import UA, FakeChesscom
+from tests.fixtures.database import make_settings
 from tests.loopback import serve
-
-DATA = Path(__file__).parent / "fixtures"
-UA = "edgelab-tests/1.0 (contact: tests@edgelab.invalid)"
 
 
 @pytest.fixture(scope="module")

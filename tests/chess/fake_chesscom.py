@@ -25,6 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+DATA = Path(__file__).parent / "fixtures"  # recorded Chess.com pages and PGN files
+UA = "edgelab-tests/1.0 (contact: tests@edgelab.invalid)"  # the User-Agent the fake demands
+
 FIXTURES = Path(__file__).parent / "fixtures"
 MONTH = json.loads((FIXTURES / "player_games_2020_05_fabianocaruana.json").read_text())
 NOT_FOUND = json.loads((FIXTURES / "error_404_user_not_found.json").read_text())["body"]

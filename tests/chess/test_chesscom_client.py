@@ -13,9 +13,8 @@ from edgelab.chess.chesscom import GONE_SECONDS, KEEP_SECONDS, ChesscomClient, P
 from edgelab.core.cache import MemoryCache, RedisCache
 from edgelab.core.errors import UpstreamError
 from edgelab.core.settings import Settings
-from tests.chess.conftest import UA
-from tests.chess.fake_chesscom import MONTH, PLAYER, FakeChesscom
-from tests.conftest import make_settings
+from tests.chess.fake_chesscom import MONTH, PLAYER, UA, FakeChesscom
+from tests.fixtures.database import make_settings
 
 ARCHIVES = f"/pub/player/{PLAYER}/games/archives"
 MAY = f"/pub/player/{PLAYER}/games/2020/05"

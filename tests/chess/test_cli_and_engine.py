@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 from edgelab.chess.review import analyse_game, engine_path
 from edgelab.chess.review_summary import summarise_game
 from edgelab.cli import app
-from tests.chess.conftest import DATA
+from tests.chess.fake_chesscom import DATA
 
 ENGINE = engine_path(None)
 needs_engine = pytest.mark.skipif(

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from edgelab.chess import review
-from tests.chess.conftest import DATA
+from tests.chess.fake_chesscom import DATA
 
 pytestmark = [
     pytest.mark.asyncio(loop_scope="session"),

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from edgelab.core.cache import Cache, MemoryCache, RedisCache, make_cache
+from edgelab.core.clock import ManualClock
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 
@@ -47,19 +48,29 @@ async def test_missing_key_is_none(cache: Cache) -> None:
     assert await cache.get("never-set") is None
 
 
-async def test_entry_expires_after_its_ttl(cache: Cache) -> None:
+async def let_time_pass(cache: Cache, clock: ManualClock, seconds: float) -> None:
+    """The app's clock moves on; Redis expires keys on its own (real) clock, so for it the
+    test waits for real (these are the only real waits in this module)."""
+    clock.advance(seconds)
+    if isinstance(cache, RedisCache):
+        await asyncio.sleep(seconds)
+
+
+async def test_entry_expires_after_its_ttl(cache: Cache, manual_clock: ManualClock) -> None:
     await cache.set("short", b"1", SHORT_TTL)
     await cache.set("long", b"2", 30)
     assert await cache.get("short") == b"1"
-    await asyncio.sleep(SHORT_TTL + 0.15)
+    await let_time_pass(cache, manual_clock, SHORT_TTL + 0.15)
     assert await cache.get("short") is None
     assert await cache.get("long") == b"2"
 
 
-async def test_setting_again_replaces_value_and_ttl(cache: Cache) -> None:
+async def test_setting_again_replaces_value_and_ttl(
+    cache: Cache, manual_clock: ManualClock
+) -> None:
     await cache.set("k", b"old", SHORT_TTL)
     await cache.set("k", b"new", 30)
-    await asyncio.sleep(SHORT_TTL + 0.15)
+    await let_time_pass(cache, manual_clock, SHORT_TTL + 0.15)
     assert await cache.get("k") == b"new"
 
 
@@ -167,26 +178,32 @@ async def test_concurrent_misses_of_one_key_are_filled_once():
     assert calls == 3
 
 
-async def test_an_expired_entry_is_served_stale_while_one_refresh_runs():
+async def test_an_expired_entry_is_served_stale_while_one_refresh_runs(
+    manual_clock: ManualClock,
+):
     cache = MemoryCache()
     version = 0
+    refill = asyncio.Event()
 
     async def fill() -> bytes:
         nonlocal version
         version += 1
-        await asyncio.sleep(0.05)
+        if version > 1:
+            await refill.wait()  # the refresh is slow: held until the test lets it finish
         return f"v{version}".encode()
 
     assert await cache.get_or_fill("k", 0.05, fill) == b"v1"
-    await asyncio.sleep(0.08)  # now stale
+    manual_clock.advance(0.08)  # now stale
     stale = await asyncio.gather(*(cache.get_or_fill("k", 0.05, fill) for _ in range(20)))
     assert stale == [b"v1"] * 20  # nobody waited for the refill
-    await asyncio.sleep(0.1)
+    refill.set()
+    for _ in range(5):  # the background refresh stores its answer
+        await asyncio.sleep(0)
     assert await cache.get_or_fill("k", 10, fill) == b"v2" and version == 2  # one refresh
     await cache.close()
 
 
-async def test_a_failing_refresh_keeps_serving_the_stale_answer(caplog):
+async def test_a_failing_refresh_keeps_serving_the_stale_answer(caplog, manual_clock):
     cache = MemoryCache()
 
     async def good() -> bytes:
@@ -196,9 +213,11 @@ async def test_a_failing_refresh_keeps_serving_the_stale_answer(caplog):
         raise RuntimeError("database down")
 
     await cache.get_or_fill("k", 0.01, good)
-    await asyncio.sleep(0.03)
+    manual_clock.advance(0.03)
     assert await cache.get_or_fill("k", 0.01, broken) == b"ok"
-    await asyncio.sleep(0.02)
+    for _ in range(5):  # the background refresh runs and fails
+        await asyncio.sleep(0)
+    manual_clock.advance(0.02)
     assert await cache.get_or_fill("k", 0.01, broken) == b"ok"
     assert "background refresh of k failed" in caplog.text
 

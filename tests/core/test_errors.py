@@ -18,7 +18,7 @@ from fastapi import FastAPI, Query
 from edgelab.app import create_app
 from edgelab.core.errors import AppError, ConflictError, RateLimitedError, UpstreamError
 from edgelab.core.observability import REQUEST_ID_HEADER
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -23,7 +23,7 @@ from edgelab.core.http.stale import StaleCache
 from edgelab.core.http.upstream import Refusal, Unreachable, service_error
 from edgelab.core.http.upstream import Upstream as Service
 from edgelab.core.settings import Settings
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -26,6 +26,7 @@ from sqlalchemy import String, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from edgelab.core.clock import ManualClock
 from edgelab.core.jobs import Jobs, enqueue, session_unit_of_work, unit_of_work_jobs
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -510,20 +511,45 @@ async def test_drain_times_out_when_no_worker_consumes_the_queue(
 
 
 async def test_interval_schedule_fires_repeatedly_and_stops_on_shutdown(
-    factory: JobsFactory,
+    factory: JobsFactory, manual_clock: ManualClock
 ) -> None:
     jobs = factory.new()
     ran = recorder(jobs)
-    jobs.schedule("probe.ran", every_seconds=PERIOD / 2, n="tick")
+    jobs.schedule("probe.ran", every_seconds=60, n="tick")
     await factory.start(jobs)
 
-    await wait_for(lambda: len(ran) >= 3)
+    for firings in (1, 2, 3):  # each minute of the app's clock, one firing
+        await wait_for(lambda: manual_clock.sleepers >= 1)  # the loop waits for the boundary
+        manual_clock.advance(60)
+        await wait_for(lambda n=firings: len(ran) >= n)  # type: ignore[misc]
     await jobs.shutdown()
     fired = len(ran)
-    await asyncio.sleep(PERIOD)
+    manual_clock.advance(600)
+    await asyncio.sleep(0.05)  # a loop still running would have fired ten times by now
 
-    assert len(ran) == fired
+    assert len(ran) == fired == 3
     assert set(ran) == {"tick"}
+
+
+async def test_an_offset_schedule_fires_that_long_after_each_boundary(
+    memory_factory: JobsFactory, manual_clock: ManualClock
+) -> None:
+    manual_clock.set(dt.datetime(2030, 1, 1, 10, 0, tzinfo=dt.UTC))
+    jobs = memory_factory.new()
+    ran = recorder(jobs)
+    jobs.schedule("probe.ran", every_seconds=3600, offset_seconds=300, n="hourly")
+    await memory_factory.start(jobs)
+
+    await wait_for(lambda: manual_clock.sleepers >= 1)
+    manual_clock.advance(299)  # 10:04:59
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert ran == []
+    manual_clock.advance(1)  # 10:05:00
+    await wait_for(lambda: ran == ["hourly"])
+    await wait_for(lambda: manual_clock.sleepers >= 1)
+    manual_clock.advance(3600)  # 11:05:00
+    await wait_for(lambda: ran == ["hourly", "hourly"])
 
 
 async def test_a_schedule_of_an_unknown_job_fails_at_startup(memory_factory: JobsFactory) -> None:
@@ -534,13 +560,16 @@ async def test_a_schedule_of_an_unknown_job_fails_at_startup(memory_factory: Job
         await jobs.startup()
 
 
-async def test_schedules_do_not_run_when_disabled(memory_factory: JobsFactory) -> None:
+async def test_schedules_do_not_run_when_disabled(
+    memory_factory: JobsFactory, manual_clock: ManualClock
+) -> None:
     jobs = memory_factory.new(run_schedules=False)
     ran = recorder(jobs)
-    jobs.schedule("probe.ran", every_seconds=0.05, n="tick")
+    jobs.schedule("probe.ran", every_seconds=60, n="tick")
     await memory_factory.start(jobs)
 
-    await asyncio.sleep(0.2)
+    manual_clock.advance(600)
+    await asyncio.sleep(0.05)
 
     assert ran == []
 

@@ -20,7 +20,7 @@ from edgelab.app import create_app
 from edgelab.core.db import get_session
 from edgelab.core.observability import REQUEST_ID_HEADER, RequestIdFilter, request_id_var
 from edgelab.core.settings import Settings
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

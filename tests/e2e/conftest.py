@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -12,41 +11,10 @@ import httpx
 import pytest
 
 from edgelab.app import create_app
-from edgelab.betting.commands import shipped_nba_files
-from edgelab.betting.markets.slate import SlateResult, score_slate
-from edgelab.betting.odds.ingest import import_parsed
-from edgelab.betting.odds.nba_csv import parse_nba_csv
 from edgelab.core import migrations
-from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.settings import Settings
-from tests.conftest import BACKENDS, fresh_database, make_settings
-
-
-async def load_real_data(settings: Settings) -> SlateResult:
-    engine = create_engine(settings)
-    try:
-        async with create_sessionmaker(engine)() as session, session.begin():
-            for path in shipped_nba_files():
-                await import_parsed(session, parse_nba_csv(path), settings)
-            return await score_slate(session, settings)
-    finally:
-        await engine.dispose()
-
-
-@pytest.fixture(scope="session")
-def real_sqlite_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Built once; SQLite users of the real data get their own copy of the file."""
-    db = tmp_path_factory.mktemp("template") / "real.db"
-    settings = make_settings(f"sqlite+aiosqlite:///{db}")
-    migrations.upgrade(settings)
-    asyncio.run(load_real_data(settings))
-    return db
-
-
-def _copy_of(template: Path, tmp: Path) -> str:
-    target = tmp / "real.db"
-    shutil.copyfile(template, target)
-    return f"sqlite+aiosqlite:///{target}"
+from tests.fixtures.database import BACKENDS, fresh_database, make_settings
+from tests.fixtures.real_data import copy_of, load_real_data, real_sqlite_file  # noqa: F401
 
 
 @pytest.fixture(scope="session", params=BACKENDS)
@@ -55,7 +23,7 @@ def real_settings(
 ) -> Settings:
     if request.param == "sqlite":
         template = request.getfixturevalue("real_sqlite_file")
-        return make_settings(_copy_of(template, tmp_path_factory.mktemp("real")))
+        return make_settings(copy_of(template, tmp_path_factory.mktemp("real")))
     url = fresh_database(request, request.param, tmp_path_factory.mktemp("real"), "real")
     settings = make_settings(url)
     migrations.upgrade(settings)
@@ -89,7 +57,7 @@ def _live_server(
     # player), not a 503 from a host this machine cannot reach
     chesscom = stack.enter_context(serve(FakeChesscom().app, name="fake Chess.com"))
     settings = make_settings(
-        _copy_of(real_sqlite_file, tmp_path_factory.mktemp("live")),
+        copy_of(real_sqlite_file, tmp_path_factory.mktemp("live")),
         # billing configured, so the fuzzer meets the signature check rather than a 503
         paddle_webhook_secret="pdl_ntfset_e2e_secret_0123456789",
         paddle_price_id="pri_e2e",

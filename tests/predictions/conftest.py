@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from edgelab.core.settings import Settings
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 from tests.loopback import serve
 from tests.predictions.fake_polymarket import NEWS_KEY, FakePolymarket
 

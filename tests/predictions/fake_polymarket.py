@@ -15,11 +15,9 @@ chosen status, body, headers or delay (a delay alone: the normal answer, late). 
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import json
-from collections import deque
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +25,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+
+from tests.fixtures.fake_server import FakeServer
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NEWS_KEY = "news-test-key"
@@ -75,23 +75,17 @@ def make_market(i: int, **overrides: Any) -> dict[str, Any]:
 
 
 @dataclass
-class Planned:
-    path: str
-    status: int = 200
-    body: Any = None  # JSON-able, or str/bytes sent verbatim; None = the normal answer
-    headers: dict[str, str] = field(default_factory=dict)
-    delay: float = 0.0
-
-
-@dataclass
 class Recorded:
     path: str
     params: dict[str, list[str]]
     headers: dict[str, str]
 
 
-class FakePolymarket:
+class FakePolymarket(FakeServer):
+    text_media_type = "application/json"  # a broken body still claims to be JSON
+
     def __init__(self) -> None:
+        super().__init__()
         self.app = Starlette(
             routes=[
                 Route("/markets", self._markets),
@@ -106,12 +100,9 @@ class FakePolymarket:
                 Route("/v2/everything", self._everything),
             ]
         )
-        self.reset()
 
     def reset(self) -> None:
-        # a delayed answer planned by an earlier test may finish after this: the generation
-        # lets it see that its test is over and leave this test's state alone
-        self._generation = getattr(self, "_generation", 0) + 1
+        super().reset()
         self.markets: list[dict[str, Any]] = []
         self.histories: dict[str, list[dict[str, Any]]] = {}
         self.history_as_strings = False
@@ -119,20 +110,6 @@ class FakePolymarket:
         self.batch = True  # False: no /batch-prices-history (404), as on an older CLOB
         self.requests: list[Recorded] = []
         self.news_body: Any = load("everything_recorded_trimmed.json")
-        self._plan: deque[Planned] = deque()
-
-    def plan(
-        self,
-        *,
-        path: str = "/",
-        status: int = 200,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-        delay: float = 0.0,
-        times: int = 1,
-    ) -> None:
-        for _ in range(times):
-            self._plan.append(Planned(path, status, body, dict(headers or {}), delay))
 
     def calls(self, path: str) -> list[Recorded]:
         return [r for r in self.requests if r.path == path]
@@ -145,21 +122,10 @@ class FakePolymarket:
         for k, v in request.query_params.multi_items():
             params.setdefault(k, []).append(v)
         self.requests.append(Recorded(path, params, dict(request.headers)))
-        planned = next((p for p in self._plan if path.startswith(p.path)), None)
-        if planned is None:
+        planned = await self.take_plan(request)
+        if planned is None or planned.answers_normally:
             return None
-        self._plan.remove(planned)
-        if planned.delay:
-            generation = self._generation
-            await asyncio.sleep(planned.delay)
-            if generation != self._generation:
-                return JSONResponse({"error": "an earlier test's answer"}, status_code=503)
-        if planned.status == 200 and planned.body is None:
-            return None
-        body = planned.body if planned.body is not None else {"error": f"HTTP {planned.status}"}
-        if isinstance(body, str | bytes):
-            return Response(body, planned.status, planned.headers, media_type="application/json")
-        return JSONResponse(body, planned.status, planned.headers)
+        return self.render(planned, {"error": f"HTTP {planned.status}"})
 
     def _listed(self, request: Request) -> list[dict[str, Any]]:
         q = request.query_params

@@ -20,7 +20,7 @@ from edgelab.sentinel.anthropic_client import (
     explanation,
     make_explainer,
 )
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 from tests.sentinel.factories import bet_row, headers_for
 from tests.sentinel.fake_anthropic import (
     PAYLOADS,

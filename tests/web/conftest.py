@@ -26,8 +26,8 @@ from edgelab.core.auth import issue_access_token
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.email.models import OutboxEmail
 from edgelab.core.settings import Settings
-from tests.conftest import make_settings
-from tests.e2e.conftest import _copy_of, real_sqlite_file  # noqa: F401 (fixture)
+from tests.fixtures.database import make_settings
+from tests.fixtures.real_data import copy_of, real_sqlite_file  # noqa: F401 (fixture)
 from tests.loopback import loopback_socket, serve, url_of
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -132,14 +132,14 @@ class LiveDashboard:
 @pytest.fixture(scope="session")
 def live_dashboard(
     tmp_path_factory: pytest.TempPathFactory,
-    real_sqlite_file: Path,  # noqa: F811
+    real_sqlite_file: Path,
 ) -> Iterator[LiveDashboard]:
     from tests.chess.fake_chesscom import FakeChesscom
 
     with serve(FakeChesscom().app, name="fake Chess.com") as chesscom:
         sock = loopback_socket()
         settings = dashboard_settings(
-            _copy_of(real_sqlite_file, tmp_path_factory.mktemp("dashboard")),
+            copy_of(real_sqlite_file, tmp_path_factory.mktemp("dashboard")),
             chesscom_url=f"{chesscom}/pub",  # the fake serves Chess.com's /pub/... paths
             app_base_url=url_of(sock),  # the e-mailed sign-in links point here
         )

@@ -24,7 +24,7 @@ from edgelab.core.settings import Settings
 from edgelab.predictions.models import PredictionMarket, PredictionOutcome
 from edgelab.web.betting import history_series
 from tests.betting.factories import SyntheticSeasons
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 from tests.fixtures.slate import shared_slate
 
 

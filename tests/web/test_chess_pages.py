@@ -18,7 +18,7 @@ from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from tests.chess.conftest import server  # noqa: F401 (fixtures)
 from tests.chess.fake_chesscom import PLAYER, FakeChesscom
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
 

@@ -17,7 +17,7 @@ from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
 from edgelab.predictions.ingest import ingest_polymarket, store_history
 from edgelab.predictions.sources.polymarket import PolymarketClient
-from tests.conftest import make_settings
+from tests.fixtures.database import make_settings
 from tests.predictions.conftest import fake, server  # noqa: F401 (fixtures)
 from tests.predictions.fake_polymarket import NEWS_KEY, FakePolymarket, make_market, token_for
 

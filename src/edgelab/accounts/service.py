@@ -14,12 +14,14 @@ from urllib.parse import quote
 from sqlalchemy import delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.accounts import errors
 from edgelab.accounts.models import ApiKey, AuditEvent, MagicLink, RefreshToken, User
 from edgelab.accounts.tokens import hash_secret, new_api_key, new_id, new_secret
 from edgelab.core.auth import ForbiddenError, Principal, UnauthorizedError, issue_access_token
 from edgelab.core.clock import utcnow
 from edgelab.core.email import outbox as email
 from edgelab.core.email.outbox import EmailTemplate
+from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.core.errors import ConflictError, NotFoundError
 from edgelab.core.resources import Resources
 from edgelab.core.settings import Settings
@@ -60,7 +62,7 @@ async def create_user(
 ) -> User:
     if await user_by_email(session, address) is not None:
         raise ConflictError(
-            f"A user with e-mail {normalize_email(address)} exists.", code="user_exists"
+            f"A user with e-mail {normalize_email(address)} exists.", code=errors.USER_EXISTS
         )
     user = User(
         id=new_id("usr"),
@@ -78,7 +80,7 @@ async def create_user(
 async def active_user(session: AsyncSession, user_id: str) -> User:
     user = await session.get(User, user_id)
     if user is None or user.deleted_at is not None:
-        raise NotFoundError("No such user.", code="user_not_found")
+        raise NotFoundError("No such user.", code=errors.USER_NOT_FOUND)
     return user
 
 
@@ -150,7 +152,7 @@ async def verify_magic_link(
         )
         raise UnauthorizedError(
             "This sign-in link is invalid, used or expired: ask for a new one.",
-            code="invalid_sign_in_link",
+            code=errors.INVALID_SIGN_IN_LINK,
             persist_changes=True,
         )
     link.used_at = utcnow()
@@ -173,7 +175,7 @@ async def rotate_refresh_token(
         )
     ).scalar_one_or_none()
     if row is None:
-        raise UnauthorizedError("Unknown refresh token.", code="invalid_refresh_token")
+        raise UnauthorizedError("Unknown refresh token.", code=errors.INVALID_REFRESH_TOKEN)
     if row.used_at is not None or row.revoked_at is not None:
         await session.execute(
             update(RefreshToken)
@@ -183,12 +185,12 @@ async def rotate_refresh_token(
         await audit(session, "refresh_token_reused", user_id=row.user_id, ip=ip, success=False)
         raise UnauthorizedError(
             "This refresh token was already used: sign in again.",
-            code="refresh_token_reused",
+            code=errors.REFRESH_TOKEN_REUSED,
             persist_changes=True,
         )
     if row.expires_at <= utcnow():
         raise UnauthorizedError(
-            "The refresh token has expired: sign in again.", code="refresh_token_expired"
+            "The refresh token has expired: sign in again.", code=errors.REFRESH_TOKEN_EXPIRED
         )
     row.used_at = utcnow()
     user = await active_user(session, row.user_id)
@@ -243,7 +245,7 @@ async def create_api_key(
 ) -> tuple[ApiKey, str]:
     if principal.tier != "paid":
         raise ForbiddenError(
-            "API keys come with a paid subscription.", code="paid_subscription_required"
+            "API keys come with a paid subscription.", code=PAID_SUBSCRIPTION_REQUIRED
         )
     plaintext = new_api_key()
     key = ApiKey(
@@ -269,7 +271,7 @@ async def list_api_keys(session: AsyncSession, principal: Principal) -> list[Api
 async def revoke_api_key(session: AsyncSession, principal: Principal, key_id: str) -> None:
     key = await session.get(ApiKey, key_id)
     if key is None or key.user_id != principal.id:  # another user's key: not found, not 403
-        raise NotFoundError(f"No API key with id '{key_id}'.", code="api_key_not_found")
+        raise NotFoundError(f"No API key with id '{key_id}'.", code=errors.API_KEY_NOT_FOUND)
     if key.revoked_at is None:
         key.revoked_at = utcnow()
         await audit(session, "api_key_revoked", user_id=principal.id, key_id=key.id)

@@ -25,7 +25,9 @@ from typing import Any
 import httpx
 import orjson
 
+from edgelab.core import error_codes as codes
 from edgelab.core.cache import Cache
+from edgelab.core.error_codes import PLAYER_NOT_FOUND
 from edgelab.core.errors import NotFoundError, UpstreamError
 from edgelab.core.http import make_http_client, retry_after_seconds
 from edgelab.core.http.upstream import (
@@ -46,7 +48,7 @@ MAX_MONTHS = 120  # at most this many monthly archives per analysis
 
 
 class PlayerNotFoundError(NotFoundError):
-    code = "player_not_found"
+    code = PLAYER_NOT_FOUND
 
 
 @dataclass(frozen=True)
@@ -77,29 +79,29 @@ def _refused(refusal: Refusal) -> Exception:
         wait = retry_after_seconds(refusal.response)
         return upstream_failure(
             SERVICE,
-            "upstream_rate_limited",
+            codes.UPSTREAM_RATE_LIMITED,
             "Chess.com is rate limiting us; try again shortly.",
             retry_after=max(1, int(wait or 30)),
         )
     if status == 403:
         return upstream_failure(
             SERVICE,
-            "upstream_auth_failed",
+            codes.UPSTREAM_AUTH_FAILED,
             "Chess.com refused the request (403): check EDGELAB_CHESSCOM_USER_AGENT.",
         )
-    code = "upstream_unavailable" if status >= 500 else "upstream_bad_response"
+    code = codes.UPSTREAM_UNAVAILABLE if status >= 500 else codes.UPSTREAM_BAD_RESPONSE
     return upstream_failure(SERVICE, code, f"Chess.com answered {status}.", status=status)
 
 
 def _unreachable(failure: Unreachable) -> UpstreamError:
     return upstream_failure(
-        SERVICE, "upstream_unavailable", "Chess.com did not answer.", error=failure.kind
+        SERVICE, codes.UPSTREAM_UNAVAILABLE, "Chess.com did not answer.", error=failure.kind
     )
 
 
 def _not_json(response: httpx.Response) -> UpstreamError:
     return upstream_failure(
-        SERVICE, "upstream_bad_response", "Chess.com answered something that is not JSON."
+        SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Chess.com answered something that is not JSON."
     )
 
 
@@ -206,7 +208,7 @@ class ChesscomClient:
         urls = listing.body.get("archives") if isinstance(listing.body, dict) else None
         if not isinstance(urls, list):
             upstream_error(
-                SERVICE, "upstream_bad_response", "Chess.com's archives list has no `archives`."
+                SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Chess.com's archives list has no `archives`."
             )
         games: list[dict[str, Any]] = []
         version = f"empty:{listing.version}"

@@ -1,4 +1,5 @@
-"""Request and response models of the chess analyzer API."""
+"""Request and response models of the chess analyzer API, and its error codes (the catalogue:
+`edgelab.core.error_codes`; `player_not_found`, shared with Sentinel, is Sentinel's)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,15 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, Field, JsonValue, field_validator
+
+from edgelab.core.error_codes import error_code
+
+ENGINE_UNAVAILABLE = error_code(
+    "engine_unavailable", 503, "Game review needs Stockfish, which this server does not have."
+)
+REVIEW_JOB_NOT_FOUND = error_code(
+    "review_job_not_found", 404, "No game-review job with this id for this caller."
+)
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"  # Chess.com's allowed characters
 JobStatus = Literal["queued", "running", "succeeded", "failed"]

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.chess.chesscom import ChesscomClient, PlayerGames
 from edgelab.chess.models import REVIEW_TASK, ChessReviewJob
+from edgelab.chess.schemas import ENGINE_UNAVAILABLE, REVIEW_JOB_NOT_FOUND
 from edgelab.core.cache import Cache
 from edgelab.core.clock import utcnow
 from edgelab.core.errors import AppError, InvalidInputError, NotFoundError
@@ -64,7 +65,7 @@ async def analyze_player(
 
 class EngineUnavailableError(AppError):
     status_code = 503
-    code = "engine_unavailable"
+    code = ENGINE_UNAVAILABLE
 
 
 def check_review_request(settings: Settings, game_count: int) -> None:
@@ -127,5 +128,5 @@ async def get_review(session: AsyncSession, job_id: str, requested_by: str) -> C
     # session may have seen it before (`populate_existing`)
     job = await session.get(ChessReviewJob, job_id, populate_existing=True)
     if job is None or job.requested_by != requested_by[:64]:
-        raise NotFoundError(f"No review job with id {job_id!r}.", code="review_job_not_found")
+        raise NotFoundError(f"No review job with id {job_id!r}.", code=REVIEW_JOB_NOT_FOUND)
     return job

@@ -27,8 +27,10 @@ import jwt
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.core import error_codes as codes
 from edgelab.core.clock import utcnow
 from edgelab.core.db import ReadSessionMakerDep
+from edgelab.core.error_codes import ErrorCode
 from edgelab.core.errors import AppError
 from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
@@ -39,13 +41,13 @@ API_KEY_PREFIX = "elk_"  # personal API keys look like elk_<random>; JWTs never 
 
 class UnauthorizedError(AppError):
     status_code = 401
-    code = "unauthorized"
+    code = codes.UNAUTHORIZED
 
     def __init__(
         self,
         message: str = "Sign in first.",
         *,
-        code: str | None = None,
+        code: str | ErrorCode | None = None,
         persist_changes: bool = False,
     ) -> None:
         super().__init__(
@@ -58,7 +60,7 @@ class UnauthorizedError(AppError):
 
 class ForbiddenError(AppError):
     status_code = 403
-    code = "forbidden"
+    code = codes.FORBIDDEN
 
 
 @dataclass(frozen=True)
@@ -107,9 +109,9 @@ def decode_access_token(settings: Settings, token: str) -> dict[str, Any]:
             options={"require": ["sub", "iat", "exp", "aud", "iss"]},
         )
     except jwt.ExpiredSignatureError as exc:
-        raise UnauthorizedError("The access token has expired.", code="token_expired") from exc
+        raise UnauthorizedError("The access token has expired.", code=codes.TOKEN_EXPIRED) from exc
     except jwt.InvalidTokenError as exc:
-        raise UnauthorizedError("The access token is not valid.", code="invalid_token") from exc
+        raise UnauthorizedError("The access token is not valid.", code=codes.INVALID_TOKEN) from exc
     return claims
 
 
@@ -119,7 +121,7 @@ def _bearer(request: Request) -> str | None:
         return None
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
-        raise UnauthorizedError("Use `Authorization: Bearer <token>`.", code="invalid_token")
+        raise UnauthorizedError("Use `Authorization: Bearer <token>`.", code=codes.INVALID_TOKEN)
     return credential.strip()
 
 
@@ -134,7 +136,7 @@ async def optional_principal(request: Request, sessions: ReadSessionMakerDep) ->
     resources = resources_of(request)
     resolver = resources.principal_resolver
     if resolver is None:  # pragma: no cover - the composition root always installs one
-        raise UnauthorizedError("Sign-in is not available.", code="auth_unavailable")
+        raise UnauthorizedError("Sign-in is not available.", code=codes.AUTH_UNAVAILABLE)
     settings = resources.settings
     if credential.startswith(API_KEY_PREFIX):
         kind, subject = "api_key", credential
@@ -145,9 +147,9 @@ async def optional_principal(request: Request, sessions: ReadSessionMakerDep) ->
         if principal is not None:
             await session.commit()  # the API key's last_used_at
     if principal is None and kind == "api_key":
-        raise UnauthorizedError("Unknown or revoked API key.", code="invalid_api_key")
+        raise UnauthorizedError("Unknown or revoked API key.", code=codes.INVALID_API_KEY)
     if principal is None:
-        raise UnauthorizedError("This account no longer exists.", code="invalid_token")
+        raise UnauthorizedError("This account no longer exists.", code=codes.INVALID_TOKEN)
     request.state.principal = principal
     return principal
 
@@ -163,7 +165,9 @@ async def current_principal(
 def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
     async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
         if principal.role not in roles:
-            raise ForbiddenError(f"This needs the {' or '.join(roles)} role.", code="role_required")
+            raise ForbiddenError(
+                f"This needs the {' or '.join(roles)} role.", code=codes.ROLE_REQUIRED
+            )
         return principal
 
     return check
@@ -172,7 +176,7 @@ def require_role(*roles: str) -> Callable[..., Awaitable[Principal]]:
 class AccountRestrictedError(ForbiddenError):
     """The account is in a responsible-gambling time-out (Sentinel); `details` says until when."""
 
-    code = "account_restricted"
+    code = codes.ACCOUNT_RESTRICTED
 
     def __init__(self, until: dt.datetime) -> None:
         super().__init__(
@@ -201,7 +205,9 @@ async def require_unrestricted(
 async def require_paid(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     refuse_if_restricted(principal)
     if principal.tier != "paid":
-        raise ForbiddenError("This needs a paid subscription.", code="paid_subscription_required")
+        raise ForbiddenError(
+            "This needs a paid subscription.", code=codes.PAID_SUBSCRIPTION_REQUIRED
+        )
     return principal
 
 
@@ -224,7 +230,7 @@ async def admin_caller(request: Request, sessions: ReadSessionMakerDep) -> Princ
     if principal is None:
         raise UnauthorizedError()
     if principal.role != "admin":
-        raise ForbiddenError("This needs the admin role.", code="role_required")
+        raise ForbiddenError("This needs the admin role.", code=codes.ROLE_REQUIRED)
     return principal
 
 

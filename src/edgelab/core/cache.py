@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import struct
-import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -59,7 +58,7 @@ class _SingleFlight(ABC):
     async def set(self, key: str, value: bytes, ttl: float) -> None: ...
 
     async def _store(self, key: str, value: bytes, ttl: float) -> None:
-        stamped = _STAMP.pack(time.time() + ttl) + value
+        stamped = _STAMP.pack(clock.time() + ttl) + value
         await self.set(key, stamped, ttl + STALE_GRACE_SECONDS)
 
     async def _load(self, key: str) -> tuple[float, bytes] | None:
@@ -96,7 +95,7 @@ class _SingleFlight(ABC):
         entry = await self._load(key)
         if entry is not None:
             fresh_until, value = entry
-            if time.time() >= fresh_until:
+            if clock.time() >= fresh_until:
                 self._refresh(key, ttl, fill)
             return value
         task = self._inflight.get(key)

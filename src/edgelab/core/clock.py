@@ -1,9 +1,11 @@
-"""The one "now" of the app: wall-clock UTC time and a monotonic clock, injectable in tests.
+"""The one "now" of the app: wall-clock UTC time, a monotonic clock and sleeping, injectable.
 
-Every product reads time through `utcnow()` (timezone-aware UTC, for what is stored and shown)
-or `monotonic()` (seconds, for TTLs, deadlines and back-off), never `datetime.now()` or
-`time.monotonic()` directly, so a test (or a replay running on simulated time) can move time
-with `use_clock(ManualClock(...))` instead of sleeping.
+Every product reads time through `utcnow()` (timezone-aware UTC, for what is stored and shown),
+`time()` (epoch seconds, for slots and stamps shared between processes) or `monotonic()`
+(seconds, for TTLs, deadlines and back-off), and waits for time to pass with `sleep()`, never
+`datetime.now()`, `time.time()` or `asyncio.sleep()` for a wait on the calendar. So a test can
+move time with `use_clock(ManualClock(...))` instead of sleeping, and a replay can run the app
+on simulated time (`ScaledClock`: N times real time from a chosen instant).
 
 The clock is process-wide, not per app: the in-process job runner, caches and schedules run
 outside any request, and a replay drives them all together.
@@ -11,8 +13,9 @@ outside any request, and a replay drives them all together.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import time
+import time as _time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -27,13 +30,46 @@ class Clock(Protocol):
         """Seconds from an arbitrary origin; never goes back."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait until `seconds` of this clock's time have passed."""
+        ...
+
 
 class SystemClock:
     def now(self) -> dt.datetime:
         return dt.datetime.now(dt.UTC)
 
     def monotonic(self) -> float:
-        return time.monotonic()
+        return _time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds))
+
+
+class ScaledClock:
+    """Time from `start`, running `speed` times faster than the real clock (a replay at 1,440x
+    runs a day a minute). Sleeps are real sleeps of `seconds / speed`."""
+
+    def __init__(self, start: dt.datetime, speed: float) -> None:
+        if start.tzinfo is None:
+            raise ValueError("ScaledClock needs a timezone-aware start")
+        if speed <= 0:
+            raise ValueError("speed must be positive")
+        self.start, self.speed = start.astimezone(dt.UTC), speed
+        self._origin = _time.monotonic()
+
+    def elapsed(self) -> float:
+        """Simulated seconds since `start`."""
+        return (_time.monotonic() - self._origin) * self.speed
+
+    def now(self) -> dt.datetime:
+        return self.start + dt.timedelta(seconds=self.elapsed())
+
+    def monotonic(self) -> float:
+        return self.elapsed()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(max(0.0, seconds) / self.speed)
 
 
 class ManualClock:
@@ -49,6 +85,7 @@ class ManualClock:
             raise ValueError("ManualClock needs a timezone-aware start")
         self._now = start.astimezone(dt.UTC)
         self._mono = 1_000.0
+        self._sleepers: list[tuple[float, asyncio.Future[None]]] = []
 
     def now(self) -> dt.datetime:
         return self._now
@@ -56,11 +93,26 @@ class ManualClock:
     def monotonic(self) -> float:
         return self._mono
 
+    @property
+    def sleepers(self) -> int:
+        """Tasks waiting on this clock (a test waits for a loop to be asleep before advancing)."""
+        return sum(1 for _, f in self._sleepers if not f.done())
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until `advance()` (or `set()`) has moved the clock `seconds` on."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        wake = asyncio.get_running_loop().create_future()
+        self._sleepers.append((self._mono + seconds, wake))
+        await wake
+
     def advance(self, seconds: float) -> None:
         if seconds < 0:
             raise ValueError("time only moves forward; use set() to jump")
         self._now += dt.timedelta(seconds=seconds)
         self._mono += seconds
+        self._wake()
 
     def set(self, when: dt.datetime) -> None:
         if when.tzinfo is None:
@@ -68,6 +120,14 @@ class ManualClock:
         delta = (when - self._now).total_seconds()
         self._now = when.astimezone(dt.UTC)
         self._mono += max(delta, 0.0)
+        self._wake()
+
+    def _wake(self) -> None:
+        due = [(at, f) for at, f in self._sleepers if at <= self._mono]
+        self._sleepers = [(at, f) for at, f in self._sleepers if at > self._mono]
+        for _, future in due:
+            if not future.done():
+                future.set_result(None)
 
 
 _clock: Clock = SystemClock()
@@ -78,8 +138,18 @@ def utcnow() -> dt.datetime:
     return _clock.now()
 
 
+def time() -> float:
+    """Epoch seconds (UTC), from the current clock: slots and stamps other processes read."""
+    return _clock.now().timestamp()
+
+
 def monotonic() -> float:
     return _clock.monotonic()
+
+
+async def sleep(seconds: float) -> None:
+    """Wait `seconds` of the current clock's time (a manual clock waits for `advance`)."""
+    await _clock.sleep(seconds)
 
 
 def current_clock() -> Clock:

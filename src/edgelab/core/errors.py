@@ -1,8 +1,9 @@
 """Typed application errors and the one error envelope every route answers with.
 
 `{"error": {"code", "message", "details"}, "request_id"}`: `code` is a stable snake_case string
-clients switch on. 422 is for payload validation only; an unhandled exception is logged with
-the request id and answered as 500 `internal_error` without internals.
+clients switch on, one of the catalogue's (`edgelab.core.error_codes`), raised by its constant.
+422 is for payload validation only; an unhandled exception is logged with the request id and
+answered as 500 `internal_error` without internals.
 """
 
 from __future__ import annotations
@@ -17,22 +18,40 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from edgelab.core import error_codes as codes
+from edgelab.core.error_codes import ErrorCode
 from edgelab.core.observability import REQUEST_ID_HEADER, request_id_of, request_id_var
 
 log = logging.getLogger("edgelab.errors")
 
 
 class AppError(Exception):
-    """Base of every error a route may answer with; subclasses fix code and status."""
+    """Base of every error a route may answer with; subclasses fix code and status.
+
+    A code from the catalogue (an `ErrorCode`, as the class's `code` or given when raised)
+    brings its status: the error answers with the catalogue's, and a class declaring another
+    `status_code` than its code's fails at import. A plain string code (tests) keeps the
+    class's status. On an instance, `code` is always the string the envelope renders.
+    """
 
     status_code: int = 400
-    code: str = "bad_request"
+    code: str | ErrorCode = codes.BAD_REQUEST
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if isinstance(cls.code, ErrorCode):
+            if "status_code" in cls.__dict__ and cls.status_code != cls.code.status:
+                raise TypeError(
+                    f"{cls.__name__}: status_code {cls.status_code} but {cls.code.code!r} is "
+                    f"{cls.code.status} in the error catalogue"
+                )
+            cls.status_code = cls.code.status
 
     def __init__(
         self,
         message: str,
         *,
-        code: str | None = None,
+        code: str | ErrorCode | None = None,
         details: Any = None,
         headers: dict[str, str] | None = None,
         persist_changes: bool = False,
@@ -42,56 +61,61 @@ class AppError(Exception):
         # True when what the request recorded must survive the refusal (an audit entry of a
         # failed sign-in, the revocation of a stolen token family): the unit of work commits.
         self.persist_changes = persist_changes
-        if code is not None:
-            self.code = code
+        if isinstance(code, ErrorCode):
+            self.status_code = code.status
+        self.code = str(self.code if code is None else code)
         self.details = details
         self.headers = headers or {}
 
 
 class NotFoundError(AppError):
     status_code = 404
-    code = "not_found"
+    code = codes.NOT_FOUND
 
 
 class ConflictError(AppError):
     status_code = 409
-    code = "conflict"
+    code = codes.CONFLICT
 
 
 class InvalidInputError(AppError):
     """A request that parsed but makes no sense (not a schema violation: those are 422)."""
 
     status_code = 400
-    code = "invalid_input"
+    code = codes.INVALID_INPUT
 
 
 class RateLimitedError(AppError):
     status_code = 429
-    code = "rate_limited"
+    code = codes.RATE_LIMITED
 
-    def __init__(self, message: str, *, retry_after: int, code: str | None = None) -> None:
+    def __init__(
+        self, message: str, *, retry_after: int, code: str | ErrorCode | None = None
+    ) -> None:
         super().__init__(message, code=code, headers={"Retry-After": str(max(1, retry_after))})
         self.retry_after = retry_after
 
 
 class UpstreamError(AppError):
-    """An external service failed; `code` names it (e.g. `odds_api_unavailable`)."""
+    """An external service failed; `code` names it (e.g. `odds_api_unavailable`) and, from the
+    catalogue, brings its status (502, or 503 when waiting may help); `status_code` overrides."""
 
     status_code = 502
-    code = "upstream_error"
+    code = codes.UPSTREAM_ERROR
 
     def __init__(
         self,
         message: str,
         *,
-        code: str | None = None,
-        status_code: int = 502,
+        code: str | ErrorCode | None = None,
+        status_code: int | None = None,
         retry_after: int | None = None,
         details: Any = None,
     ) -> None:
         headers = {"Retry-After": str(retry_after)} if retry_after else None
         super().__init__(message, code=code, details=details, headers=headers)
-        self.status_code = status_code
+        if status_code is not None:
+            self.status_code = status_code
         self.retry_after = retry_after
 
 
@@ -119,13 +143,14 @@ def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
 def envelope(
     request: Request,
     status: int,
-    code: str,
+    code: str | ErrorCode,
     message: str,
     details: Any = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     rid = request_id_of(request)
-    body = {"error": {"code": code, "message": message, "details": details}, "request_id": rid}
+    error = {"code": str(code), "message": message, "details": details}
+    body = {"error": error, "request_id": rid}
     out_headers = dict(headers or {})
     if rid:
         out_headers[REQUEST_ID_HEADER] = rid
@@ -133,15 +158,18 @@ def envelope(
 
 
 _STATUS_CODES = {
-    400: "bad_request",
-    401: "unauthorized",
-    403: "forbidden",
-    404: "not_found",
-    405: "method_not_allowed",
-    406: "not_acceptable",
-    413: "payload_too_large",
-    415: "unsupported_media_type",
-    429: "rate_limited",
+    entry.status: entry
+    for entry in (
+        codes.BAD_REQUEST,
+        codes.UNAUTHORIZED,
+        codes.FORBIDDEN,
+        codes.NOT_FOUND,
+        codes.METHOD_NOT_ALLOWED,
+        codes.NOT_ACCEPTABLE,
+        codes.PAYLOAD_TOO_LARGE,
+        codes.UNSUPPORTED_MEDIA_TYPE,
+        codes.RATE_LIMITED,
+    )
 }
 
 
@@ -166,12 +194,14 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for err in exc.errors()
     ]
     fields = ", ".join(".".join(d["loc"]) for d in details[:5])
-    return envelope(request, 422, "validation_error", f"Invalid request: {fields}.", details)
+    invalid = codes.VALIDATION_ERROR
+    return envelope(request, invalid.status, invalid, f"Invalid request: {fields}.", details)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    code = _STATUS_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    known = _STATUS_CODES.get(exc.status_code)
+    code = known.code if known is not None else f"http_{exc.status_code}"  # not catalogued
     if exc.status_code == 404 and exc.detail == "Not Found":
         message = f"No route for {request.method} {request.url.path}."
     elif exc.status_code == 405:
@@ -188,7 +218,8 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     finally:
         request_id_var.reset(token)
-    return envelope(request, 500, "internal_error", "Internal server error.")
+    internal = codes.INTERNAL_ERROR
+    return envelope(request, internal.status, internal, "Internal server error.")
 
 
 def install_error_handlers(app: FastAPI) -> None:

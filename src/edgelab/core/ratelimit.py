@@ -281,7 +281,6 @@ def enforce(decision: RateDecision, what: str) -> None:
     error = RateLimitedError(
         f"Too many requests for {what}; retry in {decision.retry_after} s.",
         retry_after=decision.retry_after,
-        code="rate_limited",
     )
     error.headers.update(rate_limit_headers(decision))
     raise error

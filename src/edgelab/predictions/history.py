@@ -18,7 +18,7 @@ from edgelab.core.cache import Cache
 from edgelab.core.errors import NotFoundError, UpstreamError
 from edgelab.core.http.stale import StaleCache
 from edgelab.core.settings import Settings
-from edgelab.predictions import candles
+from edgelab.predictions import candles, errors
 from edgelab.predictions.ingest import store_history
 from edgelab.predictions.models import PredictionMarket, PredictionOutcome, PredictionPriceSnapshot
 from edgelab.predictions.sources.clients import PredictionClients
@@ -36,7 +36,7 @@ class Series:
 
 def pick_outcome(outcomes: list[PredictionOutcome], wanted: str | None) -> PredictionOutcome:
     if not outcomes:
-        raise NotFoundError("This market has no tradable outcome.", code="outcome_not_found")
+        raise NotFoundError("This market has no tradable outcome.", code=errors.OUTCOME_NOT_FOUND)
     if wanted is None:
         return outcomes[0]
     for o in outcomes:
@@ -44,7 +44,7 @@ def pick_outcome(outcomes: list[PredictionOutcome], wanted: str | None) -> Predi
             return o
     names = ", ".join(o.name for o in outcomes)
     raise NotFoundError(
-        f"No outcome {wanted!r} in this market (it has: {names}).", code="outcome_not_found"
+        f"No outcome {wanted!r} in this market (it has: {names}).", code=errors.OUTCOME_NOT_FOUND
     )
 
 

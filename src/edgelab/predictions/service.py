@@ -15,8 +15,10 @@ from typing import Any
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from edgelab.betting.errors import MARKET_NOT_FOUND
 from edgelab.core.cache import Cache
 from edgelab.core.db import cached_read
+from edgelab.core.error_codes import UPSTREAM_RATE_LIMITED
 from edgelab.core.errors import NotFoundError
 from edgelab.core.http.stale import StaleCache
 from edgelab.core.http.upstream import upstream_error
@@ -148,7 +150,7 @@ async def get_market(session: AsyncSession, key: str) -> PredictionMarket:
     stmt = select(m).where(or_(m.id == key, m.slug == key, m.condition_id == key)).limit(2)
     found = list((await session.execute(stmt)).scalars())
     if not found:
-        raise NotFoundError(f"No prediction market with id {key!r}.", code="market_not_found")
+        raise NotFoundError(f"No prediction market with id {key!r}.", code=MARKET_NOT_FOUND)
     return next((x for x in found if x.id == key), found[0])
 
 
@@ -196,7 +198,7 @@ async def market_news(
         if not await budget.take():
             upstream_error(
                 "NewsAPI",
-                "upstream_rate_limited",
+                UPSTREAM_RATE_LIMITED,
                 f"Today's NewsAPI budget ({budget.limit} requests, "
                 "EDGELAB_NEWSAPI_DAILY_BUDGET) is spent; news returns after midnight UTC.",
                 retry_after=seconds_to_utc_midnight(),

@@ -1,4 +1,5 @@
-"""Request and response models of Sentinel: bulk rows, players, scores, the RiskAssessment.
+"""Request and response models of Sentinel: bulk rows, players, scores, the RiskAssessment;
+and Sentinel's error codes (the catalogue: `edgelab.core.error_codes`).
 
 The bulk row models are also what the CSV import and the simulator validate against, so every
 way in accepts exactly the same rows.
@@ -21,6 +22,28 @@ from pydantic import (
 )
 
 from edgelab.core.clock import utcnow
+from edgelab.core.error_codes import error_code
+
+# --- error codes --------------------------------------------------------------------------------
+
+PLAYER_NOT_SCORED = error_code(
+    "player_not_scored", 404, "The Sentinel player has no bets or transactions to score yet."
+)
+MALFORMED_CSV = error_code(
+    "malformed_csv", 422, "A bet-history CSV that cannot be read (empty, wrong header, not UTF-8)."
+)
+NOT_A_BET_HISTORY = error_code(
+    "not_a_bet_history", 400, "The upload to import is not of kind `bet_history`."
+)
+INTERVENTION_NOT_FOUND = error_code(
+    "intervention_not_found", 404, "No Sentinel intervention with this id."
+)
+INTERVENTION_CANCELLED = error_code(
+    "intervention_cancelled", 409, "The intervention is already cancelled: nothing to cancel."
+)
+INTERVENTION_EXPIRED = error_code(
+    "intervention_expired", 409, "The intervention has expired: nothing to cancel."
+)
 
 MAX_ROWS = 10_000
 EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)

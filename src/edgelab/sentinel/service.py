@@ -17,9 +17,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.elements import ColumnElement
 
 from edgelab.core.clock import utcnow
+from edgelab.core.error_codes import PLAYER_NOT_FOUND
 from edgelab.core.errors import NotFoundError
 from edgelab.core.settings import Settings
 from edgelab.sentinel.models import SentinelPlayer, SentinelScore
+from edgelab.sentinel.schemas import PLAYER_NOT_SCORED
 from edgelab.sentinel.scoring import COMPONENT_WEIGHTS
 
 IN_CHUNK = 900  # ids per IN (...) list: under SQLite's and asyncpg's parameter limits
@@ -144,7 +146,7 @@ async def get_player(session: AsyncSession, player_id: str) -> SentinelPlayer:
         await session.execute(select(SentinelPlayer).where(SentinelPlayer.player_id == player_id))
     ).scalar_one_or_none()
     if player is None:
-        raise NotFoundError(f"No Sentinel player with id '{player_id}'.", code="player_not_found")
+        raise NotFoundError(f"No Sentinel player with id '{player_id}'.", code=PLAYER_NOT_FOUND)
     return player
 
 
@@ -282,7 +284,7 @@ async def assess_player(
     if score is None:
         raise NotFoundError(
             f"Player '{player_id}' has no bets or transactions to score yet.",
-            code="player_not_scored",
+            code=PLAYER_NOT_SCORED,
         )
     history = await score_history(session, player, days=90) if include_history else None
     return Assessment(player, score, history)

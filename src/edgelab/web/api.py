@@ -18,6 +18,7 @@ import orjson
 from fastapi import Request
 
 from edgelab.betting.ab.service import CLIENT_ID_COOKIE
+from edgelab.core.error_codes import VALIDATION_ERROR
 from edgelab.core.observability import request_id_of
 
 INTERNAL_BASE = "http://edgelab.internal"
@@ -58,7 +59,7 @@ class ApiAnswer:
         to the form field they concern."""
         out: dict[str, str] = {}
         details = self.error.get("details")
-        if self.code == "validation_error" and isinstance(details, list):
+        if self.code == VALIDATION_ERROR.code and isinstance(details, list):
             for item in details:
                 loc = item.get("loc") or item.get("location") or []
                 name = str(loc[-1]) if loc else "_"

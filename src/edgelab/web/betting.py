@@ -16,16 +16,18 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from edgelab.betting.errors import SEASON_NOT_FOUND
 from edgelab.betting.evaluation import schemas as evaluation_schemas
 from edgelab.betting.markets import schemas
 from edgelab.betting.trends import schemas as trends_schemas
+from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
 from edgelab.web.session import WebRoute, WebUserDep
 
 router = APIRouter(route_class=WebRoute)
 
-PAID_REFUSAL = "paid_subscription_required"
+PAID_REFUSAL = PAID_SUBSCRIPTION_REQUIRED.code
 MARKET_TYPES = get_args(schemas.MarketType)
 EVALUATED_MARKET_TYPES = get_args(evaluation_schemas.EvaluatedMarketType)
 TREND_MARKET_TYPES = get_args(trends_schemas.TrendMarketType)
@@ -227,7 +229,7 @@ async def evaluation_page(
         "seasons_query": _qs({k: v for k, v in filters.items() if k == "market_type"}),
     }
     errors = _refusal(compare, EVALUATION_FILTERS)
-    if errors is None and compare.code == "season_not_found":
+    if errors is None and compare.code == SEASON_NOT_FOUND.code:
         errors = {"season": compare.message}
         context["seasons"] = (compare.error.get("details") or {}).get("seasons") or []
     if errors is not None:
@@ -319,7 +321,7 @@ async def trends_page(
         "errors": {},
     }
     errors = _refusal(answer, TREND_FILTERS)
-    if errors is None and answer.code == "season_not_found":  # no data in the asked range
+    if errors is None and answer.code == SEASON_NOT_FOUND.code:  # no data in the asked range
         errors = {"season_from": answer.message}
     if errors is not None:
         return render(

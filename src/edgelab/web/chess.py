@@ -20,6 +20,8 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
 
+from edgelab.chess.schemas import ENGINE_UNAVAILABLE
+from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
 from edgelab.web.session import SameOrigin, WebRoute, WebUserDep
@@ -160,7 +162,7 @@ async def start_review(
     if answer.status == 202:
         return RedirectResponse(f"/app/chess/review/{answer.data['job_id']}", status_code=303)
     if answer.status in (401, 429) or (
-        answer.status >= 500 and answer.code != "engine_unavailable"
+        answer.status >= 500 and answer.code != ENGINE_UNAVAILABLE.code
     ):
         return error_page(request, answer, title="Engine review")
     errors = answer.field_errors() if answer.status == 422 else {}
@@ -175,7 +177,7 @@ async def start_review(
             "form": {"username": username, "game_count": game_count},
             "errors": errors,
             "problem": None if errors else {"code": answer.code, "message": answer.message},
-            "upgrade": answer.code == "paid_subscription_required",
+            "upgrade": answer.code == PAID_SUBSCRIPTION_REQUIRED.code,
         },
         status_code=answer.status,
     )

@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 from edgelab.web.api import ApiAnswer
@@ -136,7 +137,7 @@ def error_page(
             "code": code,
             "message": answer.message,
             "hint": ERROR_HINTS.get(answer.status),
-            "upgrade": code == "paid_subscription_required",
+            "upgrade": code == PAID_SUBSCRIPTION_REQUIRED.code,
             "sign_in": answer.status == 401,
             "retry_after": retry,
             "details": answer.error.get("details"),

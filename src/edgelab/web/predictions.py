@@ -15,6 +15,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
+from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, render
 from edgelab.web.session import WebRoute, WebUserDep
@@ -97,7 +98,7 @@ def _refusal(answer: ApiAnswer) -> dict[str, Any]:
         "code": answer.code,
         "message": answer.message,
         "sign_in": answer.status == 401,
-        "upgrade": answer.code == "paid_subscription_required",
+        "upgrade": answer.code == PAID_SUBSCRIPTION_REQUIRED.code,
         "retry_after": answer.headers.get("retry-after"),
     }
 

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from edgelab.core.errors import NotFoundError
 from edgelab.core.resources import resources_of
-from edgelab.web import account, betting, chess, predictions, sentinel
+from edgelab.web import account, betting, chess, errors, predictions, sentinel
 from edgelab.web.api import call_api
 from edgelab.web.pages import HERE, error_page, render, vendor_file
 from edgelab.web.session import (
@@ -42,7 +42,8 @@ async def vendor(name: str, request: Request) -> FileResponse:
     path = vendor_file(settings, name)
     if path is None:
         raise NotFoundError(
-            f"{name} is not installed: run `make assets` (npm install).", code="asset_not_installed"
+            f"{name} is not installed: run `make assets` (npm install).",
+            code=errors.ASSET_NOT_INSTALLED,
         )
     return FileResponse(
         path, media_type="text/javascript", headers={"Cache-Control": "max-age=3600"}

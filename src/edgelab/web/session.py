@@ -31,6 +31,7 @@ from edgelab.core import clock
 from edgelab.core.auth import ALGORITHM, ForbiddenError
 from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
+from edgelab.web import errors
 from edgelab.web.api import call_api
 
 ACCESS_COOKIE = "edgelab_access"
@@ -236,7 +237,7 @@ async def check_same_origin(request: Request) -> None:
     )
     if cross:
         raise ForbiddenError(
-            "This form must be sent from the dashboard itself.", code="cross_site_request"
+            "This form must be sent from the dashboard itself.", code=errors.CROSS_SITE_REQUEST
         )
 
 

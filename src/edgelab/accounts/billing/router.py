@@ -10,6 +10,7 @@ from edgelab.accounts.billing.schemas import Checkout, SubscriptionOut, WebhookA
 from edgelab.core.auth import CurrentUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
+from edgelab.core.error_codes import PAYLOAD_TOO_LARGE
 from edgelab.core.errors import AppError, error_responses
 
 router = APIRouter(tags=["billing"])
@@ -18,7 +19,7 @@ MAX_WEBHOOK_BYTES = 1_000_000  # Paddle's largest notifications are a few tens o
 
 class PayloadTooLargeError(AppError):
     status_code = 413
-    code = "payload_too_large"
+    code = PAYLOAD_TOO_LARGE
 
 
 @router.post(

@@ -21,6 +21,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.accounts import errors
 from edgelab.accounts.billing.models import BillingCustomer, Payment, Subscription
 from edgelab.accounts.billing.paddle import (
     InvalidNotification,
@@ -68,7 +69,7 @@ RETRY_AFTER = dt.timedelta(minutes=1)
 
 class BillingNotConfiguredError(AppError):
     status_code = 503
-    code = "billing_not_configured"
+    code = errors.BILLING_NOT_CONFIGURED
 
 
 class WebhookSignatureError(UnauthorizedError):
@@ -98,7 +99,7 @@ async def checkout(
     if current is not None and current.status in PAID_STATUSES:
         raise ConflictError(
             "You already have a subscription; manage it from the receipt e-mail's link.",
-            code="already_subscribed",
+            code=errors.ALREADY_SUBSCRIBED,
         )
     return {
         "environment": settings.paddle_environment,
@@ -143,7 +144,7 @@ async def receive_paddle_webhook(
         )
         raise WebhookSignatureError(
             "The Paddle-Signature does not verify.",
-            code="invalid_webhook_signature",
+            code=errors.INVALID_WEBHOOK_SIGNATURE,
             persist_changes=True,  # keep the audit entry
         )
     try:
@@ -151,7 +152,7 @@ async def receive_paddle_webhook(
         notification = parse_notification(document)
     except (ValueError, InvalidNotification) as exc:
         raise InvalidInputError(
-            f"Not a Paddle notification: {exc}", code="invalid_webhook_payload"
+            f"Not a Paddle notification: {exc}", code=errors.INVALID_WEBHOOK_PAYLOAD
         ) from exc
     recorded = await record_once(
         session,

@@ -13,6 +13,7 @@ import csv
 import io
 from typing import Literal, NoReturn
 
+from edgelab.accounts import errors
 from edgelab.core.errors import AppError
 
 UploadKind = Literal["bet_history", "avatar"]
@@ -23,7 +24,7 @@ SNIFF_BYTES = 8192  # magic numbers sit in the first few hundred bytes
 
 class UnsupportedUploadTypeError(AppError):
     status_code = 415
-    code = "unsupported_upload_type"
+    code = errors.UNSUPPORTED_UPLOAD_TYPE
 
 
 def _guess(data: bytes) -> str | None:

@@ -28,6 +28,7 @@ from urllib.parse import urlencode
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.accounts import errors
 from edgelab.accounts.tokens import new_id
 from edgelab.accounts.uploads.content import AVATAR_TYPES, UploadKind, sniff
 from edgelab.accounts.uploads.models import Upload
@@ -51,22 +52,22 @@ _SIGNING_PURPOSE = b"edgelab/uploads/download-link/v1"
 
 class UploadTooLargeError(AppError):
     status_code = 413
-    code = "upload_too_large"
+    code = errors.UPLOAD_TOO_LARGE
 
 
 class EmptyUploadError(AppError):
     status_code = 422
-    code = "empty_upload"
+    code = errors.EMPTY_UPLOAD
 
 
 class InvalidSignatureError(AppError):
     status_code = 403
-    code = "invalid_signature"
+    code = errors.INVALID_SIGNATURE
 
 
 class DownloadLinkExpiredError(AppError):
     status_code = 410
-    code = "download_link_expired"
+    code = errors.DOWNLOAD_LINK_EXPIRED
 
 
 class ByteSource(Protocol):
@@ -177,7 +178,7 @@ async def list_uploads(
 
 
 def _not_found(upload_id: str) -> NotFoundError:
-    return NotFoundError(f"No upload with id {upload_id!r}.", code="upload_not_found")
+    return NotFoundError(f"No upload with id {upload_id!r}.", code=errors.UPLOAD_NOT_FOUND)
 
 
 async def get_upload(
@@ -291,7 +292,7 @@ async def open_download(
     except BlobNotFoundError as exc:
         log.warning("upload %s has a row but no file in the %s store", upload.id, store.name)
         raise NotFoundError(
-            f"The file of upload {upload_id!r} is gone.", code="upload_file_missing"
+            f"The file of upload {upload_id!r} is gone.", code=errors.UPLOAD_FILE_MISSING
         ) from exc
     return upload, reader
 

@@ -38,6 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts import service as accounts_service
 from edgelab.accounts.tokens import new_id
+from edgelab.betting import errors
 from edgelab.betting.alerts.models import AlertDelivery, AlertRule
 from edgelab.betting.markets.models import ValueScore
 from edgelab.betting.markets.service import resolve_slate_date
@@ -70,7 +71,7 @@ async def create_rule(session: AsyncSession, user_id: str, fields: dict[str, Any
     if count >= MAX_RULES_PER_USER:
         raise ConflictError(
             f"You have {MAX_RULES_PER_USER} alert rules, the most allowed: delete one first.",
-            code="alert_rule_limit_reached",
+            code=errors.ALERT_RULE_LIMIT_REACHED,
             details={"max_rules": MAX_RULES_PER_USER},
         )
     rule = AlertRule(id=new_id("alr"), user_id=user_id, **_rule_fields(fields))
@@ -92,7 +93,7 @@ async def get_rule(session: AsyncSession, user_id: str, rule_id: str) -> AlertRu
     """Another user's rule is not found, never forbidden: its existence is not disclosed."""
     rule = await session.get(AlertRule, rule_id)
     if rule is None or rule.user_id != user_id:
-        raise NotFoundError(f"No alert rule with id '{rule_id}'.", code="alert_rule_not_found")
+        raise NotFoundError(f"No alert rule with id '{rule_id}'.", code=errors.ALERT_RULE_NOT_FOUND)
     return rule
 
 
@@ -187,7 +188,7 @@ def user_of_unsubscribe_token(settings: Settings, token: str) -> str:
     if not expected or not hmac.compare_digest(expected.encode(), mac.encode("utf-8", "replace")):
         raise ForbiddenError(  # 403: the link does not speak for any user
             "This unsubscribe link is not valid: use the link from the e-mail as it is.",
-            code="invalid_unsubscribe_token",
+            code=errors.INVALID_UNSUBSCRIBE_TOKEN,
         )
     return user_id
 

@@ -19,6 +19,7 @@ import numpy as np
 from sqlalchemy import and_, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.betting import errors
 from edgelab.betting.bets import settlement
 from edgelab.betting.bets.models import UserBet
 from edgelab.betting.markets.devig import devig
@@ -100,17 +101,17 @@ async def record_bet(
         )
     ).one_or_none()
     if row is None:
-        raise NotFoundError(f"No market with id '{new.market_id}'.", code="market_not_found")
+        raise NotFoundError(f"No market with id '{new.market_id}'.", code=errors.MARKET_NOT_FOUND)
     outcome, market, game = row
     if new.placed_at > utcnow() + FUTURE_SLACK:
-        raise InvalidInputError("placed_at is in the future.", code="placed_in_future")
+        raise InvalidInputError("placed_at is in the future.", code=errors.PLACED_IN_FUTURE)
     line = new.line
     if market.market_type in ("spread", "total") and line is None:
         line = await _line_at(session, outcome.id, new.placed_at)
         if line is None:
             raise InvalidInputError(
                 "This market has no line in our data: send the line you took.",
-                code="line_required",
+                code=errors.LINE_REQUIRED,
             )
     bet = UserBet(
         id=_bet_id(),
@@ -255,7 +256,7 @@ async def list_bets(
 async def get_bet(session: AsyncSession, principal: Principal, bet_id: str) -> UserBet:
     bet = await session.get(UserBet, bet_id)
     if bet is None or bet.user_id != principal.id:  # another user's bet: not found, not 403
-        raise NotFoundError(f"No bet with id '{bet_id}'.", code="bet_not_found")
+        raise NotFoundError(f"No bet with id '{bet_id}'.", code=errors.BET_NOT_FOUND)
     return bet
 
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.betting import errors
 from edgelab.betting.evaluation import schemas
 from edgelab.core.db import cached_read
 from edgelab.core.errors import NotFoundError
@@ -48,14 +49,14 @@ async def evaluation_fingerprint(resources: Resources, season: int | None) -> Da
         raise NotFoundError(
             "No season can be evaluated: import at least two seasons of results first "
             "(`edgelab import nba-shipped`).",
-            code="no_evaluation_data",
+            code=errors.NO_EVALUATION_DATA,
         )
     if season is not None and season not in fp.seasons:
         raise NotFoundError(
             f"Season {season} cannot be evaluated: seasons are named by their ending year and "
             f"the data has {fp.seasons[0]}..{fp.seasons[-1]} (the first season in the data only "
             "trains the model).",
-            code="season_not_found",
+            code=errors.SEASON_NOT_FOUND,
             details={"seasons": list(fp.seasons)},
         )
     return fp

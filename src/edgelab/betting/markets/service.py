@@ -10,6 +10,7 @@ from sqlalchemy import Row, Select, Subquery, and_, case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
+from edgelab.betting import errors
 from edgelab.betting.markets.models import ValueScore
 from edgelab.betting.model.models import ModelFit
 from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
@@ -167,10 +168,10 @@ async def current_score(session: AsyncSession, market_id: str) -> ScoredOutcome:
     ).first()
     if row is None:
         if await session.get(Outcome, market_id) is None:
-            raise NotFoundError(f"No market with id '{market_id}'.", code="market_not_found")
+            raise NotFoundError(f"No market with id '{market_id}'.", code=errors.MARKET_NOT_FOUND)
         raise NotFoundError(
             f"Market '{market_id}' has not been scored yet: run `edgelab score`.",
-            code="market_not_scored",
+            code=errors.MARKET_NOT_SCORED,
         )
     return _scored(row)
 
@@ -200,7 +201,7 @@ async def score_as_of(
 async def model_fit(session: AsyncSession, version: str) -> ModelFit:
     fit = await session.get(ModelFit, version)
     if fit is None:  # foreign key makes this unreachable unless rows were edited by hand
-        raise NotFoundError(f"Model version '{version}' is missing.", code="model_not_found")
+        raise NotFoundError(f"Model version '{version}' is missing.", code=errors.MODEL_NOT_FOUND)
     return fit
 
 

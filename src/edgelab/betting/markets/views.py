@@ -25,6 +25,7 @@ from edgelab.betting.markets.models import ValueScore
 from edgelab.betting.model.models import ModelFit
 from edgelab.core.auth import ForbiddenError
 from edgelab.core.clock import utcnow
+from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.core.settings import Settings
 
 CACHE_PREFIX = "markets:"
@@ -82,7 +83,7 @@ class CallerView:
 
 
 def paid_only(message: str) -> ForbiddenError:
-    return ForbiddenError(message, code="paid_subscription_required")
+    return ForbiddenError(message, code=PAID_SUBSCRIPTION_REQUIRED)
 
 
 def refuse_props(market_type: str) -> None:

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
+from edgelab.betting import errors
 from edgelab.core.clock import utcnow
 from edgelab.core.db import Base, UTCDateTime
 from edgelab.core.errors import ConflictError, NotFoundError
@@ -72,7 +73,7 @@ async def job_status(session: AsyncSession, job_id: str) -> ModelJob:
     this session may have seen it before), or 404 `model_job_not_found`."""
     job = await session.get(ModelJob, job_id, populate_existing=True)
     if job is None:
-        raise NotFoundError(f"No model job with id {job_id!r}.", code="model_job_not_found")
+        raise NotFoundError(f"No model job with id {job_id!r}.", code=errors.MODEL_JOB_NOT_FOUND)
     return job
 
 
@@ -114,7 +115,7 @@ async def create_job(session: AsyncSession, requested_by: str, *, send: bool = T
         if not ok:
             raise ConflictError(
                 "A model update is already queued or running; wait for it to finish.",
-                code="model_update_running",
+                code=errors.MODEL_UPDATE_RUNNING,
                 details={
                     "job_id": running.id if running else None,
                     "status": running.status if running else None,

@@ -238,7 +238,7 @@ async def ingest_live_odds(
                         event.id, markets=props, sport=sport, regions=regions
                     )
                 except AppError as exc:  # one event's props (e.g. it has started) must not
-                    props_failed[event.id] = exc.code  # cost the run its main odds
+                    props_failed[event.id] = str(exc.code)  # cost the run its main odds
                     continue
                 events.append(prop_event)
     finally:

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from edgelab.betting import errors
 from edgelab.betting.odds.oddsapi_payload import (
     Malformed,
     OddsBookmaker,
@@ -65,7 +66,7 @@ class OddsApiNotConfigured(AppError):
     """No key: live odds are off by configuration, a normal state rather than a failure."""
 
     status_code = 503
-    code = "odds_api_not_configured"
+    code = errors.ODDS_API_NOT_CONFIGURED
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(
@@ -94,7 +95,7 @@ def _parse_or_fail(raw: Any, odds_format: OddsFormat, sport: str) -> tuple[OddsE
         return parse_event(raw, odds_format, sport)
     except Malformed as exc:
         text = "The Odds API sent an unusable event."
-        raise service_error("odds_api_bad_response", text, details=str(exc)) from exc
+        raise service_error(errors.ODDS_API_BAD_RESPONSE, text, details=str(exc)) from exc
 
 
 def _quota_spent(response: httpx.Response) -> Verdict | None:
@@ -114,7 +115,7 @@ def _refused(refusal: Refusal, event_id: str | None = None) -> Exception:
     }
     if status in (401, 403):
         text = f"The Odds API rejected the API key (HTTP {status}); check EDGELAB_ODDS_API_KEY."
-        return service_error("odds_api_auth_failed", text, details=details)
+        return service_error(errors.ODDS_API_AUTH_FAILED, text, details=details)
     if status == 429:
         spent = parse_quota(refusal.response.headers).remaining == 0
         text = (
@@ -126,32 +127,32 @@ def _refused(refusal: Refusal, event_id: str | None = None) -> Exception:
         details["quota_spent"] = spent
         retry_after = retry_after_header(refusal.response, DEFAULT_RETRY_AFTER_SECONDS)
         return service_error(
-            "odds_api_rate_limited", text, details=details, retry_after=retry_after
+            errors.ODDS_API_RATE_LIMITED, text, details=details, retry_after=retry_after
         )
     if status >= 500:
         text = f"The Odds API is unavailable (HTTP {status} after retries)."
-        return service_error("odds_api_unavailable", text, details=details)
+        return service_error(errors.ODDS_API_UNAVAILABLE, text, details=details)
     if status == 404 and event_id is not None:
         return NotFoundError(
             f"The Odds API has no odds for event {event_id!r} (unknown, started or over).",
-            code="odds_event_not_found",
+            code=errors.ODDS_EVENT_NOT_FOUND,
             details=details,
         )
     if status >= 400:
         text = f"The Odds API refused the request (HTTP {status}): {details['upstream_message']}"
-        return service_error("odds_api_bad_request", text, details=details)
+        return service_error(errors.ODDS_API_BAD_REQUEST, text, details=details)
     return service_error(
-        "odds_api_bad_response", f"The Odds API answered HTTP {status}.", details=details
+        errors.ODDS_API_BAD_RESPONSE, f"The Odds API answered HTTP {status}.", details=details
     )
 
 
 def _unreachable(failure: Unreachable, path: str) -> UpstreamError:
     details = {"path": path, "error": failure.kind, "attempts": failure.attempts}
-    return service_error("odds_api_unavailable", failure.message, details=details)
+    return service_error(errors.ODDS_API_UNAVAILABLE, failure.message, details=details)
 
 
 def _not_json(response: httpx.Response) -> UpstreamError:
-    return service_error("odds_api_bad_response", "The Odds API sent a body that is not JSON.")
+    return service_error(errors.ODDS_API_BAD_RESPONSE, "The Odds API sent a body that is not JSON.")
 
 
 # ---------------------------------------------------------------- the client
@@ -206,7 +207,7 @@ class OddsApiClient:
         params = self._odds_params(regions, markets, odds_format, bookmakers)
         body, quota = await self._get(f"/v4/sports/{_segment(sport_key, 'sport')}/odds", params)
         if not isinstance(body, list):
-            raise service_error("odds_api_bad_response", "The Odds API sent no event list.")
+            raise service_error(errors.ODDS_API_BAD_RESPONSE, "The Odds API sent no event list.")
         parsed = [_parse_or_fail(raw, odds_format, sport_key) for raw in body]
         dropped = sum(bad for _, bad in parsed)
         if dropped:
@@ -233,7 +234,7 @@ class OddsApiClient:
         path = f"/v4/sports/{sport_part}/events/{event_part}/odds"
         body, quota = await self._get(path, params, event_id=event_id)
         if not isinstance(body, dict):
-            raise service_error("odds_api_bad_response", "The Odds API sent no event object.")
+            raise service_error(errors.ODDS_API_BAD_RESPONSE, "The Odds API sent no event object.")
         event, dropped = _parse_or_fail(body, odds_format, sport_key)
         if dropped:
             log.warning("odds api: dropped %d malformed pieces of event %s", dropped, event.id)
@@ -245,7 +246,7 @@ class OddsApiClient:
         path = f"/v4/sports/{_segment(sport_key, 'sport')}/events"
         body, quota = await self._get(path, {"dateFormat": "iso"})
         if not isinstance(body, list):
-            raise service_error("odds_api_bad_response", "The Odds API sent no event list.")
+            raise service_error(errors.ODDS_API_BAD_RESPONSE, "The Odds API sent no event list.")
         return [_parse_or_fail(raw, "decimal", sport_key)[0] for raw in body], quota
 
     def _odds_params(

@@ -18,6 +18,7 @@ from collections import OrderedDict
 from sqlalchemy import Integer, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from edgelab.betting import errors
 from edgelab.betting.evaluation.backtest import (
     KINDS,
     DataFingerprint,
@@ -113,7 +114,7 @@ async def trends_json(
     if not seasons:
         raise NotFoundError(
             "No games to compute trends from: run `edgelab import nba-shipped` first.",
-            code="no_trend_data",
+            code=errors.NO_TREND_DATA,
         )
     lo = max(season_from if season_from is not None else seasons[0], seasons[0])
     hi = min(season_to if season_to is not None else seasons[-1], seasons[-1])
@@ -121,7 +122,7 @@ async def trends_json(
         raise NotFoundError(
             f"No season in {season_from}..{season_to}: seasons are named by their ending year "
             f"and the data has {seasons[0]}..{seasons[-1]}.",
-            code="season_not_found",
+            code=errors.SEASON_NOT_FOUND,
             details={"seasons": seasons},
         )
     key = (

@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import math
 import re
@@ -31,6 +30,7 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from edgelab.core import clock
+from edgelab.core import error_codes as codes
 from edgelab.core.errors import InvalidInputError, UpstreamError
 from edgelab.core.http import Verdict, json_or_none, make_http_client, retry_after_header
 from edgelab.core.http.upstream import Refusal, Unreachable, Upstream, service_error
@@ -86,7 +86,7 @@ class _Spacer:
         slot = max(now, self._next)
         self._next = slot + self._interval
         if slot > now:
-            await asyncio.sleep(slot - now)
+            await clock.sleep(slot - now)
 
 
 # ---------------------------------------------------------------- request building
@@ -95,7 +95,7 @@ class _Spacer:
 def _refuse(problem: str) -> NoReturn:
     raise InvalidInputError(
         f"This email cannot be sent: {problem}",
-        code="email_invalid",
+        code=codes.EMAIL_INVALID,
         details={"problem": problem, "permanent": True},
     )
 
@@ -196,7 +196,7 @@ def _refused(refusal: Refusal) -> Exception:
     said = f"{name}: {text}" if name else text
     if status in (401, 403):
         return service_error(
-            "email_auth_failed",
+            codes.EMAIL_AUTH_FAILED,
             f"Resend refused the API key or its permissions (HTTP {status} {said}); "
             "check the Resend API key and the sending domain.",
             details=details,
@@ -212,31 +212,33 @@ def _refused(refusal: Refusal) -> Exception:
         default = QUOTA_RETRY_AFTER_SECONDS if spent else DEFAULT_RETRY_AFTER_SECONDS
         retry_after = retry_after_header(refusal.response, default, headers=_RETRY_AFTER_HEADERS)
         return service_error(
-            "email_rate_limited", message, details=details, retry_after=retry_after
+            codes.EMAIL_RATE_LIMITED, message, details=details, retry_after=retry_after
         )
     if status == 409 and name == _IN_FLIGHT:
         details["permanent"] = False  # the first request with this key is still running
         text = "Resend is still processing an earlier request with this idempotency key."
-        return service_error("email_unavailable", text, details=details)
+        return service_error(codes.EMAIL_UNAVAILABLE, text, details=details)
     if status >= 500:
         text = f"Resend is unavailable (HTTP {status} after retries)."
-        return service_error("email_unavailable", text, details=details)
+        return service_error(codes.EMAIL_UNAVAILABLE, text, details=details)
     if status >= 400:
         text = f"Resend rejected the email (HTTP {status} {said})."
-        return service_error("email_rejected", text, details=details)
+        return service_error(codes.EMAIL_REJECTED, text, details=details)
     details["permanent"] = False
-    return service_error("email_bad_response", f"Resend answered HTTP {status}.", details=details)
+    return service_error(
+        codes.EMAIL_BAD_RESPONSE, f"Resend answered HTTP {status}.", details=details
+    )
 
 
 def _unreachable(failure: Unreachable) -> UpstreamError:
     details = {"error": failure.kind, "attempts": failure.attempts, "permanent": False}
-    return service_error("email_unavailable", failure.message, details=details)
+    return service_error(codes.EMAIL_UNAVAILABLE, failure.message, details=details)
 
 
 def _accepted_but(response: httpx.Response, reason: str) -> UpstreamError:
     details = {"upstream_status": response.status_code, "reason": reason, "permanent": False}
     text = f"Resend accepted the email but sent {reason}."
-    return service_error("email_bad_response", text, details=details)
+    return service_error(codes.EMAIL_BAD_RESPONSE, text, details=details)
 
 
 # ---------------------------------------------------------------- the client

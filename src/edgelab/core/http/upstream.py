@@ -7,10 +7,12 @@ and connection errors that outlast the retries into an error, raising the mapped
 final non-2xx answer with the service's secrets masked in anything it echoed, and parsing a
 JSON body or failing with a bad-response error.
 
-Error statuses follow one rule (:func:`service_error`): a code ending in `_rate_limited` or
-`_unavailable` is 503 (worth trying again later), any other is 502 (the upstream, or what we
-sent it, is at fault). Services without codes of their own share the `upstream_*` vocabulary
-with `details.service` naming which (:func:`upstream_failure`).
+Every error is raised under a catalogued code (`edgelab.core.error_codes`) whose status follows
+one rule (:func:`upstream_status`): a code ending in `_rate_limited` or `_unavailable` is 503
+(worth trying again later), any other is 502 (the upstream, or what we sent it, is at fault).
+A service with codes of its own registers them with its product (`odds_api_*`) or its core
+module (`email_*`, `vercel_blob_*`); the others (Chess.com, Polymarket, NewsAPI) share the
+`upstream_*` codes, with `details.service` naming which (:func:`upstream_failure`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from typing import Any, NoReturn
 import httpx
 import orjson
 
+from edgelab.core import error_codes as codes
+from edgelab.core.error_codes import ErrorCode
 from edgelab.core.errors import AppError, UpstreamError
 from edgelab.core.http import Classify, json_or_none, send_with_retries
 from edgelab.core.settings import Settings
@@ -32,18 +36,24 @@ _TRANSIENT_SUFFIXES = ("_rate_limited", "_unavailable")
 UNAVAILABLE_RETRY_AFTER = 30  # seconds suggested to our caller when an upstream did not answer
 
 
+def upstream_status(code: str) -> int:
+    """The rule for an upstream failure's status: 503 when waiting may help, 502 otherwise."""
+    return 503 if code.endswith(_TRANSIENT_SUFFIXES) else 502
+
+
 def service_error(
-    code: str, message: str, *, details: Any = None, retry_after: int | None = None
+    code: str | ErrorCode, message: str, *, details: Any = None, retry_after: int | None = None
 ) -> UpstreamError:
-    """An upstream failure under `code`: 503 when waiting may help, 502 otherwise."""
-    status = 503 if code.endswith(_TRANSIENT_SUFFIXES) else 502
+    """An upstream failure under `code`: a catalogued code answers its catalogue status (which
+    follows :func:`upstream_status`, a test checks), a plain string (tests) the rule's."""
+    status = code.status if isinstance(code, ErrorCode) else upstream_status(code)
     return UpstreamError(
         message, code=code, status_code=status, retry_after=retry_after, details=details
     )
 
 
 def upstream_failure(
-    service: str, code: str, message: str, *, retry_after: int | None = None, **details: Any
+    service: str, code: ErrorCode, message: str, *, retry_after: int | None = None, **details: Any
 ) -> UpstreamError:
     """The shared `upstream_*` codes: `upstream_rate_limited`, `upstream_unavailable` (503),
     `upstream_auth_failed`, `upstream_bad_request`, `upstream_bad_response` (502)."""
@@ -53,7 +63,7 @@ def upstream_failure(
 
 
 def upstream_error(
-    service: str, code: str, message: str, *, retry_after: int | None = None, **details: Any
+    service: str, code: ErrorCode, message: str, *, retry_after: int | None = None, **details: Any
 ) -> NoReturn:
     raise upstream_failure(service, code, message, retry_after=retry_after, **details)
 
@@ -165,7 +175,7 @@ class Upstream:
     def _default_unreachable(self, failure: Unreachable) -> AppError:
         return upstream_failure(
             self.service,
-            "upstream_unavailable",
+            codes.UPSTREAM_UNAVAILABLE,
             failure.message,
             retry_after=UNAVAILABLE_RETRY_AFTER,
             error="timeout" if failure.timed_out else failure.kind,
@@ -175,7 +185,7 @@ class Upstream:
         status = response.status_code
         return upstream_failure(
             self.service,
-            "upstream_bad_response",
+            codes.UPSTREAM_BAD_RESPONSE,
             f"{self.service} sent a body that is not JSON (HTTP {status}).",
             upstream_status=status,
         )

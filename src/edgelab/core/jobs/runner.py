@@ -244,15 +244,22 @@ class Jobs:
 
     # schedules ----------------------------------------------------------------------------
 
-    def schedule(self, name: str, /, *, every_seconds: float, **payload: Any) -> None:
-        """Send job `name` every `every_seconds` (see `jobs_schedule` for slots and the lock).
+    def schedule(
+        self, name: str, /, *, every_seconds: float, offset_seconds: float = 0.0, **payload: Any
+    ) -> None:
+        """Send job `name` every `every_seconds`, `offset_seconds` after each slot boundary
+        (see `schedule` for slots and the lock).
 
         May be declared before the task is registered: it is checked at `startup()`.
         """
         check_task_name(name)
         if not every_seconds > 0:
             raise ValueError(f"every_seconds must be > 0, got {every_seconds!r}")
-        schedule = Schedule(name, float(every_seconds), check_payload(payload))
+        if not 0 <= offset_seconds < every_seconds:
+            raise ValueError(f"offset_seconds must be in [0, every_seconds), got {offset_seconds}")
+        schedule = Schedule(
+            name, float(every_seconds), check_payload(payload), float(offset_seconds)
+        )
         self._schedules.append(schedule)
         if self._state == "running":
             self.prepare(name, schedule.payload)

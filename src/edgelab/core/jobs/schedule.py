@@ -6,8 +6,9 @@ own last-run times in memory and two would both fire), its intervals are whole s
 one-second tick, and the embedded default has no second process to run it in. Here every
 app instance (and worker) may run the loops:
 
-- Firings are aligned on wall-clock slots: slot `k` of a schedule every `s` seconds fires at
-  `k * s` seconds since the epoch, so every instance agrees which firing is which.
+- Firings are aligned on wall-clock slots: slot `k` of a schedule every `s` seconds (offset
+  `o`) fires at `k * s + o` seconds since the epoch, so every instance agrees which firing is
+  which.
 - With Redis, each firing first claims `SET <queue>:schedule:<id>:<k> NX PX`: whichever
   instance claims slot `k` sends the job, the others skip it. It holds as long as clocks
   agree to better than the lock's lifetime (two intervals, at least a second); no leader to
@@ -20,15 +21,15 @@ the latest slot and moves on. The first firing is at the first slot after start-
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import math
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from edgelab.core import clock
 
 log = logging.getLogger("edgelab.jobs")
 
@@ -38,11 +39,16 @@ class Schedule:
     name: str
     every_seconds: float
     payload: dict[str, Any] = field(default_factory=dict)
+    # fire at `k * every_seconds + offset_seconds` (an hourly job at minute 5: offset 300)
+    offset_seconds: float = 0.0
 
     @property
     def key(self) -> str:
-        """Stable across instances: the same job, interval and payload share one lock."""
-        spec = json.dumps([self.name, self.every_seconds, self.payload], sort_keys=True)
+        """Stable across instances: the same job, interval, offset and payload share one lock."""
+        parts: list[Any] = [self.name, self.every_seconds, self.payload]
+        if self.offset_seconds:  # kept out when 0: existing locks keep their keys
+            parts.append(self.offset_seconds)
+        spec = json.dumps(parts, sort_keys=True)
         return f"{self.name}:{hashlib.sha256(spec.encode()).hexdigest()[:16]}"
 
     @property
@@ -55,12 +61,17 @@ Fire = Callable[[Schedule], Awaitable[None]]
 
 
 async def run_schedule(schedule: Schedule, claim: Claim, fire: Fire) -> None:
-    """Fire `schedule` at each slot boundary it claims, until cancelled."""
-    every = schedule.every_seconds
-    last_slot = math.floor(time.time() / every)
+    """Fire `schedule` at each slot boundary it claims, until cancelled (on `core.clock`'s
+    time: a manual clock in tests, simulated time in a replay)."""
+    every, offset = schedule.every_seconds, schedule.offset_seconds
+
+    def slot_now() -> int:
+        return math.floor((clock.time() - offset) / every)
+
+    last_slot = slot_now()
     while True:
-        await asyncio.sleep(max(0.0, (last_slot + 1) * every - time.time()))
-        slot = math.floor(time.time() / every)
+        await clock.sleep(max(0.0, (last_slot + 1) * every + offset - clock.time()))
+        slot = slot_now()
         if slot <= last_slot:  # woke a hair early: the boundary is not reached yet
             continue
         last_slot = slot

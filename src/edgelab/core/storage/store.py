@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
+from edgelab.core import error_codes as codes
 from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
 
@@ -41,7 +42,7 @@ class StorageUnavailableError(AppError):
     """The local upload directory cannot be written or read (full disk, permissions)."""
 
     status_code = 503
-    code = "upload_storage_unavailable"
+    code = codes.UPLOAD_STORAGE_UNAVAILABLE
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 import httpx
 from pydantic import SecretStr
 
+from edgelab.core import error_codes as codes
 from edgelab.core.errors import UpstreamError
 from edgelab.core.http import Verdict, make_http_client, retry_after_header, retry_after_seconds
 from edgelab.core.http.upstream import Refusal, Unreachable, Upstream, service_error
@@ -73,24 +74,24 @@ def _refused(refusal: Refusal, what: str) -> Exception:
     if status == 429 or code == "rate_limited":
         seconds = retry_after_header(refusal.response, 1)
         return service_error(
-            "vercel_blob_rate_limited",
+            codes.VERCEL_BLOB_RATE_LIMITED,
             f"Vercel Blob is rate limiting this store; retry in {seconds} s.",
             details=details,
             retry_after=seconds,
         )
     if status >= 500 or code in ("service_unavailable", "unknown_error"):
         text = f"Vercel Blob is unavailable (HTTP {status} on {what})."
-        return service_error("vercel_blob_unavailable", text, details=details)
+        return service_error(codes.VERCEL_BLOB_UNAVAILABLE, text, details=details)
     if status in (401, 403) or code in _FORBIDDEN_CODES:
         return service_error(
-            "vercel_blob_forbidden",
+            codes.VERCEL_BLOB_FORBIDDEN,
             f"Vercel Blob refused the token or the store ({code or status}); check "
             "EDGELAB_VERCEL_BLOB_TOKEN and that the store is private and active.",
             details=details,
         )
     answered = f"HTTP {status} {code}" if code else f"HTTP {status}"
     text = f"Vercel Blob refused {what} ({answered})."
-    return service_error("vercel_blob_rejected", text, details=details)
+    return service_error(codes.VERCEL_BLOB_REJECTED, text, details=details)
 
 
 def _unreachable(failure: Unreachable, what: str) -> UpstreamError:
@@ -100,12 +101,12 @@ def _unreachable(failure: Unreachable, what: str) -> UpstreamError:
     else:
         text = f"Vercel Blob could not be reached on {what} ({failure.kind})."
     details = {"error": failure.kind, "attempts": failure.attempts}
-    return service_error("vercel_blob_unavailable", text, details=details)
+    return service_error(codes.VERCEL_BLOB_UNAVAILABLE, text, details=details)
 
 
 def _bad_response(what: str, reason: str) -> UpstreamError:
     return service_error(
-        "vercel_blob_bad_response",
+        codes.VERCEL_BLOB_BAD_RESPONSE,
         f"Vercel Blob answered {what} with {reason}.",
         details={"reason": reason},
     )

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from edgelab.core import error_codes as codes
 from edgelab.core.cache import Cache
 from edgelab.core.clock import utcnow
 from edgelab.core.http import Verdict, make_http_client, retry_after_header
@@ -88,7 +89,7 @@ def _refused(refusal: Refusal) -> Exception:
     if code in _SPENT_CODES or status == 429:
         return upstream_failure(
             SERVICE,
-            "upstream_rate_limited",
+            codes.UPSTREAM_RATE_LIMITED,
             "NewsAPI's request allowance is spent for now; news returns when it renews.",
             retry_after=retry_after_header(refusal.response, RATE_LIMIT_RETRY_AFTER),
             **extra,
@@ -96,20 +97,20 @@ def _refused(refusal: Refusal) -> Exception:
     if code in _AUTH_CODES or status == 401:
         return upstream_failure(
             SERVICE,
-            "upstream_auth_failed",
+            codes.UPSTREAM_AUTH_FAILED,
             "NewsAPI rejected the API key; check EDGELAB_NEWSAPI_KEY.",
             **extra,
         )
     if status >= 500 or code == "unexpectedError":
         return upstream_failure(
             SERVICE,
-            "upstream_unavailable",
+            codes.UPSTREAM_UNAVAILABLE,
             f"NewsAPI is unavailable (HTTP {status}).",
             retry_after=60,
             **extra,
         )
     return upstream_failure(
-        SERVICE, "upstream_bad_request", f"NewsAPI refused the query (HTTP {status}).", **extra
+        SERVICE, codes.UPSTREAM_BAD_REQUEST, f"NewsAPI refused the query (HTTP {status}).", **extra
     )
 
 
@@ -178,7 +179,7 @@ class NewsApiClient:
     ) -> NewsPage:
         key = self._settings.newsapi_key
         if key is None or not key.get_secret_value().strip():
-            upstream_error(SERVICE, "upstream_auth_failed", "No NewsAPI key is set.")
+            upstream_error(SERVICE, codes.UPSTREAM_AUTH_FAILED, "No NewsAPI key is set.")
         params = {
             "q": query,
             "language": language or self._settings.newsapi_language,
@@ -197,7 +198,7 @@ class NewsApiClient:
         if isinstance(body, dict) and body.get("status") == "error":
             raise self._upstream.error_for(response, body=body)
         if not isinstance(body, dict) or not isinstance(body.get("articles"), list):
-            upstream_error(SERVICE, "upstream_bad_response", "NewsAPI sent no article list.")
+            upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "NewsAPI sent no article list.")
         articles = [a for a in map(parse_article, body["articles"]) if a is not None]
         total = body.get("totalResults")
         return NewsPage(total if isinstance(total, int) else len(articles), articles)

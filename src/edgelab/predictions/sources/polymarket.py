@@ -25,10 +25,12 @@ from typing import Any
 
 import httpx
 
+from edgelab.core import error_codes as codes
 from edgelab.core.errors import NotFoundError
 from edgelab.core.http import make_http_client, retry_after_header
 from edgelab.core.http.upstream import Refusal, Upstream, upstream_error, upstream_failure
 from edgelab.core.settings import Settings
+from edgelab.predictions import errors
 from edgelab.predictions.sources.polymarket_parse import (
     Book,
     GammaMarket,
@@ -63,11 +65,11 @@ def _refused(refusal: Refusal, not_found: str | None = None) -> Exception:
     where a missing thing is an answer (`not_found`), elsewhere it is a request we got wrong."""
     status = refusal.status
     if status == 404 and not_found is not None:
-        return NotFoundError(not_found, code="polymarket_not_found")
+        return NotFoundError(not_found, code=errors.POLYMARKET_NOT_FOUND)
     if status == 429:
         return upstream_failure(
             SERVICE,
-            "upstream_rate_limited",
+            codes.UPSTREAM_RATE_LIMITED,
             "Polymarket is rate limiting these requests; retry later.",
             retry_after=retry_after_header(refusal.response, 10),
             upstream_status=status,
@@ -75,7 +77,7 @@ def _refused(refusal: Refusal, not_found: str | None = None) -> Exception:
     if status >= 500:
         return upstream_failure(
             SERVICE,
-            "upstream_unavailable",
+            codes.UPSTREAM_UNAVAILABLE,
             f"Polymarket is unavailable (HTTP {status} after retries).",
             retry_after=30,
             upstream_status=status,
@@ -83,14 +85,14 @@ def _refused(refusal: Refusal, not_found: str | None = None) -> Exception:
     if status >= 400:
         return upstream_failure(
             SERVICE,
-            "upstream_bad_request",
+            codes.UPSTREAM_BAD_REQUEST,
             f"Polymarket refused the request (HTTP {status}).",
             upstream_status=status,
             upstream_message=refusal.text("error"),
         )
     return upstream_failure(
         SERVICE,
-        "upstream_bad_response",
+        codes.UPSTREAM_BAD_RESPONSE,
         f"Polymarket answered HTTP {status}.",
         upstream_status=status,
     )
@@ -208,7 +210,7 @@ class PolymarketClient:
             url = self._gamma_base + self._settings.polymarket_markets_path
             rows = await self._json(self._gamma, url, params)
             if not isinstance(rows, list):
-                upstream_error(SERVICE, "upstream_bad_response", "Gamma sent no market list.")
+                upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Gamma sent no market list.")
             report.pages += 1
             parsed = self._parse_rows(rows, report)
             seen += len(rows)
@@ -248,20 +250,20 @@ class PolymarketClient:
         )
         market = parse_market(body)
         if market is None:
-            upstream_error(SERVICE, "upstream_bad_response", "Gamma sent an unusable market.")
+            upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Gamma sent an unusable market.")
         return market
 
     async def list_events(self, *, limit: int = 100, closed: bool = False) -> list[Any]:
         params = {"limit": str(limit), "closed": "true" if closed else "false"}
         body = await self._json(self._gamma, f"{self._gamma_base}/events", params)
         if not isinstance(body, list):
-            upstream_error(SERVICE, "upstream_bad_response", "Gamma sent no event list.")
+            upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Gamma sent no event list.")
         return [e for e in body if isinstance(e, dict)]
 
     async def list_tags(self, *, limit: int = 500) -> list[dict[str, str]]:
         body = await self._json(self._gamma, f"{self._gamma_base}/tags", {"limit": str(limit)})
         if not isinstance(body, list):
-            upstream_error(SERVICE, "upstream_bad_response", "Gamma sent no tag list.")
+            upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Gamma sent no tag list.")
         tags = []
         for tag in body:
             if isinstance(tag, dict) and (tid := text(tag.get("id"))):
@@ -315,7 +317,9 @@ class PolymarketClient:
         answer = self._checked(response)
         history = answer.get("history") if isinstance(answer, dict) else None
         if not isinstance(history, dict):
-            upstream_error(SERVICE, "upstream_bad_response", "Polymarket sent no batch history.")
+            upstream_error(
+                SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Polymarket sent no batch history."
+            )
         return {token: parse_history({"history": history.get(token) or []}) for token in token_ids}
 
     async def midpoint(self, token_id: str) -> float | None:

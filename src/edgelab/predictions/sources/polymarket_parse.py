@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from edgelab.core import error_codes as codes
 from edgelab.core.http.upstream import upstream_error
 
 SERVICE = "Polymarket"
@@ -239,7 +240,7 @@ def parse_history(body: Any) -> list[tuple[int, float]]:
     """`{"history": [{"t", "p"}]}` -> [(t, p)], bad points dropped (p outside 0..1 too)."""
     items = body.get("history") if isinstance(body, dict) else None
     if not isinstance(items, list):
-        upstream_error(SERVICE, "upstream_bad_response", "Polymarket sent no price history.")
+        upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Polymarket sent no price history.")
     points: list[tuple[int, float]] = []
     for item in items:
         if not isinstance(item, dict):
@@ -263,7 +264,7 @@ def _levels(value: Any) -> list[tuple[float, float]]:
 
 def parse_book(body: Any, token_id: str) -> Book:
     if not isinstance(body, dict):
-        upstream_error(SERVICE, "upstream_bad_response", "Polymarket sent no order book.")
+        upstream_error(SERVICE, codes.UPSTREAM_BAD_RESPONSE, "Polymarket sent no order book.")
     bids = sorted(_levels(body.get("bids")), key=lambda lv: -lv[0])
     asks = sorted(_levels(body.get("asks")), key=lambda lv: lv[0])
     millis = number(body.get("timestamp"))

@@ -19,7 +19,7 @@ from edgelab.core.auth import Principal
 from edgelab.core.errors import InvalidInputError
 from edgelab.core.storage.store import BlobStore
 from edgelab.sentinel.betlog.ingest import MalformedCsvError, import_bets_csv
-from edgelab.sentinel.schemas import IngestResult
+from edgelab.sentinel.schemas import NOT_A_BET_HISTORY, IngestResult
 
 
 class BetImport(BaseModel):
@@ -42,7 +42,7 @@ async def import_upload(
         if upload.kind != "bet_history":
             raise InvalidInputError(
                 f"Upload '{upload_id}' is a {upload.kind}, not a bet history.",
-                code="not_a_bet_history",
+                code=NOT_A_BET_HISTORY,
             )
         data = b"".join([chunk async for chunk in reader.chunks()])
     finally:

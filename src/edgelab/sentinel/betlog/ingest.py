@@ -28,9 +28,11 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core.clock import utcnow
+from edgelab.core.error_codes import VALIDATION_ERROR
 from edgelab.core.errors import AppError
 from edgelab.sentinel.models import SentinelBet, SentinelLimitChange, SentinelTransaction
 from edgelab.sentinel.schemas import (
+    MALFORMED_CSV,
     MAX_ROWS,
     BetRow,
     IngestResult,
@@ -55,7 +57,7 @@ class RowsInvalidError(AppError):
     """One or more rows of a batch are invalid: nothing was written."""
 
     status_code = 422
-    code = "validation_error"
+    code = VALIDATION_ERROR
 
 
 def _row_errors(index: int, exc: ValidationError, prefix: list[str]) -> list[dict[str, Any]]:
@@ -244,7 +246,7 @@ EMPTY = IngestResult(received=0, created=0, duplicates=0, players_created=0)
 
 class MalformedCsvError(AppError):
     status_code = 422
-    code = "malformed_csv"
+    code = MALFORMED_CSV
 
 
 def parse_bets_csv(text: str) -> list[dict[str, Any]]:

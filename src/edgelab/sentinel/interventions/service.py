@@ -44,8 +44,18 @@ from edgelab.core.settings import Settings
 from edgelab.sentinel import explain
 from edgelab.sentinel.interventions.schemas import InterventionCreate, ListFilters
 from edgelab.sentinel.models import SentinelIntervention
+from edgelab.sentinel.schemas import (
+    INTERVENTION_CANCELLED,
+    INTERVENTION_EXPIRED,
+    INTERVENTION_NOT_FOUND,
+)
 from edgelab.sentinel.service import get_player, latest_scores, mark_for_rescore
 
+# the 409 for cancelling an intervention that is no longer active, by its status
+_NOT_CANCELLABLE = {
+    "cancelled": INTERVENTION_CANCELLED,
+    "expired": INTERVENTION_EXPIRED,
+}
 NUDGE_MAIL = outbox.EmailTemplate("edgelab.sentinel", "nudge", "A moment to check in, from edgelab")
 
 
@@ -193,7 +203,7 @@ async def get_intervention(session: AsyncSession, intervention_id: str) -> Senti
     row = await session.get(SentinelIntervention, intervention_id)
     if row is None:
         raise NotFoundError(
-            f"No intervention with id '{intervention_id}'.", code="intervention_not_found"
+            f"No intervention with id '{intervention_id}'.", code=INTERVENTION_NOT_FOUND
         )
     return row
 
@@ -208,7 +218,7 @@ async def cancel_intervention(
     if current != "active":
         raise ConflictError(
             f"Intervention '{intervention_id}' is {current}: only an active one can be cancelled.",
-            code=f"intervention_{current}",
+            code=_NOT_CANCELLABLE[current],
         )
     row.status = "cancelled"
     row.cancelled_at = at
