@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 SRC := src tests benchmarks migrations
 
-.PHONY: demo test lint bench serve install install-dev assets browser clean
+.PHONY: demo test lint bench serve replay install install-dev assets browser clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,27 @@ demo: install assets
 
 serve: install
 	$(BIN)/edgelab serve
+
+## Paper trading on a replay: The Odds API replayed from the shipped 2022-23 snapshots (the
+## season's last month, a day a minute) in the background, and the app pointed at it. Ctrl-C
+## stops both. Run `make demo` once first (database, data, model).
+REPLAY_PORT ?= 8765
+REPLAY_SPEED ?= 1440
+REPLAY_START ?= 2023-05-12T11:00:00Z
+REPLAY_ODDS ?= src/edgelab/data/nba/odds_api/nba_odds_2022-23.jsonl.gz
+REPLAY_RESULTS ?= src/edgelab/data/nba/kaggle/nba_2020-2023.csv
+REPLAY_URL := http://127.0.0.1:$(REPLAY_PORT)
+
+replay: install
+	@$(BIN)/edgelab replay odds-api $(REPLAY_ODDS) --results $(REPLAY_RESULTS) \
+		--start $(REPLAY_START) --speed $(REPLAY_SPEED) --port $(REPLAY_PORT) & replay=$$!; \
+	trap 'kill $$replay 2>/dev/null' EXIT INT TERM; \
+	for i in $$(seq 1 150); do \
+		kill -0 $$replay 2>/dev/null || { echo "the replay did not start"; exit 1; }; \
+		$(BIN)/python -c "import urllib.request as u; u.urlopen('$(REPLAY_URL)/replay/clock', timeout=1)" 2>/dev/null && break; \
+		sleep 0.2; \
+	done; \
+	EDGELAB_ODDS_API_URL=$(REPLAY_URL) EDGELAB_ODDS_API_KEY=replay $(BIN)/edgelab serve
 
 ## Lint, then the whole suite (PostgreSQL/Redis too when EDGELAB_TEST_* URLs are set).
 test: install-dev assets browser lint

@@ -4,7 +4,7 @@ Builds a SQLite database with the shipped real data (or reuses ``--db``), then t
 
 1. loading games and open/close lines into arrays (`trends_service.load_trend_games`: the
    backtest's loader plus one aggregate query), done once per data fingerprint by the API;
-2. computing every trend over all seasons (`trends.compute_trends`): rest days, situations,
+2. computing every trend over all seasons (`report.compute_trends`): rest days, situations,
    settlement, Wilson intervals, ROI intervals, p-values, Benjamini-Hochberg; best of ``--repeat``.
 
 Target: (2) under 1 s on one core. Then it prints how many trends there are, how many have a raw
@@ -36,7 +36,8 @@ from edgelab.betting.commands import shipped_nba_files  # noqa: E402
 from edgelab.betting.odds.ingest import import_parsed  # noqa: E402
 from edgelab.betting.odds.nba_csv import parse_nba_csv  # noqa: E402
 from edgelab.betting.trends import service as trends_service  # noqa: E402
-from edgelab.betting.trends import situations as trends  # noqa: E402
+from edgelab.betting.trends.games import TrendGames  # noqa: E402
+from edgelab.betting.trends.report import compute_trends  # noqa: E402
 from edgelab.core import migrations  # noqa: E402
 from edgelab.core.db import create_engine, create_sessionmaker  # noqa: E402
 from edgelab.core.settings import Settings  # noqa: E402
@@ -58,7 +59,7 @@ async def build(settings: Settings) -> None:
         await engine.dispose()
 
 
-async def load(settings: Settings) -> trends.TrendGames:
+async def load(settings: Settings) -> TrendGames:
     engine = create_engine(settings)
     try:
         async with create_sessionmaker(engine)() as session:
@@ -100,7 +101,7 @@ def main() -> None:
     times = []
     for _ in range(max(1, args.repeat)):
         t0 = time.perf_counter()
-        doc = trends.compute_trends(games, devig_method=settings.devig_method)
+        doc = compute_trends(games, devig_method=settings.devig_method)
         times.append(time.perf_counter() - t0)
     best = min(times)
     seasons = doc["seasons"]

@@ -27,7 +27,7 @@ from edgelab.sentinel.router import router as sentinel
 API_ROUTES: tuple[tuple[str, APIRouter], ...] = (
     ("", health),  # GET /health
     # value betting
-    ("", markets),  # GET /markets, /bet/{id}, /bet/{id}/history
+    ("", markets),  # GET /markets, /markets/props, /bet/{id}, /bet/{id}/history
     ("", bets),  # /me/bets, /me/bets/{id}, GET /me/performance
     ("/alerts", alerts),  # /alerts/rules, /alerts/rules/{id}, GET /alerts, /alerts/unsubscribe
     ("/evaluation", evaluation),  # GET /evaluation/compare, /evaluation/calibration

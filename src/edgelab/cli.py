@@ -12,6 +12,7 @@ import typer
 
 from edgelab.accounts import commands as accounts
 from edgelab.betting import commands as betting
+from edgelab.betting.odds.replay.commands import replay_odds_api
 from edgelab.chess.commands import chess_app
 from edgelab.core.commands import console, db_app, load_settings
 from edgelab.core.db import create_engine, create_sessionmaker
@@ -26,6 +27,9 @@ users_app = typer.Typer(help="Accounts (for operators and scripts).", no_args_is
 email_app = typer.Typer(help="E-mail.", no_args_is_help=True)
 jobs_app = typer.Typer(help="Background jobs.", no_args_is_help=True)
 model_app = typer.Typer(help="The value-betting model.", no_args_is_help=True)
+replay_app = typer.Typer(
+    help="Local stand-ins of external services, replaying recordings.", no_args_is_help=True
+)
 for name, group in (
     ("db", db_app),
     ("import", import_app),
@@ -36,16 +40,19 @@ for name, group in (
     ("sentinel", sentinel_app),
     ("chess", chess_app),
     ("model", model_app),
+    ("replay", replay_app),
 ):
     app.add_typer(group, name=name)
 
 import_app.command("nba-csv")(betting.import_nba_csv)
 import_app.command("nba-shipped")(betting.import_nba_shipped)
+import_app.command("odds-api")(betting.import_odds_api)
 ingest_app.command("odds")(betting.ingest_odds)
 ingest_app.command("polymarket")(predictions.ingest_polymarket)
 app.command("score")(betting.score)
 app.command("backtest")(betting.backtest)
 model_app.command("update")(betting.model_update)
+replay_app.command("odds-api")(replay_odds_api)
 users_app.command("create")(accounts.users_create)
 users_app.command("token")(accounts.users_token)
 email_app.command("outbox")(accounts.email_outbox)
@@ -130,8 +137,9 @@ def demo(
     settings = load_settings()
     console.rule("1/5 migrate")
     migrations.upgrade(settings)
-    console.rule("2/5 import the shipped NBA data")
+    console.rule("2/5 import the shipped NBA data: results and lines, then many books' odds")
     betting.import_nba(settings, betting.shipped_nba_files(), None)
+    betting.import_odds(settings, betting.shipped_odds_api_files())
     console.rule("3/5 fit the model and score the demo slate")
     result = betting.score_slate_now(settings, None)
     console.print(
@@ -140,6 +148,12 @@ def demo(
     )
     alerts = betting.send_alerts_now(settings, dt.date.fromisoformat(result["slate_date"]))
     console.print(f"alerts: {alerts['alerts']} markets in {alerts['emails']} e-mails")
+    from edgelab.betting.evaluation.jobs import compute_and_store
+    from edgelab.core.commands import run_in_session
+
+    with console.status("the walk-forward evaluation of every season (stored for the API)"):
+        report = run_in_session(settings, lambda session: compute_and_store(session, settings))
+    console.print(f"evaluation: {len(report.seasons)} seasons in {report.seconds:.1f} s")
     console.rule("4/5 Sentinel: load the shipped real payments and score their players")
     sentinel.import_payments(None)  # idempotent: a second demo adds nothing
     sentinel.rescore(all_players=True)

@@ -10,6 +10,7 @@ import edgelab.accounts.uploads.models
 import edgelab.betting.ab.models
 import edgelab.betting.alerts.models
 import edgelab.betting.bets.models
+import edgelab.betting.evaluation.models
 import edgelab.betting.markets.models
 import edgelab.betting.model.jobs
 import edgelab.betting.model.models

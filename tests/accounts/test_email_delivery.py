@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.accounts.service import MAGIC_LINK_MAIL
+from edgelab.accounts.sign_in import MAGIC_LINK_MAIL
 from edgelab.app import create_app
 from edgelab.core import migrations
 from edgelab.core.db import create_engine, create_sessionmaker

@@ -159,3 +159,89 @@ async def import_synthetic(
 ) -> ImportStats:
     parsed = parse_nba_text(data.csv_text, name="synthetic.csv")
     return await import_parsed(session, parsed, settings)
+
+
+# Books quoting the synthetic games live (The Odds API keys): two sharp books sit on the truth,
+# the soft ones wobble around it, and one lags (its numbers are a point or two stale).
+SHARP_BOOKS = ("lowvig", "betonlineag")
+SOFT_BOOKS = ("draftkings", "fanduel", "betmgm", "pointsbetus")
+LAGGING_BOOK = "mybookieag"
+
+
+async def add_book_quotes(
+    session: AsyncSession,
+    settings: Settings,
+    data: SyntheticSeasons,
+    *,
+    day: dt.date | None = None,
+    seed: int = 11,
+    hours_before_tip: float = 6.0,
+    props: bool = True,
+) -> int:
+    """Live quotes from seven books for the games of `day` (default the last date), stored as
+    The Odds API's quotes are (kind `live`, each book at its own time), and with `props` one
+    player-points market per game from four books (as `ingest odds --props` stores them).
+    Returns snapshots written. The lagging book's stale numbers are where value appears."""
+    from sqlalchemy import select
+
+    from edgelab.betting.odds import ids
+    from edgelab.betting.odds.ingest import (
+        ImportStats,
+        OutcomeSpec,
+        SnapshotIn,
+        ensure_outcomes,
+        upsert_snapshots,
+    )
+    from edgelab.betting.odds.models import Game
+
+    day = day or data.last_date
+    rng = np.random.default_rng(seed)
+    games = (await session.execute(select(Game).where(Game.game_date == day))).scalars().all()
+    snaps: list[SnapshotIn] = []
+    specs: dict[str, OutcomeSpec] = {}
+
+    def quote(gid: str, mtype: str, side: str, book: str, at: dt.datetime, odds: float,
+              line: float | None, home: str, away: str) -> None:  # fmt: skip
+        oid = ids.outcome_id(gid, mtype, side)
+        if mtype == "prop":  # the live ingest's ids: game, stat, player
+            mid = f"{gid}-prop-player-points-{home.lower()}-star"
+            oid = f"{mid}-{side}"
+            label = f"{home} Star {side.capitalize()} (player_points)"
+            specs[oid] = OutcomeSpec(mid, gid, mtype, side, label, f"{home} Star: player_points")
+        else:
+            specs[oid] = OutcomeSpec(ids.market_id(gid, mtype), gid, mtype, side,
+                                     ids.outcome_label(mtype, side, home, away))  # fmt: skip
+        snaps.append(SnapshotIn(oid, book, "live", at, False, round(odds, 3), line, False,
+                                "the-odds-api", mtype, side, gid))  # fmt: skip
+
+    for k, g in enumerate(sorted(games, key=lambda g: g.id)):
+        stale = ("spread", "total", "moneyline")[k % 3]  # the one market the lagging book lags
+        mu = data.strengths[g.home_team] - data.strengths[g.away_team] + 3.0
+        p_home = 0.5 * (1 + math.erf(mu / (12 * math.sqrt(2))))
+        for n, book in enumerate((*SHARP_BOOKS, *SOFT_BOOKS, LAGGING_BOOK)):
+            at = g.tip_time - dt.timedelta(hours=hours_before_tip, minutes=n)
+            lagging = book == LAGGING_BOOK
+            lag = 2.0 if lagging and stale == "spread" else 0.0
+            wobble = 0.0 if book in SHARP_BOOKS else float(rng.choice([-0.5, 0.0, 0.5]))
+            vig = 1.025 if book in SHARP_BOOKS else 1.045
+            p = min(max(p_home + (0.06 if lagging and stale == "moneyline" else 0.0), 0.05), 0.95)
+            quote(g.id, "moneyline", "home", book, at, 1 / (p * vig), None, g.home_team,
+                  g.away_team)  # fmt: skip
+            quote(g.id, "moneyline", "away", book, at, 1 / ((1 - p) * vig), None, g.home_team,
+                  g.away_team)  # fmt: skip
+            handicap = -round((mu - lag + wobble) * 2) / 2
+            price = 2.0 / vig
+            quote(g.id, "spread", "home", book, at, price, handicap, g.home_team, g.away_team)
+            quote(g.id, "spread", "away", book, at, price, -handicap, g.home_team, g.away_team)
+            total = 215.0 + wobble - (3.0 if lagging and stale == "total" else 0.0)
+            quote(g.id, "total", "over", book, at, price, total, g.home_team, g.away_team)
+            quote(g.id, "total", "under", book, at, price, total, g.home_team, g.away_team)
+            if props and n >= 3:  # four soft books quote the player's points
+                points = 24.5 - (1.0 if lagging and k % 2 == 0 else 0.0)
+                quote(g.id, "prop", "over", book, at, price, points, g.home_team, g.away_team)
+                quote(g.id, "prop", "under", book, at, price, points, g.home_team, g.away_team)
+    await ensure_outcomes(session, specs)
+    stats = ImportStats()
+    await upsert_snapshots(session, snaps, stats)
+    await session.flush()
+    return stats.snapshots_new

@@ -17,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from edgelab.accounts.models import User
 from edgelab.accounts.service import create_user
 from edgelab.betting.alerts.models import AlertDelivery
+from edgelab.betting.alerts.sending import ALERT_MAIL, send_alerts_after_scoring
 from edgelab.betting.alerts.service import (
-    ALERT_MAIL,
     MAX_RULES_PER_USER,
-    send_alerts_after_scoring,
     unsubscribe_token,
     user_of_unsubscribe_token,
 )
@@ -32,7 +31,12 @@ from edgelab.core.email.models import OutboxEmail
 from edgelab.core.email.outbox import render
 from edgelab.core.settings import Settings
 from edgelab.sentinel.interventions.service import NUDGE_MAIL
-from tests.betting.factories import SyntheticSeasons, import_synthetic, synthetic_seasons
+from tests.betting.factories import (
+    SyntheticSeasons,
+    add_book_quotes,
+    import_synthetic,
+    synthetic_seasons,
+)
 from tests.fixtures.slate import shared_slate
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -245,15 +249,15 @@ async def test_a_rule_matches_scores_at_or_above_its_minimum_on_its_algorithm(
     client, session, settings, slate, algorithm
 ):
     user, auth = await _user(session, settings, f"min-{algorithm}@example.com")
-    await _rule(client, auth, min_value_score=40, algorithm=algorithm)
+    await _rule(client, auth, min_value_score=55, algorithm=algorithm)
     counts = await _run(session, settings, slate)
     scores = await _scores(session, slate.last_date)
-    expected = {s.market_id for s in scores if getattr(s, algorithm) >= 40}
+    expected = {s.market_id for s in scores if getattr(s, algorithm) >= 55}
     assert expected and len(expected) < len(scores)  # the threshold splits the slate
     assert await _sent(session, user.id) == expected
     assert counts["alerts"] == len(expected) and counts["emails"] == 1
     other = "b" if algorithm == "a" else "a"
-    assert expected != {s.market_id for s in scores if getattr(s, other) >= 40}
+    assert expected != {s.market_id for s in scores if getattr(s, other) >= 55}
 
 
 async def test_a_rule_matches_only_its_market_types_and_teams(client, session, settings, slate):
@@ -351,7 +355,7 @@ async def test_a_market_can_be_recorded_only_once_per_user(session, settings, sl
 
 async def test_a_run_that_loses_the_race_for_a_market_does_not_claim_it(session, settings, slate):
     """Two overlapping runs both see a market as new; the database lets only one claim it."""
-    from edgelab.betting.alerts.service import _claim
+    from edgelab.betting.alerts.sending import _claim
 
     user, _ = await _user(session, settings, "race@example.com")
     first, second = sorted(s.market_id for s in await _scores(session, slate.last_date))[:2]
@@ -382,13 +386,14 @@ async def test_the_daily_cap_holds_back_the_rest_until_the_users_next_day(
     await _rule(client, auth, min_value_score=0)
     morning = dt.datetime(2031, 3, 3, 9, 0, tzinfo=dt.UTC)  # 23:00 local, 3 March
     first = await _run(session, capped, slate, now=morning)
-    assert first["alerts"] == 5 and first["held_by_cap"] == 43
+    sides = len(await _scores(session, slate.last_date))  # every current side matches
+    assert first["alerts"] == 5 and first["held_by_cap"] == sides - 5
     sent = await _sent(session, user.id)
     top = sorted(await _scores(session, slate.last_date), key=lambda s: (-s.a, s.market_id))
     assert sent == {s.market_id for s in top[:5]}  # the best five go first
 
     later = await _run(session, capped, slate, now=morning + dt.timedelta(minutes=30))
-    assert later["alerts"] == 0 and later["held_by_cap"] == 43  # same local day: nothing
+    assert later["alerts"] == 0 and later["held_by_cap"] == sides - 5  # same day: nothing
     next_day = await _run(session, capped, slate, now=morning + dt.timedelta(hours=1, minutes=5))
     assert next_day["alerts"] == 5  # 00:05 local on 4 March: a new day, a new five
     again = await _sent(session, user.id)
@@ -482,7 +487,7 @@ async def test_an_unsubscribe_token_is_bound_to_its_user_and_secret(settings):
 
 async def test_sent_alerts_are_listed_newest_first_in_pages(client, session, settings, slate):
     user, auth = await _user(session, settings, "list@example.com")
-    rule = await _rule(client, auth, min_value_score=40)
+    rule = await _rule(client, auth, min_value_score=55)
     t0 = dt.datetime.now(dt.UTC)
     await _run(session, settings, slate, now=t0 - dt.timedelta(minutes=5))
     await _rule(client, auth, name="more", min_value_score=0, market_types=["moneyline"])
@@ -540,6 +545,7 @@ async def test_the_score_command_sends_alerts_after_scoring(tmp_path: Path, monk
     engine = create_engine(settings)
     async with create_sessionmaker(engine)() as s, s.begin():
         await import_synthetic(s, settings, data)
+        await add_book_quotes(s, settings, data)  # the books' prices that make value
         user = await create_user(s, "cli@example.com", tier="paid")
         await create_rule(s, user.id, {**RULE, "market_types": ["spread"], "teams": []})
     await engine.dispose()

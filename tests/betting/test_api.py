@@ -100,7 +100,7 @@ async def test_filters_narrow_the_list(paid: httpx.AsyncClient, slate):
     assert totals["total"] == 16 and {r["market_type"] for r in totals["items"]} == {"total"}
     all_rows = (await paid.get(f"/markets?limit=200&date={d}")).json()["items"]
     cut = sorted(r["algo_a_value_score"] for r in all_rows)[24]
-    high = (await paid.get(f"/markets?min_value_score={cut}&limit=200&date={d}")).json()
+    high = (await paid.get(f"/markets?algorithm=a&min_value_score={cut}&limit=200&date={d}")).json()
     assert high["total"] == sum(1 for r in all_rows if r["algo_a_value_score"] >= cut)
     conf = (await paid.get(f"/markets?algorithm=b&min_confidence=0.5&limit=200&date={d}")).json()
     assert all(r["algo_b_confidence"] >= 0.5 for r in conf["items"])
@@ -125,12 +125,14 @@ async def test_bet_detail_breaks_down_both_algorithms(paid: httpx.AsyncClient, s
         "power",
         "shin",
         "odds_ratio",
-        "logarithmic",
     }
-    assert bet["p_market_by_method"]["multiplicative"] == pytest.approx(bet["p_market"])
-    assert bet["raw_edge"] == pytest.approx(bet["p_true"] * bet["odds_decimal"] - 1)
+    assert bet["p_market_by_method"]["odds_ratio"] == pytest.approx(bet["p_market"])
+    push = bet["algo_b"]["components"]["p_push"]
+    p_lose = 1 - bet["p_true"] - push
+    assert bet["raw_edge"] == pytest.approx(bet["p_true"] * (bet["odds_decimal"] - 1) - p_lose)
+    assert bet["raw_edge"] < 0  # one book alone is its own fair price: its vig is all there is
     assert bet["algo_a"]["value_score"] == bet["algo_a_value_score"]
-    assert "reliability" in bet["algo_b"]["components"]
+    assert {"ev", "se_ev", "tau"} <= set(bet["algo_b"]["components"])
     assert bet["model"]["trained_through"] < _date(slate)
     assert bet["price_assumed"] is True and bet["tip_time_estimated"] is True
     assert bet["time_to_tip_minutes"] > 0

@@ -1,298 +1,337 @@
-"""The walk-forward backtest on synthetic seasons imported through the real importer and
-database: settlement, no look-ahead, the same scores as the live slate, CLV, re-runs, the CLI."""
+"""`edgelab backtest`: the value model's walk-forward evaluation over synthetic seasons where one
+season has a single book and two have seven, one of them lagging (`evaluation_data`); and the
+rating model's own walk-forward, which the model update calibrates on."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
-from edgelab.betting.evaluation import backtest
-from edgelab.betting.evaluation.backtest import BacktestResult
-from edgelab.betting.markets import forecast
-from edgelab.betting.markets.models import ValueScore
-from edgelab.betting.markets.slate import score_slate
-from edgelab.betting.odds import ids
-from edgelab.betting.odds.ingest import import_parsed
+from edgelab.betting.evaluation import backtest, jobs
+from edgelab.betting.evaluation.models import EvaluationReport
+from edgelab.betting.evaluation.walkforward import LISTED_RULES
+from edgelab.betting.markets import ratings
 from edgelab.betting.odds.models import Game, OddsSnapshot
-from edgelab.betting.odds.nba_csv import parse_nba_text
+from edgelab.betting.pricing import blend as B
 from edgelab.core import migrations
-from edgelab.core.db import create_engine, create_sessionmaker
+from edgelab.core.db import create_engine
 from edgelab.core.settings import Settings
-from tests.betting.factories import SyntheticSeasons, import_synthetic, synthetic_seasons
-from tests.fixtures.database import make_settings
+from tests.betting.evaluation_data import fill, lagging_database
+from tests.fixtures.database import BACKENDS, make_settings
 
-DAYS = 30  # per season; 8 games a day
+BET_FIELDS = {
+    "season",
+    "game_date",
+    "home",
+    "away",
+    "market_type",
+    "side",
+    "line",
+    "odds",
+    "bookmaker",
+    "value_score_a",
+    "value_score_b",
+    "ev",
+    "p_true",
+    "flagged_by",
+}
 
 
-async def _run(session: AsyncSession, **kwargs: object) -> BacktestResult:
-    data = await backtest.load_backtest_data(session)
-    return backtest.run_backtest(data, **kwargs)  # type: ignore[arg-type]
+@pytest.fixture(scope="session", params=BACKENDS)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    return lagging_database(request, tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+async def engine(db_url: str) -> Any:
+    eng = create_engine(make_settings(db_url))
+    yield eng
+    await eng.dispose()
+
+
+async def _evaluate(session: AsyncSession, settings: Settings, **kw: Any) -> dict[str, Any]:
+    return (await jobs.compute(session, settings, n_boot=200, **kw)).document
 
 
 @pytest.fixture
-async def three(session: AsyncSession, settings: Settings) -> SyntheticSeasons:
-    data = synthetic_seasons(seasons=3, days_per_season=DAYS)
-    await import_synthetic(session, settings, data)
-    return data
+async def doc(session: AsyncSession, settings: Settings) -> dict[str, Any]:
+    return await _evaluate(session, settings)
 
 
-async def test_every_season_after_the_first_is_scored_at_open_and_close(session, three):
-    result = await _run(session)
-    assert result.seasons == [2032, 2033]  # 2030-31 only trains
-    games = 8 * DAYS
-    for season in result.seasons:
-        rows = result.season == season
-        kinds = {
-            (t, k): int(np.sum(rows & (result.market_type == t) & (result.kind == k)))
-            for t in ("moneyline", "spread", "total")
-            for k in ("open", "close")
-        }
-        assert kinds == {
-            ("moneyline", "open"): 0,  # the data has no opening moneylines
-            ("moneyline", "close"): games,
-            ("spread", "open"): games,
-            ("spread", "close"): games,
-            ("total", "open"): games,
-            ("total", "close"): games,
-        }
-    # bets are taken at the open for spreads and totals, at the close for moneylines
-    entry = {
-        (t, k) for t, k, e in zip(result.market_type, result.kind, result.entry, strict=True) if e
-    }
-    assert entry == {("moneyline", "close"), ("spread", "open"), ("total", "open")}
-    assert np.all((result.score_a >= 0) & (result.score_a <= 100))
-    assert np.all((result.score_b >= 0) & (result.score_b <= 100))
+def _markets(doc: dict[str, Any], season: int) -> dict[str, Any]:
+    markets: dict[str, Any] = doc["by_season"][str(season)]["markets"]
+    return markets
 
 
-async def test_markets_are_settled_against_the_final_score(session, three):
-    data = await backtest.load_backtest_data(session)
-    result = backtest.run_backtest(data)
-    scores = {
-        g.id: (g.home_score, g.away_score) for g in (await session.execute(select(Game))).scalars()
-    }
-    checked = 0
-    for i in range(result.game.size):
-        home, away = scores[str(data.game_id[result.game[i]])]
-        mtype, line, y = result.market_type[i], result.line[i], result.outcome[i]
-        if mtype == "moneyline":
-            expected = 1.0 if home > away else 0.0
-        elif mtype == "spread":
-            expected = math.nan if home - away + line == 0 else float(home - away + line > 0)
-        else:
-            expected = math.nan if home + away == line else float(home + away > line)
-        assert (math.isnan(expected) and math.isnan(y)) or expected == y, (mtype, line, home, away)
-        checked += 1
-    assert checked == result.game.size
+# ---- the value model's evaluation ------------------------------------------------------------
 
 
-def test_settlement_of_pushes_and_missing_results():
-    y = forecast.settle_first_side(
-        np.array(["spread", "spread", "total", "total", "moneyline", "spread"]),
-        np.array([-5.0, -4.5, 210.0, 209.5, np.nan, np.nan]),
-        np.array([110.0, 110.0, 105.0, 105.0, np.nan, 100.0]),
-        np.array([105.0, 105.0, 105.0, 105.0, np.nan, 90.0]),
+async def test_the_lagging_books_numbers_are_flagged_and_beat_the_close(doc):
+    for season in (2032, 2033):
+        lines = _markets(doc, season)["spread+total"]["bets"]["default"]
+        # a third of the spreads lag 2 points and a third of the totals 3: ~160 chances a season
+        assert 100 <= lines["n"] <= 400, lines
+        assert lines["clv"] > 1.0 and lines["clv_ci_low"] > 0.5  # points, price included
+        assert lines["beat_close"] > 0.9 and lines["n_clv"] == lines["n"]
+        ml = _markets(doc, season)["moneyline"]["bets"]["default"]
+        assert ml["n"] > 30 and ml["clv"] > 0.05 and ml["clv_ci_low"] > 0  # probability
+    books = Counter(b["bookmaker"] for b in doc["bets"] if b["market_type"] == "moneyline")
+    assert set(books) == {"mybookieag"}  # the one book whose price lags
+
+
+async def test_a_single_book_season_flags_nothing_but_is_forecast(doc):
+    one = doc["by_season"]["2031"]
+    assert one["single_book"] and one["books_max"] == 1
+    assert "no bet has value against it" in one["summary"][0]
+    for key, m in one["markets"].items():
+        assert all(b["n"] == 0 for b in m["bets"].values()), key
+        assert all(b["n"] == 0 for b in m["baselines"].values()), key
+    ml = one["markets"]["moneyline"]
+    # no quote before tip-off: the consensus is the close, and p_true with it
+    assert ml["p_true"]["n"] == ml["close"]["n"] == 8 * 30
+    assert ml["consensus"]["brier"] == pytest.approx(ml["close"]["brier"])
+    spread = one["markets"]["spread"]
+    assert spread["p_true"]["n"] > 200 and spread["pre_tip"] == 240  # the one book's open line
+    assert not any(b["season"] == 2031 for b in doc["bets"])
+
+
+async def test_each_rule_takes_one_side_per_market_at_the_best_price(doc):
+    for rule in LISTED_RULES:
+        flagged = [b["market_id"] for b in doc["bets"] if rule in b["flagged_by"]]
+        assert len(flagged) == len(set(flagged)), rule  # the better side only
+    spread = next(
+        b for b in doc["bets"] if b["market_type"] == "spread" and b["bookmaker"] == "mybookieag"
     )
-    # home by 5: push on -5, covers -4.5; total lands on 210 (push); over 209.5; unplayed; no line
-    np.testing.assert_array_equal(y, [np.nan, 1.0, np.nan, 1.0, np.nan, np.nan])
+    # the lagging book gives the home side 2 points: home -4.5 where the market says -6.5
+    assert spread["side"] == "home" and spread["line"] < 0 and spread["clv"] > 1.5
+    for b in doc["bets"]:
+        assert b["ev"] > 0 and b["odds"] > 1
 
 
-async def test_a_season_is_predicted_only_from_earlier_days(session, three):
-    """Changing results from mid-season S on changes no prediction of S up to that day, does
-    change S's later days (ratings move game by game) and season S+1 (fitted on S)."""
-    before = await _run(session)
-    mid = three.dates[DAYS + DAYS // 2]  # a day in the middle of 2031-32
+async def test_every_flagged_bet_carries_the_contract(doc):
+    assert doc["bets"], "no bet flagged"
+    sides = {
+        "moneyline": {"home", "away"},
+        "spread": {"home", "away"},
+        "total": {"over", "under"},
+        "prop": {"over", "under"},
+    }
+    for b in doc["bets"]:
+        assert set(b) >= BET_FIELDS
+        assert b["side"] in sides[b["market_type"]]
+        assert set(b["flagged_by"]) <= set(LISTED_RULES) and b["flagged_by"]
+        assert (b["line"] is None) == (b["market_type"] == "moneyline")
+        assert len(b["home"]) == 3 and b["home"].isupper() and b["game_date"][4] == "-"
+    totals = [b for b in doc["bets"] if b["market_type"] == "total"]
+    assert all(200 < b["line"] < 230 for b in totals)
+    props = [b for b in doc["bets"] if b["market_type"] == "prop"]
+    assert props and all(b["result"] is None for b in props)  # no player stats to settle on
+
+
+async def test_the_baselines_are_taken_on_the_same_moments(doc):
+    m = _markets(doc, 2033)
+    shop = m["spread"]["baselines"]["line_shopping"]
+    assert shop["n"] > 50 and shop["clv"] > 1.0  # the stale 2 points are a plain shop too
+    assert m["moneyline"]["baselines"]["kaunitz_0"]["n"] > m["moneyline"]["bets"]["default"]["n"]
+    assert "line_shopping" not in m["moneyline"]["baselines"]
+
+
+async def test_no_fitted_number_of_a_season_uses_its_own_results(session, settings, doc):
+    """Turning 2032-33's results around changes none of 2033's fitted numbers (the blend
+    weights, p_true) and nothing of 2032; turning 2031-32's around changes 2033's blend."""
+    flip = {"home_score": Game.away_score, "away_score": Game.home_score}
+    await session.execute(update(Game).where(Game.season == 2033).values(**flip))
+    after = await _evaluate(session, settings)
+    for mtype in ("moneyline", "spread", "total"):
+        assert _markets(after, 2033)[mtype]["blend"] == _markets(doc, 2033)[mtype]["blend"]
+    assert (
+        _markets(after, 2033)["moneyline"]["p_true"] != _markets(doc, 2033)["moneyline"]["p_true"]
+    )  # the results moved the score ...
+    before_bets = [b for b in doc["bets"] if b["season"] == 2033]
+    after_bets = [b for b in after["bets"] if b["season"] == 2033]
+    strip = ("result", "clv")  # ... not the bets or their probabilities
+    assert [{k: v for k, v in b.items() if k not in strip} for b in after_bets] == [
+        {k: v for k, v in b.items() if k not in strip} for b in before_bets
+    ]
+    assert after["by_season"]["2032"] == doc["by_season"]["2032"]
+
+    await session.execute(update(Game).where(Game.season == 2032).values(**flip))
+    again = await _evaluate(session, settings)
+    fitted = [_markets(again, 2033)[t]["blend"][0]["fitted"] for t in ("moneyline", "spread")]
+    assert fitted != [_markets(doc, 2033)[t]["blend"][0]["fitted"] for t in ("moneyline", "spread")]
+
+
+async def test_an_earned_weight_moves_p_true_to_the_rating_model(session, settings, monkeypatch):
+    """Where the rating model has earned a say (forced here: weight 1 in 2032-33), p_true is the
+    model's, fitted before the season and rated game by game, and the bets' EV follows it."""
+
+    def forced(kind: str, history: B.History, season: int) -> B.Earned:
+        return B.Earned(1.0 if season == 2033 else 0.0, 1.0, "forced")
+
+    monkeypatch.setattr(B, "earned_weight", forced)
+    e = (await jobs.compute(session, settings, n_boot=100)).evaluation
+    games = (await session.execute(select(Game).order_by(Game.game_date, Game.id))).scalars().all()
+    rows = [
+        ratings.GameRow(
+            g.game_date.toordinal(),
+            g.season,
+            g.home_team,
+            g.away_team,
+            bool(g.neutral_site),
+            g.home_score,
+            g.away_score,
+        )
+        for g in games
+    ]
+    first = next(i for i, g in enumerate(games) if g.season == 2033)
+    fit = ratings.fit_model(rows[:first])
+    res = ratings.rating_pass(rows, fit.params)
+    p_model = ratings.p_home_win(res.mu_margin, fit.params.sd_margin)
+    pm, f = e.markets, e.forecasts
+    at = np.flatnonzero(np.isin(pm.market_type, ["moneyline", "spread", "total"]))
+    ml = (f.season == 2033) & (f.market_type == "moneyline")
+    np.testing.assert_allclose(f.p_true[ml], p_model[pm.game[at[ml]]], rtol=1e-6)
+    assert not np.allclose(f.p_true[ml], f.consensus[ml])
+    earlier = (f.season == 2032) & (f.market_type == "moneyline")
+    np.testing.assert_array_equal(f.p_true[earlier], f.consensus[earlier])
+    b = e.bets
+    chosen = b.masks["default"] & (pm.season[b.market] == 2033)
+    chosen &= pm.market_type[b.market] == "moneyline"
+    assert chosen.any()
+    np.testing.assert_allclose(b.ev[chosen], b.p_win[chosen] * b.odds[chosen] - 1.0)
+    home = chosen & (b.side == 0)
+    np.testing.assert_allclose(b.p_win[home], p_model[pm.game[b.market[home]]], rtol=1e-6)
+
+
+async def test_seasons_asked_for_are_evaluated_from_their_past(session, settings, doc):
+    only = await _evaluate(session, settings, seasons=[2033])
+    assert only["seasons"] == [2033] and set(only["by_season"]) == {"2033", "all"}
+    assert only["by_season"]["2033"] == doc["by_season"]["2033"]  # the past was still read
+
+
+async def test_the_fingerprint_changes_with_a_result_a_quote_or_the_sharp_books(session, settings):
+    fp = await jobs.current_fingerprint(session, settings)
+    assert await jobs.current_fingerprint(session, settings) == fp
+    assert fp.seasons == (2031, 2032, 2033)
+    gid = (await session.execute(select(Game.id).limit(1))).scalar_one()
+    await session.execute(update(Game).where(Game.id == gid).values(home_score=Game.home_score + 1))
+    fp2 = await jobs.current_fingerprint(session, settings)
+    assert fp2.digest != fp.digest
+    sid = (
+        await session.execute(select(OddsSnapshot.id).where(OddsSnapshot.kind == "live").limit(1))
+    ).scalar_one()
+    await session.execute(
+        update(OddsSnapshot).where(OddsSnapshot.id == sid).values(odds_decimal=1.95)
+    )
+    fp3 = await jobs.current_fingerprint(session, settings)
+    assert fp3.digest != fp2.digest
+    other = settings.model_copy(update={"sharp_books": ["pinnacle"]})
+    assert (await jobs.current_fingerprint(session, other)).digest != fp3.digest
+
+
+# ---- the rating model's walk-forward (the model update calibrates on it) ---------------------
+
+
+async def test_the_rating_model_predicts_a_season_only_from_earlier_days(session):
+    before = backtest.run_backtest(await backtest.load_backtest_data(session))
+    days = sorted({d for (d,) in (await session.execute(select(Game.game_date))).all()})
+    mid = [d for d in days if d.year == 2031][10]  # a day in the middle of 2031-32
     await session.execute(
         update(Game)
         .where(Game.season == 2032, Game.game_date >= mid)
         .values(home_score=Game.away_score, away_score=Game.home_score)
     )
-    after = await _run(session)
     data = await backtest.load_backtest_data(session)
-    days = data.day[after.game]
-    np.testing.assert_array_equal(before.game, after.game)
-    s = after.season == 2032
-    upto = s & (days <= mid.toordinal())
-    later = s & (days > mid.toordinal())
+    after = backtest.run_backtest(data)
+    on = data.day[after.game]
+    upto = (after.season == 2032) & (on <= mid.toordinal())
     np.testing.assert_array_equal(before.p_true[upto], after.p_true[upto])
-    np.testing.assert_array_equal(before.score_a[upto], after.score_a[upto])
-    np.testing.assert_array_equal(before.score_b[upto], after.score_b[upto])
-    assert before.fits[0] == after.fits[0]  # 2032's fit saw nothing of 2032
+    later = (after.season == 2032) & (on > mid.toordinal())
     assert not np.array_equal(before.p_true[later], after.p_true[later])
-    nxt = after.season == 2033
-    assert not np.array_equal(before.p_true[nxt], after.p_true[nxt])
-    assert before.fits[1] != after.fits[1]
-
-
-async def test_first_day_of_a_season_scores_exactly_as_the_live_slate(session, settings, three):
-    """On a season's first day the slate and the backtest fit on the same past: same numbers."""
-    day = three.dates[DAYS]  # first day of 2031-32
-    await score_slate(session, settings, day)
-    live = {
-        (r.outcome_id, r.odds_kind): r
-        for r in (
-            await session.execute(select(ValueScore).where(ValueScore.slate_date == day))
-        ).scalars()
-    }
-    data = await backtest.load_backtest_data(session)
-    result = backtest.run_backtest(data, seasons=[2032])
-    on_day = np.flatnonzero(data.day[result.game] == day.toordinal())
-    assert on_day.size == 8 * 5
-    for i in on_day:
-        gid = str(data.game_id[result.game[i]])
-        mtype = str(result.market_type[i])
-        for side_index, side in enumerate(ids.SIDES[mtype]):
-            row = live[(ids.outcome_id(gid, mtype, side), str(result.kind[i]))]
-            p = result.p_true[i] if side_index == 0 else 1 - result.p_true[i]
-            p_mkt = result.p_market[i, result.method_index]
-            assert row.p_true == pytest.approx(p, abs=1e-12)
-            assert row.p_market == pytest.approx(p_mkt if side_index == 0 else 1 - p_mkt)
-            assert row.algo_a_value_score == pytest.approx(result.score_a[i, side_index])
-            assert row.algo_b_value_score == pytest.approx(result.score_b[i, side_index])
-    assert result.fits[0].reliability == pytest.approx(_reliability_of(live))
-
-
-def _reliability_of(live: dict[tuple[str, str], ValueScore]) -> dict[str, float]:
-    out = {"prop": 0.0}
-    for (oid, _kind), row in live.items():
-        mtype = "moneyline" if "-ml-" in oid else ("spread" if "-spread-" in oid else "total")
-        out[mtype] = row.algo_b_components["reliability"]
-    return out
-
-
-async def test_closing_line_value_is_the_fair_close_at_the_taken_line_minus_one_over_odds(
-    session, three
-):
-    data = await backtest.load_backtest_data(session)
-    result = backtest.run_backtest(data)
-    assert result.clv.shape == (result.game.size, 2)
-    opens = np.flatnonzero((result.kind == "open") & (result.market_type == "spread"))
-    moved = 0
-    for i in opens[:200]:
-        j = np.flatnonzero(
-            (result.game == result.game[i])
-            & (result.market_type == "spread")
-            & (result.kind == "close")
-        )[0]
-        sd = next(f for f in result.fits if f.season == result.season[i]).params["sd_margin"]
-        # both lines at -110/-110 (fair 50/50): home taken at L_o, market closes at L_c, so
-        # home's fair closing chance at L_o is Phi((L_o - L_c) / sd); the bettor paid 1/odds
-        assert tuple(result.odds[i]) == pytest.approx((1 + 100 / 110, 1 + 100 / 110))
-        p_home = 0.5 * (1 + math.erf((result.line[i] - result.line[j]) / sd / math.sqrt(2)))
-        assert result.clv[i, 0] == pytest.approx(p_home - 1 / result.odds[i, 0], abs=1e-9)
-        assert result.clv[i, 1] == pytest.approx((1 - p_home) - 1 / result.odds[i, 1], abs=1e-9)
-        moved += result.line[i] != result.line[j]
-    assert moved > 50
-    # a bet at the closing price beats nothing and paid the margin: fair p minus 1/odds < 0
-    close = np.flatnonzero(result.kind == "close")
-    fair = result.p_market[close, result.method_index]
-    assert result.clv[close, 0] == pytest.approx(fair - 1 / result.odds[close, 0])
-    assert result.clv[close, 1] == pytest.approx((1 - fair) - 1 / result.odds[close, 1])
-    assert np.all(result.clv[close] < 0)
-
-
-async def test_an_unknown_season_is_refused(session, three):
+    assert before.fits[0] == after.fits[0]  # 2032's fit saw nothing of 2032
     with pytest.raises(LookupError, match="2031"):
-        await _run(session, seasons=[2031])  # the first season only trains
-    with pytest.raises(LookupError, match="2040"):
-        await _run(session, seasons=[2040])
+        backtest.run_backtest(data, seasons=[2031])  # its first season only trains
 
 
-async def test_a_later_season_imported_afterwards_is_picked_up(session, settings):
-    data = synthetic_seasons(seasons=3, days_per_season=DAYS)
-    header, *rows = data.csv_text.splitlines()
-    early = [r for r in rows if not r.startswith("2032-33")]
-    late = [r for r in rows if r.startswith("2032-33")]
-    parse = parse_nba_text
-    await import_parsed(session, parse("\n".join([header, *early]) + "\n", name="a.csv"), settings)
-    fp1 = await backtest.data_fingerprint(session)
-    first = await _run(session)
-    assert first.seasons == [2032] and fp1.seasons == (2032,)
-    await import_parsed(session, parse("\n".join([header, *late]) + "\n", name="b.csv"), settings)
-    fp2 = await backtest.data_fingerprint(session)
-    second = await _run(session)
-    assert second.seasons == [2032, 2033] and fp2.seasons == (2032, 2033)
-    assert fp1.digest != fp2.digest
-    s = second.season == 2032
-    np.testing.assert_array_equal(first.p_true, second.p_true[s])  # the past did not move
-
-
-async def test_the_fingerprint_changes_with_a_result_or_a_price_and_only_then(session, three):
-    fp = await backtest.data_fingerprint(session)
-    assert await backtest.data_fingerprint(session) == fp
-    gid = (await session.execute(select(Game.id).limit(1))).scalar_one()
-    await session.execute(update(Game).where(Game.id == gid).values(home_score=Game.home_score + 1))
-    fp2 = await backtest.data_fingerprint(session)
-    assert fp2.digest != fp.digest
-    sid = (await session.execute(select(OddsSnapshot.id).limit(1))).scalar_one()
-    await session.execute(
-        update(OddsSnapshot).where(OddsSnapshot.id == sid).values(odds_decimal=1.95)
-    )
-    assert (await backtest.data_fingerprint(session)).digest != fp2.digest
+# ---- the command -----------------------------------------------------------------------------
 
 
 def _cli_database(tmp_path: Path) -> str:
     url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
-    settings = make_settings(url)
-    migrations.upgrade(settings)
-
-    async def load() -> None:
-        engine = create_engine(settings)
-        try:
-            async with create_sessionmaker(engine)() as session, session.begin():
-                await import_synthetic(
-                    session, settings, synthetic_seasons(seasons=3, days_per_season=DAYS)
-                )
-        finally:
-            await engine.dispose()
-
-    asyncio.run(load())
+    migrations.upgrade(make_settings(url))
+    asyncio.run(fill(url, days_per_season=8))
     return url
 
 
-def test_cli_backtest_prints_tables_and_writes_json(tmp_path: Path):
+async def _stored(url: str) -> list[tuple[str, list[int]]]:
+    engine: AsyncEngine = create_engine(make_settings(url))
+    try:
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                select(EvaluationReport.status, EvaluationReport.seasons).where(
+                    EvaluationReport.status == "ready"
+                )
+            )
+            return [(s, list(x)) for s, x in rows.all()]
+    finally:
+        await engine.dispose()
+
+
+def test_cli_backtest_writes_the_report_operators_read(tmp_path: Path):
     from edgelab.cli import app
 
     url = _cli_database(tmp_path)
     out = tmp_path / "report" / "bt.json"
-    env = {"EDGELAB_DATABASE_URL": url, "EDGELAB_LOG_LEVEL": "WARNING", "COLUMNS": "200"}
+    env = {"EDGELAB_DATABASE_URL": url, "EDGELAB_LOG_LEVEL": "WARNING", "COLUMNS": "220"}
     runner = CliRunner()
-    r = runner.invoke(
-        app,
-        ["backtest", "--seasons", "2032-2033", "--json", str(out), "--bootstrap", "200"],
-        env=env,
-    )
+    args = ["backtest", "--seasons", "2032-2033", "--json", str(out), "--bootstrap", "200"]
+    r = runner.invoke(app, args, env=env)
     assert r.exit_code == 0, r.output
     report = json.loads(out.read_text())
-    assert report["seasons"] == [2032, 2033] and report["algorithms"] == ["a", "b"]
-    top = report["by_season"]["2033"]["all"]
-    for key in ("p_true", "market_close"):
-        assert {"n", "brier", "log_loss", "ece"} <= set(top[key]) and top[key]["n"] > 0
-    assert [row["season"] for row in report["table"]] == [2032, 2033, "all"]
-    assert "Brier score" in r.output and "2033" in r.output
+    assert set(report["seasons"]) == {"2032", "2033"}
+    for year in ("2032", "2033"):
+        for mtype in ("moneyline", "spread", "total"):
+            for forecast in ("p_true", "consensus"):
+                scores = report["seasons"][year][mtype][forecast]
+                assert scores["n"] > 0 and 0 < scores["brier"] < 0.3 and scores["log_loss"] > 0
+    assert report["bets"] and all(set(b) >= BET_FIELDS for b in report["bets"])
+    assert {b["season"] for b in report["bets"]} == {2032, 2033}
+    assert "Brier score" in r.output and "2032-33, spreads and totals" in r.output
+    assert asyncio.run(_stored(url)) == []  # some seasons only: not the served report
 
-    only_a = runner.invoke(
-        app, ["backtest", "--algorithms", "a", "--json", str(out), "--bootstrap", "100"], env=env
-    )
-    assert only_a.exit_code == 0, only_a.output
-    report = json.loads(out.read_text())
-    assert set(report["by_season"]["all"]["all"]["algorithms"]) == {"a"}
+    whole = runner.invoke(app, ["backtest", "--bootstrap", "100"], env=env)
+    assert whole.exit_code == 0, whole.output
+    assert asyncio.run(_stored(url)) == [("ready", [2031, 2032, 2033])]
 
-    bad = runner.invoke(app, ["backtest", "--seasons", "2031"], env=env)
+    bad = runner.invoke(app, ["backtest", "--seasons", "2040"], env=env)
     assert bad.exit_code == 1 and "cannot be evaluated" in bad.output
     assert runner.invoke(app, ["backtest", "--seasons", "twenty"], env=env).exit_code == 2
     assert runner.invoke(app, ["backtest", "--algorithms", "c"], env=env).exit_code == 2
 
 
 def test_season_ranges_are_parsed():
-    from edgelab.betting.commands import parse_seasons as _parse_seasons
+    from edgelab.betting.commands import parse_seasons
 
-    assert _parse_seasons("2009-2011,2015") == [2009, 2010, 2011, 2015]
-    assert _parse_seasons(None) is None
+    assert parse_seasons("2009-2011,2015") == [2009, 2010, 2011, 2015]
+    assert parse_seasons(None) is None
+
+
+async def test_stored_reports_are_kept_three_deep(session, settings):
+    for _ in range(4):
+        await jobs.compute_and_store(session, settings)
+        await session.execute(
+            update(Game)
+            .where(Game.id == (await session.execute(select(Game.id).limit(1))).scalar_one())
+            .values(home_score=Game.home_score + 1)
+        )
+    n = await session.scalar(select(func.count()).select_from(EvaluationReport))
+    assert n == jobs.KEEP_REPORTS

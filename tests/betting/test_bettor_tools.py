@@ -24,8 +24,10 @@ from edgelab.betting.markets.models import ValueScore
 from edgelab.betting.markets.slate import score_slate
 from edgelab.betting.odds import ids
 from edgelab.betting.odds.live import ingest_live_odds
-from edgelab.betting.odds.models import Game, OddsSnapshot
+from edgelab.betting.odds.models import OddsSnapshot
+from edgelab.betting.pricing.consensus import devig_two_way
 from edgelab.core.auth import issue_access_token
+from edgelab.core.clock import ManualClock
 from edgelab.core.settings import Settings
 from tests.betting.factories import import_synthetic, synthetic_seasons
 from tests.betting.fake_oddsapi import FakeOddsApi
@@ -34,7 +36,7 @@ from tests.fixtures.slate import shared_slate
 
 LIVE_DATE = dt.date(2025, 2, 5)  # 19:40 in New York on the 5th is 00:40 UTC on the 6th
 BOS_NYK = ids.game_id(LIVE_DATE, "BOS", "NYK")
-LOSER_NOTE = "The model expects this side to lose more often than not"
+LOSER_NOTE = "The market expects this side to lose more often than not"
 
 
 @pytest.fixture
@@ -94,9 +96,10 @@ async def _paid_headers(session: AsyncSession, settings: Settings) -> dict[str, 
 
 
 async def _best_b_market(client: httpx.AsyncClient, headers: dict[str, str], date: str) -> str:
-    rows = (await client.get(f"/markets?algorithm=b&limit=1&date={date}", headers=headers)).json()
-    top = rows["items"][0]
-    assert top["algo_b_value_score"] > 0  # a side with an edge after shrinking
+    """The top side by algorithm B among moneylines, spreads and totals (props are paid-only)."""
+    rows = (await client.get(f"/markets?algorithm=b&limit=200&date={date}", headers=headers)).json()
+    top = next(r for r in rows["items"] if r["market_type"] != "prop")
+    assert top["raw_edge"] > 0  # a side with value at the fair price
     return str(top["market_id"])
 
 
@@ -106,7 +109,7 @@ async def _best_b_market(client: httpx.AsyncClient, headers: dict[str, str], dat
     indirect=True,
     ids=["quarter-kelly-capped", "half-kelly-uncapped"],
 )
-async def test_the_stake_suggestion_is_fractional_kelly_on_algorithm_b_shrunk_p(
+async def test_the_stake_suggestion_is_fractional_kelly_on_the_fair_probability(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings, slate
 ) -> None:
     headers = await _paid_headers(session, settings)
@@ -124,9 +127,9 @@ async def test_the_stake_suggestion_is_fractional_kelly_on_algorithm_b_shrunk_p(
     uncapped = settings.kelly_fraction * full
     assert k["suggested_stake"] == pytest.approx(min(uncapped, settings.kelly_max_stake))
     assert k["capped"] is (uncapped > settings.kelly_max_stake)
-    # algorithm B's score stakes a quarter Kelly on the same p: the suggestion scales with it
-    stake_b = bet["algo_b_components"]["stake_fraction"]
-    assert uncapped == pytest.approx(stake_b * settings.kelly_fraction / 0.25)
+    # p given no push: the fair probability of a win over that of a decided bet
+    push = bet["algo_b_components"]["p_push"]
+    assert p == pytest.approx(bet["p_true"] / (1 - push))
     assert f"{d:.2f}" in k["explanation"]
 
 
@@ -258,40 +261,31 @@ async def _scores(session: AsyncSession, outcome_id: str) -> dict[str, ValueScor
     return {r.bookmaker: r for r in rows.scalars()}
 
 
-async def test_p_market_averages_the_sharp_books_fair_prices_and_ignores_the_rest(
+def _devigged(home: float, away: float) -> float:
+    """A book's fair probability of the home side, odds-ratio de-vig (the model's method)."""
+    return float(devig_two_way(home, away, "odds_ratio"))
+
+
+async def test_the_fair_price_is_the_books_consensus_and_the_best_price_is_named(
     session: AsyncSession, live_settings: Settings, server
 ) -> None:
     await import_synthetic(session, live_settings, synthetic_seasons(seasons=1, days_per_season=10))
     await _ingest(session, live_settings, server, MULTI_BOOK)
     await score_slate(session, live_settings, LIVE_DATE)
-    home = await _scores(session, ids.outcome_id(BOS_NYK, "moneyline", "home"))
-    sharp = (_fair(1.80, 2.10) + _fair(1.83, 2.05)) / 2
-    # DraftKings at 21:10: pinnacle (21:00) and lowvig (21:05) quote before it; DraftKings and
-    # FanDuel are not sharp and do not move p_market
-    dk = home["draftkings"]
-    assert dk.p_market == pytest.approx(sharp, abs=1e-12)
-    assert dk.model_components["consensus_books"] == ["pinnacle", "lowvig"]
-    assert dk.raw_edge == pytest.approx(dk.p_true * 1.70 - 1)  # the edge is at its own price
-    # at pinnacle's own time nothing else is quoted yet: its own fair price alone
-    assert home["pinnacle"].p_market == pytest.approx(_fair(1.80, 2.10), abs=1e-12)
-    assert home["pinnacle"].model_components["consensus_books"] == ["pinnacle"]
-    # best price at 21:10: the latest quote of each book so far (FanDuel not yet)
-    assert dk.model_components["best_price"] == {"odds": 1.83, "bookmaker": "lowvig"}
-    assert home["fanduel"].model_components["best_price"] == {"odds": 1.95, "bookmaker": "fanduel"}
-    away = await _scores(session, ids.outcome_id(BOS_NYK, "moneyline", "away"))
-    assert away["fanduel"].p_market == pytest.approx(1 - sharp, abs=1e-12)
-    assert away["fanduel"].model_components["best_price"] == {
-        "odds": 2.30,
-        "bookmaker": "draftkings",
-    }
-    # spreads: lowvig quotes -6.5, not the -5.5 DraftKings offers: only pinnacle's price counts
-    spread = await _scores(session, ids.outcome_id(BOS_NYK, "spread", "home"))
-    assert spread["draftkings"].model_components["consensus_books"] == ["pinnacle"]
-    assert spread["draftkings"].p_market == pytest.approx(0.5, abs=1e-12)
-    assert spread["draftkings"].model_components["best_price"] == {
-        "odds": 1.95,
-        "bookmaker": "pinnacle",
-    }
+    home = await _current(session, ids.outcome_id(BOS_NYK, "moneyline", "home"))
+    # moneylines: the median of the four books' fair prices (two middle ones averaged)
+    fair = sorted(_devigged(h, a) for h, a in ((1.80, 2.10), (1.83, 2.05), (1.70, 2.30),
+                                              (1.95, 1.95)))  # fmt: skip
+    assert home.p_market == pytest.approx((fair[1] + fair[2]) / 2, abs=1e-9)
+    assert home.model_components["consensus_books"] == sorted(
+        ["pinnacle", "lowvig", "draftkings", "fanduel"]
+    )
+    # the best price for a side is the highest one at the fair price: FanDuel's 1.95 for home
+    assert (home.bookmaker, home.odds_decimal) == ("fanduel", 1.95)
+    assert home.raw_edge == pytest.approx(home.p_true * 1.95 - 1)
+    away = await _current(session, ids.outcome_id(BOS_NYK, "moneyline", "away"))
+    assert (away.bookmaker, away.odds_decimal) == ("draftkings", 2.30)
+    assert away.p_market == pytest.approx(1 - home.p_market)
 
 
 async def test_bet_and_markets_show_the_best_price_and_the_books_behind_p_market(
@@ -303,47 +297,46 @@ async def test_bet_and_markets_show_the_best_price_and_the_books_behind_p_market
     headers = await _paid_headers(session, live_settings)
     oid = ids.outcome_id(BOS_NYK, "moneyline", "home")
     bet = (await client.get(f"/bet/{oid}", headers=headers)).json()
-    assert bet["bookmaker"] == "fanduel"  # the latest quote is the current row
-    assert bet["best_price"] == {"odds": 1.95, "bookmaker": "fanduel"}
-    assert bet["p_market_books"] == ["pinnacle", "lowvig"]
-    assert bet["p_market"] == pytest.approx((_fair(1.80, 2.10) + _fair(1.83, 2.05)) / 2)
+    assert bet["bookmaker"] == "fanduel" and bet["odds_decimal"] == 1.95
+    assert bet["best_price"] == {"odds": 1.95, "bookmaker": "fanduel", "line": None}
+    assert set(bet["p_market_books"]) == {"pinnacle", "lowvig", "draftkings", "fanduel"}
     assert "consensus_books" not in bet["model"]["components"]
     rows = (
         await client.get(f"/markets?limit=200&date={LIVE_DATE.isoformat()}", headers=headers)
     ).json()["items"]
     by_id = {r["market_id"]: r for r in rows}
     away = by_id[ids.outcome_id(BOS_NYK, "moneyline", "away")]
-    assert away["best_price"] == {"odds": 2.30, "bookmaker": "draftkings"}
-    assert away["odds_decimal"] == 1.95  # FanDuel's own, the latest quote
+    assert away["best_price"] == {"odds": 2.30, "bookmaker": "draftkings", "line": None}
+    assert away["odds_decimal"] == 2.30 and away["books"] == 4
 
 
-async def test_without_a_sharp_book_p_market_is_the_own_book_de_vigged(
+async def test_the_sharp_books_pull_the_spread_consensus_toward_their_number(
     session: AsyncSession, live_settings: Settings, server
 ) -> None:
-    """The fixture's books are DraftKings, FanDuel and BetMGM: none is sharp."""
+    """Pinnacle (-5.5) and LowVig (-6.5) are sharp; DraftKings and FanDuel hang -5.5. Weighted
+    up, the sharp books say Boston by about 6: Boston -5.5 covers more often than the plain
+    average of the four books says."""
     await import_synthetic(session, live_settings, synthetic_seasons(seasons=1, days_per_season=10))
-    await _ingest(session, live_settings, server)
-    game = (
-        await session.execute(select(Game).where(Game.external_id.is_not(None)).limit(1))
-    ).scalar_one()
-    await score_slate(session, live_settings, game.game_date)
-    rows = list(
-        (
-            await session.execute(
-                select(ValueScore, OddsSnapshot)
-                .join(OddsSnapshot, OddsSnapshot.id == ValueScore.snapshot_id)
-                .where(ValueScore.outcome_id.like(f"{game.id}-ml-%"))
-            )
-        ).all()
+    await _ingest(session, live_settings, server, MULTI_BOOK)
+    oid = ids.outcome_id(BOS_NYK, "spread", "home")
+    await score_slate(session, live_settings, LIVE_DATE)
+    sharp = await _current(session, oid)
+    plain_settings = live_settings.model_copy(update={"sharp_books": []})
+    await score_slate(session, plain_settings, LIVE_DATE)
+    plain = await _current(session, oid)
+    assert sharp.line == plain.line == -5.5  # the best number for Boston is -5.5
+    assert sharp.model_components["expected_margin_home"] is not None
+    assert sharp.algo_b_components["fair"] > plain.algo_b_components["fair"] > 5.5
+    assert sharp.p_market > plain.p_market
+
+
+async def _current(session: AsyncSession, outcome_id: str) -> ValueScore:
+    row = await session.execute(
+        select(ValueScore).where(
+            ValueScore.outcome_id == outcome_id, ValueScore.is_current.is_(True)
+        )
     )
-    assert rows
-    price = {(s.outcome_id.rsplit("-", 1)[1], s.bookmaker): s.odds_decimal for _v, s in rows}
-    for score, snap in rows:
-        side = snap.outcome_id.rsplit("-", 1)[1]
-        other = "away" if side == "home" else "home"
-        assert score.model_components["consensus_books"] == [snap.bookmaker]
-        fair = _fair(snap.odds_decimal, price[(other, snap.bookmaker)])
-        assert score.p_market == pytest.approx(fair, abs=1e-12)
+    return row.scalar_one()
 
 
 async def test_single_book_history_scores_the_same_whatever_the_sharp_list(
@@ -354,6 +347,7 @@ async def test_single_book_history_scores_the_same_whatever_the_sharp_list(
     before = {
         (r.outcome_id, r.odds_kind): r
         for r in (await session.execute(select(ValueScore))).scalars()
+        if r.model_components["consensus_books"] == ["sbr"]  # the moments one book prices
     }
     frozen = {
         k: (r.p_market, r.algo_a_value_score, r.algo_b_value_score, r.p_market_methods)
@@ -372,6 +366,7 @@ async def test_single_book_history_scores_the_same_whatever_the_sharp_list(
                 r.p_market_methods,
             )
             for r in (await session.execute(select(ValueScore))).scalars()
+            if r.model_components["consensus_books"] == ["sbr"]
         }
         assert after == frozen
     snaps = {s.id: s for s in (await session.execute(select(OddsSnapshot))).scalars()}
@@ -381,11 +376,11 @@ async def test_single_book_history_scores_the_same_whatever_the_sharp_list(
     for (oid, kind), r in before.items():
         market, side = oid.rsplit("-", 1)
         other = {"home": "away", "away": "home", "over": "under", "under": "over"}[side]
-        if (f"{market}-{other}", kind) not in pair:
-            continue
-        fair = _fair(pair[(oid, kind)], pair[(f"{market}-{other}", kind)])
+        if "-ml-" not in oid or (f"{market}-{other}", kind) not in pair:
+            continue  # moneylines: no push, so p_market is exactly the book's fair price
+        fair = _devigged(pair[(oid, kind)], pair[(f"{market}-{other}", kind)])
         assert r.p_market == pytest.approx(fair, abs=1e-12)
-        assert r.model_components["consensus_books"] == [book]
+        assert r.raw_edge < 0  # against itself a book offers no value: its margin is all
 
 
 # --- the whole line path is kept -------------------------------------------------------------
@@ -396,8 +391,13 @@ def _pinnacle_only(at: str, home: float, away: float) -> list[dict[str, Any]]:
 
 
 async def test_every_fetched_price_is_kept_and_history_shows_the_whole_path(
-    client: httpx.AsyncClient, session: AsyncSession, live_settings: Settings, server
+    client: httpx.AsyncClient,
+    session: AsyncSession,
+    live_settings: Settings,
+    server,
+    manual_clock: ManualClock,
 ) -> None:
+    manual_clock.set(dt.datetime(2025, 2, 5, 22, 0, tzinfo=dt.UTC))  # fetched before tip-off
     await import_synthetic(session, live_settings, synthetic_seasons(seasons=1, days_per_season=10))
     oid = ids.outcome_id(BOS_NYK, "moneyline", "home")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
@@ -11,7 +12,11 @@ from hypothesis import strategies as st
 from sklearn.calibration import calibration_curve
 from sklearn.metrics import log_loss as sk_log_loss
 
+from edgelab.betting.evaluation import baselines, settle
 from edgelab.betting.evaluation import metrics as ev
+from edgelab.betting.evaluation.engine import QuoteArrays, consensus_of, quote_arrays
+from edgelab.betting.markets.quotes import BookQuote, MarketMoment
+from edgelab.betting.pricing.moments import price_moments
 
 
 def _phi(x: float) -> float:
@@ -228,3 +233,121 @@ def test_an_empty_sample_has_no_interval():
         np.zeros((1, 0)), np.zeros((1, 0)), np.zeros(0, dtype=np.int64), n_boot=10
     )
     assert math.isnan(points[0]) and ev.percentile_interval(draws[:, 0]) == ev.Interval(None, None)
+
+
+# ---- what a bet earned and how it compared with the close (`settle`) -------------------------
+
+D110 = 1 + 100 / 110  # -110
+
+
+def test_a_home_spread_bet_taken_two_points_better_than_the_close_gains_two_points():
+    # home -4.5 taken (X line 4.5), the market closed at home -6.5 (X 6.5), both at -110
+    side, x_taken, x_close = np.array([0]), np.array([4.5]), np.array([6.5])
+    points, with_price = settle.line_clv(
+        side, x_taken, np.array([D110]), x_close, np.array([12.27])
+    )
+    assert points[0] == pytest.approx(2.0) and with_price[0] == pytest.approx(2.0)
+    # the away side of the same market, taken at +4.5, lost the same two points
+    points, _ = settle.line_clv(
+        np.array([1]), x_taken, np.array([D110]), x_close, np.array([12.27])
+    )
+    assert points[0] == pytest.approx(-2.0)
+
+
+def test_a_better_price_is_worth_points_at_the_lines_density():
+    # -105 at the closing number: (1/1.9091 - 1/1.9524) / phi(0)/sigma  (sigma 12.27)
+    d = 1 + 100 / 105
+    _, with_price = settle.line_clv(
+        np.array([1]), np.array([221.5]), np.array([d]), np.array([221.5]), np.array([18.74])
+    )
+    density = 1 / (math.sqrt(2 * math.pi) * 18.74)
+    assert with_price[0] == pytest.approx((1 / D110 - 1 / d) / density)
+    assert 0.2 < with_price[0] < 0.6
+
+
+def test_an_over_wins_above_the_line_pushes_on_it_and_settles_flat_stakes():
+    side = np.array([0, 0, 0, 1, 1])
+    line = np.array([220.5, 221.0, 221.0, 221.0, 221.0])
+    x = np.array([221.0, 221.0, 230.0, 230.0, np.nan])
+    won = settle.line_won(side, line, x)
+    np.testing.assert_array_equal(won, [1.0, np.nan, 1.0, 0.0, np.nan])
+    profit = settle.profit(won, np.full(5, 1.9), np.isfinite(x))
+    np.testing.assert_allclose(profit, [0.9, 0.0, 0.9, -1.0, np.nan])
+
+
+def test_moneyline_clv_is_the_closing_fair_price_times_the_odds_taken():
+    # away taken at 2.30; the close de-vigs to 58% home: 0.42 x 2.30 - 1 = -3.4%
+    clv = settle.moneyline_clv(np.array([1, 0]), np.array([2.30, 1.80]), np.array([0.58, 0.58]))
+    np.testing.assert_allclose(clv, [0.42 * 2.30 - 1, 0.58 * 1.80 - 1])
+    won = settle.moneyline_won(np.array([0, 1]), np.array([3.0, 3.0]))
+    np.testing.assert_array_equal(won, [1.0, 0.0])
+
+
+# ---- the baselines ----------------------------------------------------------------------------
+
+
+def _quotes(x: list[list[float]], over: list[list[float]], under: list[list[float]]):
+    return QuoteArrays(
+        [f"b{j}" for j in range(len(x[0]))],
+        np.array(x, float),
+        np.array(over, float),
+        np.array(under, float),
+    )
+
+
+def test_line_shopping_takes_the_number_a_point_better_than_the_median_book():
+    nan = np.nan
+    q = _quotes(
+        [[4.5, 4.5, 4.5, 3.0], [4.5, 4.5, 5.5, nan], [4.5, 4.5, 3.0, nan]],
+        [[D110, D110, D110, 1.95], [D110] * 3 + [nan], [D110, D110, 1.70, nan]],
+        [[D110] * 4, [D110] * 3 + [nan], [D110] * 3 + [nan]],
+    )
+    bets = baselines.line_shopping(q)
+    # market 0: the over (home) at 3.0, 1.5 better than 4.5; market 1: a point short of 1.5?
+    # 5.5 is exactly one point better for the under; market 2: 3.0 is priced 1.70 (< 1.80)
+    assert list(zip(bets.row, bets.side, bets.x_line, bets.book, strict=True)) == [
+        (0, 0, 3.0, 3),
+        (1, 1, 5.5, 2),
+    ]
+
+
+def test_kaunitz_bets_a_price_above_the_consensus_of_the_books():
+    # over: three books at 2.00, one at 2.30: consensus 1/mean = 0.482; under: 1.80 x3, 1.70
+    q = _quotes([[np.nan] * 4], [[2.0, 2.0, 2.0, 2.3]], [[1.8, 1.8, 1.8, 1.7]])
+    at_zero = baselines.kaunitz_moneyline(q, 0.0)  # any best price above the mean: both sides
+    assert sorted(zip(at_zero.side, at_zero.odds, at_zero.book, strict=True)) == [
+        (0, 2.3, 3),
+        (1, 1.8, 0),
+    ]
+    # alpha 0.02: 2.30 > 1/(0.482 - 0.02) = 2.165, but 1.80 < 1/(0.563 - 0.02) = 1.84
+    edge = baselines.kaunitz_moneyline(q, 0.02)
+    assert list(zip(edge.side, edge.odds, strict=True)) == [(0, 2.3)]
+    assert baselines.kaunitz_moneyline(q, 0.05).row.size == 0  # 1/(0.482 - 0.05) = 2.31
+
+
+# ---- the close's consensus, vectorised, is the slate's ----------------------------------------
+
+
+@pytest.mark.parametrize("market_type", ["moneyline", "spread", "total"])
+def test_the_vectorised_consensus_is_what_the_slate_prices(market_type):
+    rng = np.random.default_rng(3)
+    books = ("lowvig", "betonlineag", "draftkings", "fanduel", "betrivers", "unibet_us", "betfair")
+    at = dt.datetime(2030, 1, 1, 12, tzinfo=dt.UTC)
+    moments = []
+    for k in range(60):
+        quotes = []
+        for j, book in enumerate(books):
+            if rng.random() < 0.25:
+                continue
+            line = None if market_type == "moneyline" else float(rng.choice([-4.5, -4.0, 3.5]))
+            if market_type == "total":
+                line = 221.5 + float(rng.choice([-1.0, 0.0, 0.5]))
+            d1, d2 = 1.6 + rng.random(), 1.6 + rng.random()
+            quotes.append(BookQuote(f"m{k}", market_type, book, "live", at, line, d1, d2, j, j))
+        moments.append(MarketMoment(f"m{k}", market_type, "pre", at, tuple(quotes)))
+    sharp = frozenset({"lowvig", "betonlineag"})
+    slate = [
+        p.fair if p else np.nan for p in price_moments([m.to_moment() for m in moments], sharp)
+    ]
+    fast = consensus_of(quote_arrays(moments, market_type), market_type, sharp)
+    np.testing.assert_allclose(fast, slate, rtol=1e-12, atol=1e-12)

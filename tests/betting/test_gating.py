@@ -158,34 +158,15 @@ async def gslate(session: AsyncSession, settings: Settings, seasons: SyntheticSe
     await _live_score(
         session, fresh_only, outcome_id=f, at=now - 3 * minutes, odds=2.2, current=True
     )
-    await session.execute(
-        update(ValueScore).where(ValueScore.outcome_id == t).values(calc_time=now - 2 * minutes)
-    )
+    too_new_rows = (
+        await session.execute(select(ValueScore).where(ValueScore.outcome_id == t))
+    ).scalars()
+    for k, row in enumerate(sorted(too_new_rows, key=lambda r: r.calc_time)):
+        row.calc_time = now - 2 * minutes - dt.timedelta(seconds=len(rows) - k)  # all recent
+    await session.flush()
 
-    game_id = (
-        await session.execute(
-            select(Market.game_id).join(Outcome).where(Outcome.id == moved.outcome_id)
-        )
-    ).scalar_one()
-    session.add(Market(id=f"{game_id}-prop-points-x", game_id=game_id, market_type="prop"))
-    prop_id = f"{game_id}-prop-points-x-over"
-    session.add(
-        Outcome(id=prop_id, market_id=f"{game_id}-prop-points-x", side="over", label="X over 20.5")
-    )
-    await session.flush()
-    template = await _current(session, "total", 1)
-    snap = OddsSnapshot(
-        outcome_id=prop_id,
-        bookmaker="livebook",
-        kind="open",
-        captured_at=template.calc_time,
-        odds_decimal=1.9,
-        line=20.5,
-        source="test",
-    )
-    session.add(snap)
-    await session.flush()
-    session.add(_clone(template, outcome_id=prop_id, snapshot_id=snap.id, is_current=True))
+    prop = await _current(session, "prop", 0)  # a real props market, scored from 4 books
+    prop_id = prop.outcome_id
     await session.commit()
     return Slate(data.last_date.isoformat(), m, f, t, prop_id, now)
 
@@ -210,6 +191,10 @@ async def _markets(
     return body
 
 
+def now_age(gslate: Slate, row: dict[str, Any]) -> dt.timedelta:
+    return gslate.now - dt.datetime.fromisoformat(row["calc_time"])
+
+
 def _by_id(body: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {row["market_id"]: row for row in body["items"]}
 
@@ -230,11 +215,14 @@ async def test_free_callers_see_odds_as_of_15_minutes_ago_and_paid_in_real_time(
     assert (moved["odds_kind"], moved["odds_decimal"]) == ("live", 2.6 if paid else 2.4)
     age = gslate.now - dt.datetime.fromisoformat(moved["calc_time"])
     assert age < dt.timedelta(minutes=15) if paid else age >= dt.timedelta(minutes=15)
-    # a market whose only new price is 3 minutes old shows its opening line to free callers
-    assert rows[gslate.fresh_only]["odds_kind"] == ("live" if paid else "open")
+    # a market whose only new price is 3 minutes old shows its earlier price to free callers
+    fresh = rows[gslate.fresh_only]
+    assert (fresh["odds_decimal"] == 2.2) is paid
+    assert (now_age(gslate, fresh) < dt.timedelta(minutes=15)) is paid
     # a market whose every score is 2 minutes old is not in the free view yet
     assert (gslate.too_new in rows) is paid
-    assert body["total"] == len(rows) == (48 + 1 if paid else 48 - 1)
+    sides, prop_sides = 8 * 6, 8 * 2  # 8 games: moneyline, spread, total; a prop market each
+    assert body["total"] == len(rows) == (sides + prop_sides if paid else sides - 1)
 
     bet = (await client.get(f"/bet/{gslate.moved}", headers=callers[who])).json()
     assert (bet["odds_decimal"], bet["odds_delay_minutes"]) == ((2.6, 0) if paid else (2.4, 15))
@@ -252,7 +240,8 @@ async def test_on_old_odds_the_free_view_shows_what_the_paid_view_shows(
     free = _by_id(await _markets(client, callers["free"], f"date={gslate.date}&algorithm=a"))
     paid = _by_id(await _markets(client, callers["paid"], f"date={gslate.date}&algorithm=a"))
     changed = {gslate.moved, gslate.fresh_only, gslate.too_new, gslate.prop}
-    assert set(free) == set(paid) - {gslate.too_new, gslate.prop}
+    props = {m for m, row in paid.items() if row["market_type"] == "prop"}
+    assert set(free) == set(paid) - {gslate.too_new} - props
     for market_id in set(free) - changed:
         assert {k: v for k, v in free[market_id].items() if k not in GATED_ROW} == {
             k: v for k, v in paid[market_id].items() if k not in GATED_ROW
@@ -319,7 +308,7 @@ async def test_confidence_and_market_quality_are_paid_fields(
         value = bet[top][inner] if inner else bet[top]
         assert (value is not None) is paid, name
     if paid:
-        assert "reliability" in bet["algo_b"]["components"]
+        assert {"ev", "se_ev", "tau"} <= set(bet["algo_b"]["components"])
         assert bet["algo_a"]["confidence"] == bet["algo_a_confidence"]
 
 
@@ -354,15 +343,19 @@ async def test_props_markets_are_paid(
     assert any("Props markets are for paid subscribers" in n for n in body["notes"]) is not paid
 
     only_props = await client.get(f"/markets?market_type=prop&date={gslate.date}", headers=headers)
+    props_route = await client.get(f"/markets/props?date={gslate.date}", headers=headers)
     detail = await client.get(f"/bet/{gslate.prop}", headers=headers)
     history = await client.get(f"/bet/{gslate.prop}/history", headers=headers)
     if paid:
         assert only_props.status_code == 200
-        assert [row["market_id"] for row in only_props.json()["items"]] == [gslate.prop]
+        rows = only_props.json()["items"]
+        assert gslate.prop in [row["market_id"] for row in rows]
+        assert {row["market_type"] for row in rows} == {"prop"} and len(rows) == 8 * 2
+        assert props_route.status_code == 200 and props_route.json()["items"] == rows
         assert detail.status_code == 200 and detail.json()["market_type"] == "prop"
         assert history.status_code == 200
     else:
-        for r in (only_props, detail, history):
+        for r in (only_props, props_route, detail, history):
             assert r.status_code == 403
             assert r.json()["error"]["code"] == "paid_subscription_required"
 
@@ -381,7 +374,11 @@ async def test_score_history_is_paid(
     if who == "paid":
         assert body["view"] == "paid" and body["gated"] == []
         kinds = [p["odds_kind"] for p in body["points"]]
-        assert kinds == ["open", "close", "live", "live"]
+        # the opening line, the seven books' morning, the close, the two live prices
+        assert kinds[0] == "open" and "close" in kinds and kinds[-2:] == ["live", "live"]
+        assert [p["calc_time"] for p in body["points"]] == sorted(
+            p["calc_time"] for p in body["points"]
+        )
     else:
         assert body["view"] == "free" and body["gated"] == ["points"]
         assert body["points"] is None and any("paid subscribers" in n for n in body["notes"])

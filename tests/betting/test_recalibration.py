@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from edgelab.accounts.service import create_user
 from edgelab.app import create_app
 from edgelab.betting.markets.models import ValueScore
-from edgelab.betting.model import recalibration as rc
+from edgelab.betting.model import calibration
 from edgelab.betting.model.jobs import ModelJob
 from edgelab.betting.model.models import ModelFit
 from edgelab.betting.odds.models import Game
@@ -293,30 +293,42 @@ async def test_a_failing_job_is_recorded_leaves_no_scores_and_frees_the_slot(
     assert (await env.update_and_wait())["status"] == "succeeded"
 
 
+async def _evaluation(env: Env, path: str, headers: dict[str, str]) -> dict[str, Any]:
+    """The evaluation's answer once its report is computed (the first request enqueues it)."""
+    r = await env.client.get(path, headers=headers)
+    if r.status_code == 503:
+        await env.settle()
+        r = await env.client.get(path, headers=headers)
+    assert r.status_code == 200, r.text
+    body: dict[str, Any] = r.json()
+    return body
+
+
 async def test_the_evaluation_is_recomputed_after_a_model_update(env: Env):
     _uid, paid = await env.user(tier="paid")
-    first = (await env.client.get("/evaluation/compare?season=2033", headers=paid)).json()
-    job = await env.update_and_wait()
-    second = (await env.client.get("/evaluation/compare?season=2033", headers=paid)).json()
+    first = await _evaluation(env, "/evaluation/compare?season=2033", paid)
+    job = await env.update_and_wait()  # the job asks for a new report: it is computed too
+    second = await _evaluation(env, "/evaluation/compare?season=2033", paid)
     assert second["data_fingerprint"] != first["data_fingerprint"]
     assert second["data_fingerprint"].endswith(f"-m{job['job_id'][:8]}")
+    assert second["report"]["stale"] is False
 
 
 async def test_after_a_new_season_and_a_job_the_evaluation_covers_it(fresh_env: Env):
     env = fresh_env
     await env.import_seasons(**SEASONS)
     _uid, paid = await env.user(tier="paid")
-    before = await env.client.get("/evaluation/compare", headers=paid)
-    assert before.json()["seasons"] == [2032, 2033]
+    before = await _evaluation(env, "/evaluation/compare", paid)
+    assert before["seasons"] == [2031, 2032, 2033]
     await env.import_seasons(**{**SEASONS, "seasons": 4})  # the same three, and one more
     job = await env.update_and_wait()
     assert job["status"] == "succeeded" and job["metrics_after"]["seasons"] == [2034]
     assert job["calibration"]["fitted_on_seasons"] == [2032, 2033, 2034]
     assert not job["calibration"]["chosen_on_held_out"]  # chosen on 2033, measured on 2034
-    after = await env.client.get("/evaluation/compare", headers=paid)
-    assert after.json()["seasons"] == [2032, 2033, 2034]
-    one = await env.client.get("/evaluation/compare?season=2034", headers=paid)
-    assert one.status_code == 200 and one.json()["p_true"]["n"] > 0
+    after = await _evaluation(env, "/evaluation/compare", paid)
+    assert after["seasons"] == [2031, 2032, 2033, 2034] and not after["report"]["stale"]
+    one = await _evaluation(env, "/evaluation/compare?season=2034", paid)
+    assert one["markets"]["moneyline"]["p_true"]["n"] > 0
 
 
 # ---- the calibration map (pure) --------------------------------------------------------------
@@ -331,10 +343,10 @@ async def test_platt_wins_when_the_model_is_overconfident_on_the_logit_scale():
     q = expit(rng.normal(0, 0.8, 1400))  # the truth
     p = expit(2.0 * logit(q))  # a model twice as confident
     y = _bernoulli(rng, q)
-    method, scores = rc.choose_method(p[:400], y[:400], p[400:], y[400:], "auto")
+    method, scores = calibration.choose_method(p[:400], y[:400], p[400:], y[400:], "auto")
     assert method == "platt", scores
     assert scores["platt"]["log_loss"] < scores["none"]["log_loss"]
-    m = rc.fit_platt(p, y)
+    m = calibration.fit_platt(p, y)
     assert 0.4 < m.a < 0.6  # recovers the halving of the logit
 
 
@@ -343,7 +355,7 @@ async def test_isotonic_wins_when_the_truth_is_a_step_no_logistic_curve_fits():
     p = rng.random(6000)
     q = np.where(p < 0.5, 0.3, 0.7)  # flat on each half: a step at 0.5
     y = _bernoulli(rng, q)
-    method, scores = rc.choose_method(p[:4000], y[:4000], p[4000:], y[4000:], "auto")
+    method, scores = calibration.choose_method(p[:4000], y[:4000], p[4000:], y[4000:], "auto")
     assert method == "isotonic", scores
     assert scores["isotonic"]["brier"] < scores["platt"]["brier"]
 
@@ -353,11 +365,11 @@ async def test_a_fixed_method_setting_is_used_as_given():
     p = rng.random(1000)
     y = _bernoulli(rng, p)
     for setting in ("isotonic", "platt", "none"):
-        method, scores = rc.choose_method(p[:600], y[:600], p[600:], y[600:], setting)
+        method, scores = calibration.choose_method(p[:600], y[:600], p[600:], y[600:], setting)
         assert method == setting and set(scores) == {"none", setting}
 
 
-@pytest.mark.parametrize("fit", [rc.fit_isotonic, rc.fit_platt])
+@pytest.mark.parametrize("fit", [calibration.fit_isotonic, calibration.fit_platt])
 async def test_maps_are_monotone_and_stay_inside_zero_one(fit):
     rng = np.random.default_rng(4)
     p = rng.random(3000)
@@ -366,8 +378,8 @@ async def test_maps_are_monotone_and_stay_inside_zero_one(fit):
     grid = np.linspace(-0.5, 1.5, 2001)  # beyond [0, 1] too: clipped, never extrapolated
     out = m.apply(grid)
     assert np.all(np.diff(out) >= -1e-12)
-    assert out.min() >= rc.EPS and out.max() <= 1 - rc.EPS
-    back = rc.TypeMap.from_dict(m.to_dict())
+    assert out.min() >= calibration.EPS and out.max() <= 1 - calibration.EPS
+    back = calibration.TypeMap.from_dict(m.to_dict())
     np.testing.assert_allclose(back.apply(grid), out)
 
 
@@ -377,13 +389,17 @@ async def test_the_stored_isotonic_map_predicts_what_scikit_learn_predicts():
     rng = np.random.default_rng(5)
     p = rng.random(2000)
     y = _bernoulli(rng, p**1.5)
-    iso = IsotonicRegression(y_min=rc.EPS, y_max=1 - rc.EPS, out_of_bounds="clip").fit(p, y)
+    iso = IsotonicRegression(
+        y_min=calibration.EPS, y_max=1 - calibration.EPS, out_of_bounds="clip"
+    ).fit(p, y)
     grid = np.linspace(0, 1, 501)
-    np.testing.assert_allclose(rc.fit_isotonic(p, y).apply(grid), iso.predict(grid), atol=1e-6)
+    np.testing.assert_allclose(
+        calibration.fit_isotonic(p, y).apply(grid), iso.predict(grid), atol=1e-6
+    )
 
 
 async def test_the_two_sides_of_a_market_still_sum_to_one():
-    cal = rc.CalibrationMap({"spread": rc.TypeMap("platt", a=0.5, b=0.1)})
+    cal = calibration.CalibrationMap({"spread": calibration.TypeMap("platt", a=0.5, b=0.1)})
     p_home = np.array([0.7, 0.2])
     home = cal.sides(np.array(["spread", "spread"]), np.array(["home", "home"]), p_home)
     away = cal.sides(np.array(["spread", "spread"]), np.array(["away", "away"]), 1 - p_home)
@@ -391,7 +407,7 @@ async def test_the_two_sides_of_a_market_still_sum_to_one():
     assert home[0] < 0.7 and home[1] > 0.2  # shrunk toward 0.5
     untouched = cal.sides(np.array(["moneyline"]), np.array(["home"]), np.array([0.8]))
     assert untouched[0] == 0.8  # no map for the type: the identity
-    assert rc.CalibrationMap.from_dict(cal.to_dict()) == cal
+    assert calibration.CalibrationMap.from_dict(cal.to_dict()) == cal
 
 
 async def test_calibrate_fits_on_the_past_and_measures_on_the_latest_season():
@@ -400,14 +416,14 @@ async def test_calibrate_fits_on_the_past_and_measures_on_the_latest_season():
     seasons = np.repeat([2010, 2011, 2012], n_season)
     q = expit(rng.normal(0, 0.7, seasons.size))
     p = expit(1.8 * logit(q))
-    oos = rc.OutOfSample(
+    oos = calibration.OutOfSample(
         market_type=np.array(["moneyline"] * seasons.size),
         season=seasons.astype(np.int64),
         day=np.arange(seasons.size, dtype=np.int64),
         p=p,
         y=_bernoulli(rng, q),
     )
-    cal = rc.calibrate(oos, "auto")
+    cal = calibration.calibrate(oos, "auto")
     assert cal.metrics_after is not None and cal.metrics_before is not None
     assert cal.metrics_after["seasons"] == [2012] and cal.metrics_after["n"] == n_season
     assert cal.metrics_after["log_loss"] < cal.metrics_before["log_loss"]
@@ -415,7 +431,7 @@ async def test_calibrate_fits_on_the_past_and_measures_on_the_latest_season():
     assert cal.report["by_type"]["moneyline"]["method"] in ("platt", "isotonic")
     assert cal.report["by_type"]["spread"]["method"] == "none"  # no data for it
     assert not cal.report["chosen_on_held_out"]
-    none = rc.calibrate(oos, "none")
+    none = calibration.calibrate(oos, "none")
     assert not none.map.active
     assert none.metrics_after is not None
     assert none.metrics_after["log_loss"] == pytest.approx(none.metrics_before["log_loss"])

@@ -14,7 +14,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
 from edgelab.betting.odds.teams import DIVISIONS, TEAM_CODES, division_of
-from edgelab.betting.trends import situations as trends
+from edgelab.betting.trends.games import TrendGames, rest_days, season_terciles
+from edgelab.betting.trends.report import compute_trends
 from edgelab.betting.trends.stats import (
     benjamini_hochberg,
     rate_p_value,
@@ -110,9 +111,7 @@ def test_coin_flips_look_notable_alone_but_do_not_survive_correction():
 # ---- games and situations --------------------------------------------------------------------
 
 
-def _games(
-    n_days: int, *, p_home_cover: float, seed: int, pushes_every: int = 0
-) -> trends.TrendGames:
+def _games(n_days: int, *, p_home_cover: float, seed: int, pushes_every: int = 0) -> TrendGames:
     """Games between the 30 real teams; home covers -3.5 with `p_home_cover`, overs are coin
     flips at 210.5, moneylines fair (home wins when it covers). 10 games a day, teams rotate."""
     rng = np.random.default_rng(seed)
@@ -131,7 +130,7 @@ def _games(
     home_score = (total + margin) / 2
     q = p_home_cover  # the home team wins exactly when it covers: the moneyline is fair
     odds_ml = np.tile([1 / q / 1.02, 1 / (1 - q) / 1.02], (n, 1))
-    return trends.TrendGames(
+    return TrendGames(
         day=np.array([r[0] for r in rows], dtype=np.int64),
         season=np.array([r[1] for r in rows], dtype=np.int64),
         home=np.array([r[2] for r in rows]),
@@ -152,7 +151,7 @@ def _games(
 
 def test_a_planted_edge_is_flagged_and_the_coin_flips_beside_it_are_not():
     g = _games(300, p_home_cover=0.6, seed=1)
-    doc = trends.compute_trends(g, min_n=30)
+    doc = compute_trends(g, min_n=30)
     by_id = {t["id"]: t for t in doc["trends"]}
     home = by_id["venue-home-spread"]
     assert home["n"] == 3000 and home["significant"] and home["q_value"] < 1e-6
@@ -167,7 +166,7 @@ def test_a_planted_edge_is_flagged_and_the_coin_flips_beside_it_are_not():
 
 def test_pure_coin_flips_across_every_trend_are_all_noise():
     g = _games(300, p_home_cover=0.5, seed=5)
-    doc = trends.compute_trends(g, min_n=30)
+    doc = compute_trends(g, min_n=30)
     assert doc["n_trends"] >= 15
     assert doc["n_significant"] == 0
     assert all(t["verdict"].startswith("noise") for t in doc["trends"])
@@ -176,8 +175,8 @@ def test_pure_coin_flips_across_every_trend_are_all_noise():
 
 def test_q_values_correct_over_exactly_the_trends_shown():
     g = _games(120, p_home_cover=0.55, seed=9)
-    full = trends.compute_trends(g, min_n=30)
-    spread = trends.compute_trends(g, min_n=30, market_type="spread")
+    full = compute_trends(g, min_n=30)
+    spread = compute_trends(g, min_n=30, market_type="spread")
     assert {t["market_type"] for t in spread["trends"]} == {"spread"}
     assert spread["n_trends"] < full["n_trends"]
     p = np.array([t["p_value"] for t in spread["trends"]])
@@ -188,7 +187,7 @@ def test_q_values_correct_over_exactly_the_trends_shown():
 
 def test_pushes_in_a_trend_are_counted_and_left_out_of_the_over_rate():
     g = _games(60, p_home_cover=0.5, seed=4, pushes_every=7)
-    doc = trends.compute_trends(g, min_n=1, group="division")
+    doc = compute_trends(g, min_n=1, group="division")
     over = next(t for t in doc["trends"] if t["id"] == "division-over-total")
     assert over["pushes"] > 0 and over["n"] == over["wins"] + over["losses"] + over["pushes"]
     assert over["rate"] == pytest.approx(over["wins"] / (over["wins"] + over["losses"]))
@@ -199,7 +198,7 @@ def test_rest_days_follow_each_teams_schedule_within_a_season():
     season = np.array([1, 1, 1, 1, 1, 2, 2])
     home = np.array(["BOS", "BOS", "NYK", "MIA", "NYK", "BOS", "NYK"])
     away = np.array(["NYK", "MIA", "ATL", "BOS", "MIA", "NYK", "BOS"])
-    rest_home, rest_away = trends.rest_days(day, season, home, away)
+    rest_home, rest_away = rest_days(day, season, home, away)
     nan = math.nan
     # BOS: 1, 2 (b2b), 5 (3 days), season 2 day 400 (first), 401 (b2b); MIA: 2, 5, 6
     assert rest_home == pytest.approx([nan, 1, 1, 3, 4, nan, 1], nan_ok=True)
@@ -211,7 +210,7 @@ def test_rest_trends_bet_the_team_in_the_situation_when_the_opponent_is_not():
     # day 6 CHI (5 days) v NYK (b2b); day 7 DET (6 days) v BOS (2 days), NYK v CHI (both b2b)
     day = np.array([1, 5, 6, 7, 7])
     n = day.size
-    g = trends.TrendGames(
+    g = TrendGames(
         day=day,
         season=np.full(n, 2031),
         home=np.array(["CHI", "BOS", "CHI", "DET", "NYK"]),
@@ -228,7 +227,7 @@ def test_rest_trends_bet_the_team_in_the_situation_when_the_opponent_is_not():
         total_open=np.full(n, np.nan),
         price_assumed={},
     )
-    doc = trends.compute_trends(g, min_n=1, group="rest")
+    doc = compute_trends(g, min_n=1, group="rest")
     by_id = {t["id"]: t for t in doc["trends"]}
     b2b = by_id["rest-back-to-back-spread"]  # day 6 only: NYK (away) bet, CHI covered
     assert (b2b["n"], b2b["wins"]) == (1, 0)
@@ -241,12 +240,12 @@ def test_line_moves_bet_the_side_the_line_moved_toward():
     g = _games(100, p_home_cover=0.5, seed=8)
     g.spread_open = np.where(np.arange(g.size) % 2 == 0, -2.0, np.nan)  # to -3.5: 1.5 toward home
     g.total_open = np.where(np.arange(g.size) % 4 == 0, 211.5, np.nan)  # to 210.5: 1 point down
-    doc = trends.compute_trends(g, min_n=1, group="line_move")
+    doc = compute_trends(g, min_n=1, group="line_move")
     by_id = {t["id"]: t for t in doc["trends"]}
     assert set(by_id) == {"line-move-home-large-spread", "line-move-down-small-total"}
     home = by_id["line-move-home-large-spread"]
     assert home["n"] == g.size // 2
-    venue = trends.compute_trends(g, min_n=1, group="venue", market_type="spread")
+    venue = compute_trends(g, min_n=1, group="venue", market_type="spread")
     home_all = next(t for t in venue["trends"] if t["id"] == "venue-home-spread")
     assert 0 < home["wins"] < home_all["wins"]
     under = by_id["line-move-down-small-total"]
@@ -257,7 +256,7 @@ def test_line_moves_bet_the_side_the_line_moved_toward():
 def test_season_terciles_are_within_each_season():
     season = np.array([1] * 6 + [2] * 3)
     total = np.array([200, 201, 202, 203, 204, 205, 230, 231, 232], dtype=np.float64)
-    assert trends.season_terciles(season, total).tolist() == [0, 0, 1, 1, 2, 2, 0, 1, 2]
+    assert season_terciles(season, total).tolist() == [0, 0, 1, 1, 2, 2, 0, 1, 2]
 
 
 def test_divisions_cover_the_thirty_teams_five_each():
@@ -270,11 +269,11 @@ def test_divisions_cover_the_thirty_teams_five_each():
 def test_bad_arguments_are_refused():
     g = _games(5, p_home_cover=0.5, seed=2)
     with pytest.raises(ValueError):
-        trends.compute_trends(g, season_from=2032, season_to=2031)
+        compute_trends(g, season_from=2032, season_to=2031)
     with pytest.raises(ValueError):
-        trends.compute_trends(g, market_type="parlay")
+        compute_trends(g, market_type="parlay")
     with pytest.raises(ValueError):
-        trends.compute_trends(g, alpha=0.0)
+        compute_trends(g, alpha=0.0)
 
 
 # ---- the API ---------------------------------------------------------------------------------

@@ -12,7 +12,7 @@ import pytest
 from edgelab.chess.games import parse_pgn, records_from_chesscom, time_class_of
 from edgelab.chess.openings import DATA_DIR, name_opening
 from edgelab.chess.patterns import analyze
-from tests.chess.conftest import DATA
+from tests.chess.fake_chesscom import DATA
 
 MOLINARI_PLIES = 10  # 1. c4 ... 5. ... Nd3#: five moves each
 HAND_PGN = """

@@ -18,6 +18,8 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
+from edgelab.betting.evaluation import service as evaluation_service
+from edgelab.betting.evaluation.jobs import compute_and_store
 from edgelab.betting.odds.models import Game, Market, Outcome
 from edgelab.core.auth import issue_access_token
 from edgelab.core.settings import Settings
@@ -247,17 +249,26 @@ async def test_evaluation_and_trends_are_the_upgrade_prompt_for_free_users(
     assert png.status_code == 403 and not png.headers["content-type"].startswith("image/")
 
 
+@pytest.fixture
+async def evaluated(session: AsyncSession, settings: Settings) -> None:
+    """The evaluation's report of the slate's seasons, as the job stores it."""
+    await compute_and_store(session, settings, n_boot=100)
+    await session.commit()
+
+
 async def test_a_paid_user_sees_the_evaluation_with_its_plot_and_seasons(
-    client: httpx.AsyncClient, slate: str, cookies: dict[str, dict[str, str]]
+    client: httpx.AsyncClient, slate: str, cookies: dict[str, dict[str, str]], evaluated: None
 ) -> None:
-    r = await client.get("/app/evaluation?market_type=spread&algorithm=b", headers=cookies["paid"])
+    r = await client.get("/app/evaluation?market_type=spread&line=open", headers=cookies["paid"])
     assert r.status_code == 200, r.text
-    for testid in ("summary", "calibration", "a-vs-b", "algorithm-bets", "forecasts"):
+    for testid in ("summary", "calibration", "forecasts", "flagged-bets", "baselines", "blend"):
         assert f'data-testid="{testid}"' in r.text, testid
+    assert r.text.count('data-testid="bet-rule"') == 8  # every rule, for the one market type
+    assert "the morning consensus" in r.text and 'data-testid="stale"' not in r.text
     src = re.search(r'<img src="([^"]+)"', r.text)
     assert src is not None
     plot_url = html.unescape(src.group(1))
-    assert parse_qs(urlsplit(plot_url).query) == {"market_type": ["spread"], "algorithm": ["b"]}
+    assert parse_qs(urlsplit(plot_url).query) == {"market_type": ["spread"], "line": ["open"]}
     png = await client.get(plot_url, headers=cookies["paid"])
     assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
     seasons = await client.get(
@@ -265,15 +276,28 @@ async def test_a_paid_user_sees_the_evaluation_with_its_plot_and_seasons(
         headers={**cookies["paid"], "hx-request": "true"},
     )
     assert seasons.status_code == 200 and "<html" not in seasons.text
-    assert seasons.text.count('data-testid="season-row"') == 2  # the first season only trains
+    assert seasons.text.count('data-testid="season-row"') == 3  # every season, the first too
 
 
 async def test_an_unknown_season_is_shown_next_to_the_season_field(
-    client: httpx.AsyncClient, slate: str, cookies: dict[str, dict[str, str]]
+    client: httpx.AsyncClient, slate: str, cookies: dict[str, dict[str, str]], evaluated: None
 ) -> None:
     r = await client.get("/app/evaluation?season=1999", headers=cookies["paid"])
     assert r.status_code == 404
     assert 'id="season-error"' in r.text and "Season 1999 cannot be evaluated" in r.text
+
+
+async def test_before_the_first_report_the_page_says_it_is_being_computed(
+    client: httpx.AsyncClient, slate: str, cookies: dict[str, dict[str, str]], monkeypatch
+) -> None:
+    async def queued(*_args: object) -> str:  # the job itself is the API tests' business
+        return "queued"
+
+    monkeypatch.setattr(evaluation_service, "_request_recompute", queued)
+    r = await client.get("/app/evaluation", headers=cookies["paid"])
+    assert r.status_code == 503
+    assert 'data-testid="pending"' in r.text and "computed for the first time" in r.text
+    assert 'http-equiv="refresh"' in r.text
 
 
 async def test_a_paid_user_sees_the_trends_with_intervals_and_the_flag(

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from edgelab.accounts import schemas, service
+from edgelab.accounts import schemas, service, sign_in
 from edgelab.accounts.models import User
 from edgelab.core.auth import CurrentUser, Principal
 from edgelab.core.db import SessionDep
@@ -28,7 +28,7 @@ def _me(user: User, principal: Principal) -> schemas.Me:
     return me.model_copy(update={"restricted_until": principal.restriction()})
 
 
-def _tokens(pair: service.TokenPair) -> schemas.TokenResponse:
+def _tokens(pair: sign_in.TokenPair) -> schemas.TokenResponse:
     return schemas.TokenResponse(
         access_token=pair.access_token, refresh_token=pair.refresh_token, expires_in=pair.expires_in
     )
@@ -45,7 +45,7 @@ async def request_magic_link(
 ) -> schemas.Accepted:
     """Always 202, whether or not the address has an account (no account enumeration)."""
     await enforce_auth_limits(request, body.email, action="magic-link")
-    await service.request_magic_link(session, settings, body.email, ip=_ip(request))
+    await sign_in.request_magic_link(session, settings, body.email, ip=_ip(request))
     return schemas.Accepted(message="If the address can sign in, a link is on its way.")
 
 
@@ -58,7 +58,7 @@ async def request_magic_link(
 async def verify(
     body: schemas.VerifyRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.TokenResponse:
-    return _tokens(await service.verify_magic_link(session, settings, body.token, ip=_ip(request)))
+    return _tokens(await sign_in.verify_magic_link(session, settings, body.token, ip=_ip(request)))
 
 
 @router.post(
@@ -71,13 +71,13 @@ async def refresh(
     body: schemas.RefreshRequest, request: Request, session: SessionDep, settings: SettingsDep
 ) -> schemas.TokenResponse:
     return _tokens(
-        await service.rotate_refresh_token(session, settings, body.refresh_token, ip=_ip(request))
+        await sign_in.rotate_refresh_token(session, settings, body.refresh_token, ip=_ip(request))
     )
 
 
 @router.post("/auth/logout", status_code=204, responses=error_responses(422))
 async def logout(body: schemas.RefreshRequest, session: SessionDep) -> Response:
-    await service.logout(session, body.refresh_token)
+    await sign_in.logout(session, body.refresh_token)
     return Response(status_code=204)
 
 

@@ -10,7 +10,7 @@ from edgelab.core.settings import Settings
 
 
 def _register_jobs(jobs: Jobs, settings: Settings) -> None:
-    from edgelab.accounts.billing.service import register_billing_jobs
+    from edgelab.accounts.billing.processing import register_billing_jobs
     from edgelab.accounts.uploads.service import register_upload_jobs
 
     register_billing_jobs(jobs, settings)

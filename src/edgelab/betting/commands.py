@@ -1,6 +1,7 @@
 """Value betting's commands: import results and odds, score the slate (and send alerts), fetch
 live odds, backtest, recalibrate. `edgelab.cli` mounts them under `import`, `ingest`, `model`
-and at the top level."""
+and at the top level. Over 400 lines because it is one short Typer command per operator task,
+each printing its own rich tables; the work itself is in the product's services."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ import asyncio
 import datetime as dt
 import glob
 import json
+import time
+from collections import Counter
 from contextlib import AsyncExitStack
 from pathlib import Path
 from typing import Annotated, Any
@@ -31,6 +34,24 @@ from edgelab.core.settings import Settings, data_dir
 def shipped_nba_files() -> list[Path]:
     base = data_dir() / "nba"
     return sorted((base / "kaggle").glob("*.csv")) + sorted((base / "sbr_raw").glob("*.csv"))
+
+
+def shipped_odds_api_files() -> list[Path]:
+    """The shipped The Odds API snapshots (many bookmakers, 2021-22 and 2022-23), oldest first."""
+    from edgelab.betting.odds.oddsapi_import import FILE_SUFFIXES
+
+    folder = data_dir() / "nba" / "odds_api"
+    return sorted(p for p in folder.glob("*") if p.name.endswith(FILE_SUFFIXES))
+
+
+def _expand(paths: list[str]) -> list[Path]:
+    """Arguments as given, each glob expanded in order (a pattern matching nothing stays, so
+    reading it names the missing file)."""
+    files: list[Path] = []
+    for raw in paths:
+        matches = sorted(glob.glob(raw)) or [raw]
+        files.extend(Path(m) for m in matches)
+    return files
 
 
 def import_nba(settings: Settings, paths: list[Path], season: int | None) -> None:
@@ -97,16 +118,76 @@ def import_nba_csv(
     ] = None,
 ) -> None:
     """Import NBA results and lines (Kaggle, SBR raw or SBR one-row layout; inferred)."""
-    files: list[Path] = []
-    for raw in paths:
-        matches = sorted(glob.glob(raw)) or [raw]
-        files.extend(Path(m) for m in matches)
-    import_nba(load_settings(), files, season)
+    import_nba(load_settings(), _expand(paths), season)
 
 
 def import_nba_shipped() -> None:
     """Import the real NBA data shipped with edgelab (see src/edgelab/data/nba/README.md)."""
     import_nba(load_settings(), shipped_nba_files(), None)
+
+
+def import_odds(settings: Settings, paths: list[Path]) -> None:
+    """Parse every file first (a bad one rejects the import before anything is written), then
+    write them in one unit of work."""
+    from edgelab.betting.odds.nba_csv import MalformedFileError
+    from edgelab.betting.odds.oddsapi_import import import_odds_files, parse_odds_file
+
+    parsed = []
+    with progress_bar() as progress:
+        task = progress.add_task("parsing", total=len(paths))
+        for path in paths:
+            try:
+                parsed.append(parse_odds_file(path, sport=settings.odds_api_sport))
+            except MalformedFileError as exc:
+                console.print(f"[red]rejected:[/] {exc}. Nothing was written.")
+                raise typer.Exit(1) from exc
+            except OSError as exc:
+                console.print(f"[red]cannot read {path}:[/] {exc.strerror}. Nothing was written.")
+                raise typer.Exit(1) from exc
+            progress.advance(task)
+
+    table = Table(title="The Odds API import")
+    table.add_column("file", min_width=26, overflow="fold")
+    for col in ("snapshots", "events", "games new", "games upd", "odds new", "skipped"):
+        table.add_column(col, justify="right")
+    skipped_all: Counter[str] = Counter()
+
+    async def work(session: AsyncSession) -> None:
+        with progress_bar() as progress:
+            task = progress.add_task("importing", total=sum(len(p.documents) for p in parsed))
+            every = await import_odds_files(
+                session, parsed, settings, progress=lambda: progress.advance(task)
+            )
+            for p, stats in zip(parsed, every, strict=True):
+                table.add_row(
+                    Path(p.path).name,
+                    str(stats.rows_read),
+                    str(len(p.event_ids)),
+                    str(stats.games_new),
+                    str(stats.games_updated),
+                    str(stats.snapshots_new),
+                    str(sum(stats.skipped.values())),
+                )
+                skipped_all.update(stats.skipped)
+
+    started = time.perf_counter()
+    run_in_session(settings, work)
+    clear_shared_cache(settings, MARKETS_CACHE_PREFIXES)
+    console.print(table)
+    for reason, n in skipped_all.most_common():
+        console.print(f"  skipped {n} x {reason}")
+    console.print(f"imported in {time.perf_counter() - started:.1f} s")
+
+
+def import_odds_api(
+    paths: Annotated[
+        list[str],
+        typer.Argument(help="Saved The Odds API v4 answers: .json/.jsonl, optionally .gz (globs)."),
+    ],
+) -> None:
+    """Import saved The Odds API v4 odds (historical snapshots, /odds lists or single events):
+    every bookmaker's prices as snapshots of the games they are for. Idempotent."""
+    import_odds(load_settings(), _expand(paths))
 
 
 def score_slate_now(settings: Settings, date: dt.date | None) -> dict[str, Any]:
@@ -142,7 +223,7 @@ def send_alerts_now(settings: Settings, slate_date: dt.date) -> dict[str, Any]:
     The e-mails it queues go out after its commit: through Resend from this process (waited for
     before exit), or with Redis by the job workers; without a Resend key they stay in the outbox.
     """
-    from edgelab.betting.alerts.service import send_alerts_after_scoring
+    from edgelab.betting.alerts.sending import send_alerts_after_scoring
     from edgelab.core.email.delivery import register_delivery
     from edgelab.core.jobs import Jobs, session_unit_of_work
 
@@ -235,102 +316,125 @@ def parse_seasons(text: str | None) -> list[int] | None:
     return sorted(out)
 
 
-def _backtest_tables(report: dict[str, Any], algorithms: list[str]) -> list[Table]:
-    cols: list[tuple[str, str]] = [("moneyline", "close"), ("spread", "close"), ("spread", "open")]
-    cols += [("total", "close"), ("total", "open")]
-    tables = []
-    for metric, title in (("brier", "Brier score"), ("log_loss", "Log loss")):
-        table = Table(title=f"{title}: p_true | de-vigged market (lower is better)")
-        table.add_column("season")
-        for mtype, kind in cols:
-            table.add_column(f"{mtype} {kind}", justify="right")
-        for row in report["table"]:
-            cells = []
-            for mtype, kind in cols:
-                c = row[f"{mtype}_{kind}"]
-                model, market = c[f"p_true_{metric}"], c[f"market_{metric}"]
-                cells.append("-" if model is None else f"{model:.4f} | {market:.4f}")
-            table.add_row(str(row["season"]), *cells)
-        tables.append(table)
-    bets = Table(title="Bets at the price taken (open where the data has one): n, hit, ROI, CLV")
-    bets.add_column("season")
-    keys = [f"{a}{t}" for a in algorithms for t in (50, 70)]
-    for key in keys:
-        bets.add_column(f"{key[0].upper()} >= {key[1:]}", justify="right")
-    for row in report["table"]:
+def _backtest_tables(export: dict[str, Any], algorithms: list[str]) -> list[Table]:
+    seasons = export["seasons"]
+    brier = Table(title="Brier score: p_true | morning consensus | close (lower is better)")
+    brier.add_column("season")
+    for mtype in ("moneyline", "spread", "total"):
+        brier.add_column(mtype, justify="right")
+    for year, sd in seasons.items():
         cells = []
-        for key in keys:
-            b = row[f"bets_{key}"]
-            if not b["n"]:
-                cells.append("0")
+        for mtype in ("moneyline", "spread", "total"):
+            m = sd.get(mtype)
+            if not m:
+                cells.append("-")
                 continue
-            clv = "n/a" if b["mean_clv"] is None else f"{b['mean_clv'] * 100:+.2f}"
-            cells.append(f"{b['n']} {b['hit_rate']:.0%} {b['roi']:+.1%} {clv}")
-        bets.add_row(str(row["season"]), *cells)
-    tables.append(bets)
-    return tables
+            b = [m[f]["brier"] for f in ("p_true", "consensus", "close")]
+            cells.append(" | ".join("-" if x is None else f"{x:.4f}" for x in b))
+        brier.add_row(year + (" (one book)" if sd["single_book"] else ""), *cells)
+    shown = ("a>=50", "a>=70", "b>=50", "b>=70", "ev>=2%", "default")
+    rules = [r for r in shown if r[0] not in "ab" or r[0] in algorithms]
+    bets = Table(title="Flagged bets: n, CLV (points incl. price; moneyline %), beat the close")
+    bets.add_column("season")
+    bets.add_column("market")
+    for rule in rules:
+        bets.add_column(rule, justify="right")
+    for name in ("kaunitz_0.02", "line_shopping"):
+        bets.add_column(name, justify="right")
+    for year, sd in seasons.items():
+        if sd["single_book"]:
+            continue
+        for key in ("moneyline", "spread", "total", "spread+total"):
+            m = sd.get(key)
+            if not m:
+                continue
+            scale, unit = (100.0, "%") if key == "moneyline" else (1.0, "")
+            cells = []
+            for b in [m["bets"][r] for r in rules] + [
+                m["baselines"].get(n) for n in ("kaunitz_0.02", "line_shopping")
+            ]:
+                if not b or not b["n"]:
+                    cells.append("0" if b else "-")
+                elif b["clv"] is None:
+                    cells.append(f"{b['n']} n/a")
+                else:
+                    cells.append(f"{b['n']} {b['clv'] * scale:+.2f}{unit} {b['beat_close']:.0%}")
+            bets.add_row(year, key, *cells)
+    return [brier, bets]
 
 
 def backtest(
     seasons: Annotated[
         str | None,
         typer.Option(
-            help="Seasons by ending year: 2015,2016 or 2009-2019 (default: every season after "
-            "the first, which only trains)."
+            help="Seasons by ending year: 2023 or 2022,2023 or 2009-2019 (default: every season "
+            "with results; the report is then also stored as the one the API serves)."
         ),
     ] = None,
-    algorithms: Annotated[str, typer.Option(help="Algorithms to report: a, b or a,b.")] = "a,b",
+    algorithms: Annotated[
+        str, typer.Option(help="Value-score rules to print: a, b or a,b (the JSON has all).")
+    ] = "a,b",
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Write the full report here (JSON).")
     ] = None,
     bootstrap: Annotated[
         int, typer.Option(min=100, max=20_000, help="Bootstrap resamples per interval.")
-    ] = 1000,
+    ] = 2000,
 ) -> None:
-    """Walk-forward backtest: per season, fit on every game before it, score each market at the
-    opening and closing lines, settle, and compare p_true, the market and algorithms A and B."""
-    from edgelab.betting.evaluation import backtest as engine
+    """Walk-forward evaluation of the value model: per season, the forecasts (p_true, the
+    morning consensus, the close), the bets each rule flags and the baselines, against the
+    close and the results; nothing fitted on a season's results is used for it."""
+    from edgelab.betting.evaluation import jobs as evaluation
     from edgelab.betting.evaluation import report as evaluation_report
+    from edgelab.betting.evaluation.dataset import seasons_with_results
 
     wanted = parse_seasons(seasons)
     algos = [a.strip().lower() for a in algorithms.split(",") if a.strip()]
     if not algos or any(a not in ("a", "b") for a in algos):
         raise typer.BadParameter("use a, b or a,b", param_hint="--algorithms")
     settings = load_settings()
+    started = time.perf_counter()
 
-    async def load(session: AsyncSession) -> engine.BacktestData:
-        data = await engine.load_backtest_data(session)
-        data.fingerprint = (await engine.data_fingerprint(session)).digest
-        return data
-
-    with console.status("loading games and odds"):
-        data = run_in_session(settings, load)
     with progress_bar() as progress:
-        task = progress.add_task("backtest", total=len(wanted or data.evaluable_seasons()))
+        task = progress.add_task("evaluation", total=None)
 
-        def step(season: int, done: int, total: int) -> None:
-            progress.update(task, completed=done, description=f"backtest: season {season} done")
+        def say(message: str) -> None:
+            progress.update(task, description=message)
+
+        async def work(session: AsyncSession) -> dict[str, Any]:
+            available = await seasons_with_results(session)
+            unknown = [s for s in wanted or [] if s not in available]
+            if not available or unknown:
+                raise LookupError(
+                    f"season(s) {', '.join(map(str, unknown)) or 'any'} cannot be evaluated: "
+                    f"the data has results for {', '.join(map(str, available)) or 'no season'}"
+                )
+            fp = await evaluation.current_fingerprint(session, settings)
+            done = await evaluation.compute(
+                session, settings, wanted, n_boot=bootstrap, progress=say
+            )
+            if wanted is None:  # every season: the report the API serves from now on
+                await evaluation.store(session, fp, done, time.perf_counter() - started)
+            return done.document
 
         try:
-            result = engine.run_backtest(
-                data, devig_method=settings.devig_method, seasons=wanted, progress=step
-            )
+            document = run_in_session(settings, work)
         except LookupError as exc:
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from exc
-    if not result.seasons:
-        console.print("[red]no season to evaluate: import at least two seasons of results[/]")
-        raise typer.Exit(1)
-    with console.status("computing metrics and bootstrap intervals"):
-        report = evaluation_report.full_report(result, n_boot=bootstrap, algorithms=tuple(algos))
-    for table in _backtest_tables(report, algos):
+    export = evaluation_report.export(document)
+    for table in _backtest_tables(export, algos):
         console.print(table)
-    for line in report["by_season"]["all"]["all"]["summary"]:
-        console.print(f"  {line}")
-    console.print(f"backtest of {len(result.seasons)} seasons in {result.seconds:.1f} s")
+    for year in export["seasons"]:
+        for line in export["seasons"][year]["summary"]:
+            console.print(f"  {line}")
+    console.print(
+        f"evaluation of {len(export['seasons'])} seasons in {time.perf_counter() - started:.1f} s"
+        + ("; stored as the served report" if wanted is None else "")
+    )
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=1) + "\n")
+        json_path.write_text(json.dumps(export, indent=1) + "\n")
         console.print(f"[green]report written to {json_path}[/]")
 
 

@@ -36,13 +36,18 @@ INVALID_UNSUBSCRIBE_TOKEN = error_code(
 # --- evaluation, trends, model updates --------------------------------------------------------
 
 NO_EVALUATION_DATA = error_code(
-    "no_evaluation_data", 404, "No season can be evaluated: import two seasons or more first."
+    "no_evaluation_data", 404, "No season can be evaluated: import results (and odds) first."
 )
 NO_TREND_DATA = error_code("no_trend_data", 404, "No games to compute trends from.")
 SEASON_NOT_FOUND = error_code(
     "season_not_found",
     404,
     "No season in the asked range; `details.seasons` lists those the data has.",
+)
+EVALUATION_PENDING = error_code(
+    "evaluation_pending",
+    503,
+    "The evaluation report is being computed for the first time; retry after `Retry-After`.",
 )
 MODEL_JOB_NOT_FOUND = error_code("model_job_not_found", 404, "No model update job with this id.")
 MODEL_UPDATE_RUNNING = error_code(

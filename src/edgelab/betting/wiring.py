@@ -1,5 +1,6 @@
-"""What value betting adds to the app at start-up: alert and model jobs, the A/B exposure
-buffer (flushed in the background), and its part of deletion (alerts, tracked bets, A/B log)."""
+"""What value betting adds to the app at start-up: alert, evaluation and model jobs, the A/B
+exposure buffer (flushed in the background), and its part of deletion (alerts, tracked bets, A/B
+log)."""
 
 from __future__ import annotations
 
@@ -7,17 +8,19 @@ from contextlib import AsyncExitStack
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from edgelab.betting.ab.service import ExposureBuffer
+from edgelab.betting.ab.exposures import ExposureBuffer
 from edgelab.core.jobs import Jobs
 from edgelab.core.resources import Product, Resources
 from edgelab.core.settings import Settings
 
 
 def _register_jobs(jobs: Jobs, settings: Settings) -> None:
-    from edgelab.betting.alerts.service import register_alert_jobs
+    from edgelab.betting.alerts.sending import register_alert_jobs
+    from edgelab.betting.evaluation.jobs import register_evaluation_jobs
     from edgelab.betting.model.recalibration import register_model_jobs
 
     register_alert_jobs(jobs, settings)
+    register_evaluation_jobs(jobs, settings)
     register_model_jobs(jobs, settings)
 
 
@@ -35,7 +38,7 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
 
 
 async def _erase_user(session: AsyncSession, resources: Resources, user_id: str) -> None:
-    from edgelab.betting.ab.service import delete_user_exposures
+    from edgelab.betting.ab.exposures import delete_user_exposures
     from edgelab.betting.alerts.service import delete_user_alert_data
     from edgelab.betting.bets.service import delete_user_bets
 

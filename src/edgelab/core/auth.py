@@ -85,7 +85,9 @@ Resolver = Callable[[AsyncSession, str, str], Awaitable[Principal | None]]
 
 
 def issue_access_token(settings: Settings, user_id: str, *, now: dt.datetime | None = None) -> str:
-    now = now or utcnow()
+    """Signed with the real wall clock, never a test's or a replay's simulated one: PyJWT
+    checks `exp` against the system clock, and a session must not outlive real time."""
+    now = now or dt.datetime.now(dt.UTC)
     claims = {
         "sub": user_id,
         "iat": int(now.timestamp()),

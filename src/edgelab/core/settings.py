@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     default_tip_time: dt.time = dt.time(19, 30)
     tip_timezone: str = "America/New_York"
     markets_cache_ttl_seconds: float = Field(5.0, ge=0)
+    # while live odds are known, /markets lists the games tipping off within this many hours
+    markets_window_hours: float = Field(36.0, gt=0, le=24 * 14)
     # free and anonymous callers see each market as of this many minutes ago (0 = real time)
     free_odds_delay_minutes: int = Field(15, ge=0, le=1440)
     # bettor tools on /bet: the stake suggestion is this fraction of full Kelly on algorithm B's
@@ -54,7 +56,14 @@ class Settings(BaseSettings):
     kelly_fraction: float = Field(0.25, gt=0, le=1)
     kelly_max_stake: float = Field(0.05, gt=0, le=1)
     sharp_books: Annotated[list[str], NoDecode] = Field(
-        default_factory=lambda: ["pinnacle", "circasports", "betonlineag", "lowvig", "bookmaker"]
+        default_factory=lambda: [
+            "pinnacle",
+            "circasports",
+            "betonlineag",
+            "lowvig",
+            "bovada",
+            "bookmaker",
+        ]
     )
 
     # A/B test of the value-score algorithms (betting.ab): share of clients in arm B, an arm

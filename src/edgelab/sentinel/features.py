@@ -5,6 +5,10 @@ Every feature is traceable to a marker in the team's research notes (`SENTINEL.m
 the player with their own history where the notes say so (recent 7 days v the 83 days before).
 Turning a raw value into 0-1 relative to the population is `scoring.py`'s job.
 
+One module although over 400 lines, because it is the SENTINEL.md feature set read as a whole:
+one short function per family of markers, all reading the same private prepared tables
+(`_Prepared`) through the same private group helpers (`_count`, `_sum`, `_ratio`, `_shrink`).
+
 Conventions:
 - Times are float seconds since the Unix epoch (UTC). A player's window is the 90 days ending at
   their `as_of` (their latest activity: a dormant player's score describes their last active
@@ -576,8 +580,8 @@ def behavioural_features(players: PlayerInputs) -> dict[str, FloatArray]:
       tightening a limit is protective and does not count.
     - `ba_prior_timeouts`: time-outs the analysts set in the window (cancelled ones excluded):
       "repeated time-outs", SENTINEL §4 category f [36].
-    Counts come from `rescore.load_behaviour`; NaN (no marker shown) leaves the feature out
-    and the composite re-weights, so players without these markers score as before.
+    Counts come from `betlog.arrays.load_behaviour`; NaN (no marker shown) leaves the feature
+    out and the composite re-weights, so players without these markers score as before.
     """
     nan = np.full(players.n, np.nan)
     return {

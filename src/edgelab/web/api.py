@@ -17,7 +17,7 @@ import httpx
 import orjson
 from fastapi import Request
 
-from edgelab.betting.ab.service import CLIENT_ID_COOKIE
+from edgelab.betting.ab.assignment import CLIENT_ID_COOKIE
 from edgelab.core.error_codes import VALIDATION_ERROR
 from edgelab.core.observability import request_id_of
 

@@ -16,7 +16,7 @@ from urllib.parse import quote, urlencode
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
-from edgelab.betting.errors import SEASON_NOT_FOUND
+from edgelab.betting.errors import EVALUATION_PENDING, SEASON_NOT_FOUND
 from edgelab.betting.evaluation import schemas as evaluation_schemas
 from edgelab.betting.markets import schemas
 from edgelab.betting.trends import schemas as trends_schemas
@@ -211,10 +211,11 @@ EvaluationQueryDep = Annotated[EvaluationQuery, Depends()]
 async def evaluation_page(
     request: Request, user: WebUserDep, query: EvaluationQueryDep
 ) -> Response:
-    """A vs B on the walk-forward backtest (`GET /evaluation/compare`) with the reliability
-    plot (`/evaluation/calibration`, as the API's PNG and its bins as a table); the
-    per-season table loads after the page (`/app/evaluation/seasons`): a dozen backtest
-    reports are seconds of work the first time."""
+    """The value model's walk-forward evaluation (`GET /evaluation/compare`): forecasts,
+    flagged bets per rule, the baselines, the blend weights, with the reliability plot
+    (`/evaluation/calibration`, the API's PNG and its bins as a table); the per-season table
+    loads after the page (`/app/evaluation/seasons`). Before the first report exists the API
+    answers 503 `evaluation_pending`: the page says so and reloads itself."""
     filters = query.filters()
     compare_filters = {k: v for k, v in filters.items() if k in ("season", "market_type")}
     compare = await call_api(request, "GET", "/evaluation/compare", params=compare_filters)
@@ -223,11 +224,15 @@ async def evaluation_page(
         "market_types": EVALUATED_MARKET_TYPES,
         "compare": None,
         "calibration": None,
+        "pending": None,
         "seasons": [],
         "errors": {},
         "plot_query": _qs(filters),
         "seasons_query": _qs({k: v for k, v in filters.items() if k == "market_type"}),
     }
+    if compare.code == EVALUATION_PENDING.code:
+        context["pending"] = compare.message
+        return render(request, "bets/evaluation.html", context, status_code=compare.status)
     errors = _refusal(compare, EVALUATION_FILTERS)
     if errors is None and compare.code == SEASON_NOT_FOUND.code:
         errors = {"season": compare.message}
@@ -274,21 +279,14 @@ async def calibration_png(
 async def evaluation_seasons(
     request: Request, user: WebUserDep, market_type: str | None = None
 ) -> Response:
-    """One row per evaluated season (`GET /evaluation/compare?season=...` each): a fragment
-    for htmx, a page of its own when opened directly (the no-JavaScript link)."""
+    """One row per evaluated season (the pooled `GET /evaluation/compare`'s `season_rows`): a
+    fragment for htmx, a page of its own when opened directly (the no-JavaScript link)."""
     filters = _filters(market_type=market_type)
     pooled = await call_api(request, "GET", "/evaluation/compare", params=filters)
     if not pooled.ok:
         return error_page(request, pooled, title="Evaluation by season")
-    rows = []
-    for season in pooled.data["seasons"]:
-        answer = await call_api(
-            request, "GET", "/evaluation/compare", params={**filters, "season": season}
-        )
-        if not answer.ok:
-            return error_page(request, answer, title="Evaluation by season")
-        rows.append(answer.data)
-    return render(request, "bets/seasons.html", {"rows": rows, "filters": filters})
+    context = {"rows": pooled.data["season_rows"], "filters": filters}
+    return render(request, "bets/seasons.html", context)
 
 
 @router.get("/trends")

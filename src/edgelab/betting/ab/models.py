@@ -1,10 +1,11 @@
 """The A/B test's exposure log: which ranked markets a client was shown, in which arm.
 
 One row per market shown per `/markets` request (at most the first 50 of the page), written in
-batches by `betting.ab.ExposureBuffer`. Arms need no table: they are a hash of the subject
-(`betting.ab.assign_arm`). `subject` is an opaque digest of the subject key (`u:<user id>` or
-`c:<client id>`), never the raw client id. `outcome_id` is deliberately not a foreign key: the
-log must outlive a re-import of the slate, and a batch insert must not fail on one stale id.
+batches by `betting.ab.exposures.ExposureBuffer`. Arms need no table: they are a hash of the
+subject (`betting.ab.assignment.arm_of`). `subject` is an opaque digest of the subject key
+(`u:<user id>` or `c:<client id>`), never the raw client id. `outcome_id` is deliberately not a
+foreign key: the log must outlive a re-import of the slate, and a batch insert must not fail on
+one stale id.
 """
 
 from __future__ import annotations

@@ -66,8 +66,8 @@ MinValueScore = Annotated[
 
 
 def _scored_types() -> list[MarketType]:
-    """The default: every market type the model scores today (props are not scored yet)."""
-    return ["moneyline", "spread", "total"]
+    """The default: every market type that is scored (props too: rules are paid, as props)."""
+    return ["moneyline", "prop", "spread", "total"]
 
 
 def _unique_teams(value: list[TeamCode] | None) -> list[TeamCode] | None:

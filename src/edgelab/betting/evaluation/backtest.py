@@ -1,39 +1,35 @@
-"""Walk-forward backtest of the rating model and both value-score algorithms over real seasons.
+"""Walk-forward of the rating model at one price per market: what the model update calibrates
+on and the trends read (their loader), no longer the evaluation of the value model.
 
-One engine for the API (`/evaluation/...`), the CLI (`edgelab backtest`) and the benchmarks.
+The value model is evaluated by `walkforward` (the books' consensus, the best price across
+books, the flagged bets against the close). This module keeps the rating model's own
+walk-forward, which `model.recalibration` fits its calibration map on, and the one-price-per-
+market loader `trends` computes from.
 
 Walk-forward, no look-ahead. For each season S (by ending year, as in the data):
 
 1. the rating model's hyper-parameters are fitted (`ratings.fit_model`) on every game before
    S's first game, and the model's reliability per market type (`forecast.reliability_by_type`)
-   on those games' closing lines, exactly as `slate.score_slate` does for one slate;
+   on those games' closing lines;
 2. within S the team ratings move game by game (`ratings.rating_pass`): every game is predicted
-   before any result of its date is used, so a prediction sees only earlier days' results. The
-   hyper-parameters and reliabilities stay as fitted at the season's start;
-3. every two-way market of S is scored at the opening line where the data has one (spreads and
-   totals, from 2014-15 on) and at the closing line (moneylines, spreads, totals), with the
-   same `scoring.score_outcomes` the live slate uses (algorithms A and B), and settled against
-   the final score (pushes left out, see `forecast.settle_first_side`).
+   before any result of its date is used. The hyper-parameters and reliabilities stay as fitted
+   at the season's start;
+3. every two-way market of S is scored at the opening line where the data has one and at the
+   closing line, with the legacy single-price `scoring.score_outcomes`, and settled against the
+   final score (pushes left out, see `forecast.settle_first_side`).
 
-The first season in the data has nothing before it to fit on and is not evaluated.
-
-Each side is bet, for the bet figures, at the earliest price the data has: the opening line
-where there is one, else the closing line (what `/markets` ranks). Its closing-line value is the
-product's one definition, `settlement.closing_line_value` (the bet tracker's): the closing
-de-vigged probability of the side at the taken line minus 1/odds taken, margin included (see
-`evaluation`); a bet at the closing line scores minus its share of the closing margin.
-
-The data is loaded from the database into NumPy arrays once; one price per game, market type
-and kind (open/close): the bookmaker with both sides, first by name; the earliest opening and
-the latest closing capture.
+The first season in the data has nothing before it to fit on and is not evaluated. Each side's
+closing-line value is the bet tracker's, `settlement.closing_line_value`. The data is loaded
+from the database into NumPy arrays once; one price per game, market type and kind
+(open/close): the bookmaker with both sides, first by name; the earliest opening and the latest
+closing capture. This module is over 400 lines because loader and engine share the arrays'
+layout; the value model's evaluation lives in the smaller modules beside it.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -41,10 +37,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.bets import settlement
 from edgelab.betting.evaluation import metrics as evaluation
+from edgelab.betting.evaluation.jobs import DataFingerprint as DataFingerprint
 from edgelab.betting.markets import forecast, ratings
 from edgelab.betting.markets.devig import METHODS, devig
 from edgelab.betting.markets.scoring import TYPE_WEIGHTS, score_outcomes
@@ -131,14 +128,6 @@ class BacktestResult:
 
 
 # ---- loading ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class DataFingerprint:
-    """Cheap identity of the data a backtest reads, and the seasons it could evaluate."""
-
-    digest: str
-    seasons: tuple[int, ...]
 
 
 async def data_fingerprint(session: AsyncSession) -> DataFingerprint:
@@ -436,39 +425,3 @@ def _reliability(
     p_model = forecast.p_first_side(mtype, line, res.mu_margin[g], res.mu_total[g], params)
     y = forecast.settle_first_side(mtype, line, data.home_score[g], data.away_score[g])
     return forecast.reliability_by_type(mtype, p_model, data.odds[at], y, method)
-
-
-# ---- a memo for the API ----------------------------------------------------------------------
-
-
-class BacktestStore:
-    """The latest backtests of this process, keyed by data fingerprint, model version and de-vig
-    method, computed one at a time (concurrent first requests wait for one computation).
-
-    The computation runs in a worker thread so the event loop keeps serving other requests.
-    """
-
-    def __init__(self, max_entries: int = 2) -> None:
-        self._items: OrderedDict[tuple[str, str, str], BacktestResult] = OrderedDict()
-        self._max = max_entries
-        self._lock = asyncio.Lock()
-
-    async def get(
-        self,
-        sessions: async_sessionmaker[AsyncSession],
-        fingerprint: DataFingerprint,
-        devig_method: str,
-    ) -> BacktestResult:
-        key = (fingerprint.digest, MODEL_VERSION, devig_method)
-        if key in self._items:
-            return self._items[key]
-        async with self._lock:
-            if key not in self._items:
-                async with sessions() as session:
-                    data = await load_backtest_data(session)
-                data.fingerprint = fingerprint.digest
-                result = await asyncio.to_thread(run_backtest, data, devig_method=devig_method)
-                self._items[key] = result
-                while len(self._items) > self._max:
-                    self._items.popitem(last=False)
-            return self._items[key]

@@ -12,16 +12,16 @@ from typing import Any
 
 MODEL_COLOR = "#1b7f5f"
 MARKET_COLOR = "#d9661c"
-LINE_NAMES = {"close": "closing", "open": "opening"}
+MARKET_NAMES = {"close": "the de-vigged close", "consensus": "the morning consensus"}
 
 
 def _title(doc: dict[str, Any]) -> str:
     what = doc["market_type"] or "all market types"
     season = doc["season"]
-    when = f"season {season - 1}-{season % 100:02d}" if season else "all evaluated seasons"
+    when = f"season {season - 1}-{season % 100:02d}" if season else "every season"
     return (
-        f"Reliability: algorithm {doc['algorithm'].upper()} ({doc['probability']}) vs the market\n"
-        f"{what}, {when}, {LINE_NAMES[doc['line']]} lines"
+        f"Reliability: {doc['probability']} vs {MARKET_NAMES[doc['market_forecast']]}\n"
+        f"{what}, {when}"
     )
 
 
@@ -36,7 +36,7 @@ def reliability_png(doc: dict[str, Any]) -> bytes:
     top, bottom = fig.subplots(2, 1, height_ratios=[3, 1], sharex=True)
     top.plot([0, 1], [0, 1], ls="--", color="0.55", lw=1, label="perfectly calibrated")
     curves = (
-        ("market", MARKET_COLOR, "s", f"de-vigged market ({doc['devig_method']})"),
+        ("market", MARKET_COLOR, "s", MARKET_NAMES[doc["market_forecast"]]),
         ("model", MODEL_COLOR, "o", f"model: {doc['probability']}"),
     )
     biggest = max([b["count"] for key, *_ in curves for b in doc[key]["bins"]] or [1])

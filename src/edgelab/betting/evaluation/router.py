@@ -1,10 +1,9 @@
-"""HTTP layer of the evaluation: the walk-forward backtest's verdicts, for paid users.
+"""HTTP layer of the evaluation: the value model's walk-forward evaluation, for paid users.
 
-Answers come from one backtest per (data fingerprint, model version, de-vig method), computed
-on the first request that needs it (a few seconds on the shipped seasons) and kept in this
-process; each answer's bytes are cached under the same fingerprint, so an import that changes
-the data changes the key and the next request recomputes. NumPy, scikit-learn and matplotlib
-are imported on first use, not with the app.
+Answers come from the stored report (`service`, computed by the `betting.evaluate` job), in
+milliseconds; when the data changed since, the report is served marked stale (`report.stale`)
+and a recompute is enqueued. 503 `evaluation_pending` (with
+`Retry-After`) before the first report exists.
 """
 
 from __future__ import annotations
@@ -21,14 +20,14 @@ from edgelab.core.errors import error_responses
 
 router = APIRouter(tags=["evaluation"])
 SeasonQuery = Annotated[int | None, schemas.Season]
-ERRORS = error_responses(401, 403, 404, 422)
+ERRORS = error_responses(401, 403, 404, 422, 503)
 
 
 @router.get(
     "/compare",
     response_model=schemas.CompareResponse,
     responses=ERRORS,
-    summary="Algorithm A vs B, and p_true vs the market, on the walk-forward backtest",
+    summary="The value model's walk-forward evaluation: forecasts, flagged bets, baselines",
 )
 async def compare(
     _user: PaidUser,
@@ -36,12 +35,13 @@ async def compare(
     season: SeasonQuery = None,
     market_type: schemas.EvaluatedMarketType | None = None,
 ) -> Response:
-    """Brier, log loss and calibration of p_true, algorithm B's shrunk probability and the
-    de-vigged market (every method) at the closing and opening lines; the bets each algorithm
-    scores >= 50 and >= 70 (count, hit rate, ROI with a bootstrap interval, closing-line
-    value); and every A-vs-B difference with a paired bootstrap interval over games. Read CLV
-    and Brier first: ROI cannot separate the algorithms at these sample sizes. `online` is the
-    live A/B test (`betting.ab`), computed fresh (cached 10 s), not with the backtest."""
+    """Per market type: Brier and log loss of p_true, of the consensus at the last pre-tip
+    moment and of the close; the bets each rule flags (`a>=50`, `a>=70`, `b>=50`, `b>=70`,
+    `ev>=1%`, `ev>=2%`, `ev>=3%`, `default`) and each baseline takes (Kaunitz at alpha 0, 0.02,
+    0.05; line shopping) with count, hit rate, ROI and closing-line value (95% bootstrap
+    intervals over games) and the share that beat the close; the rating model's blend weight
+    per season. `report` says which stored report answered and whether it is stale; `online`
+    is the live A/B test, fresh within 10 s."""
     body = await service.compare_json(resources, season=season, market_type=market_type)
     return Response(body, media_type="application/json")
 
@@ -56,7 +56,7 @@ async def compare(
         },
         **ERRORS,
     },
-    summary="Reliability curve of an algorithm's probability beside the market's",
+    summary="Reliability curve of p_true beside the close or the consensus",
 )
 async def calibration(
     _user: PaidUser,
@@ -65,15 +65,19 @@ async def calibration(
     market_type: schemas.EvaluatedMarketType | None = None,
     season: SeasonQuery = None,
     line: Annotated[
-        schemas.LineKind, Query(description="Opening lines exist for spreads and totals only.")
+        schemas.LineKind,
+        Query(
+            description="close: beside the de-vigged close; open: beside the consensus at "
+            "the last pre-tip moment."
+        ),
     ] = "close",
     bins: Annotated[int, Query(ge=2, le=50, description="Equal-width probability bins.")] = 10,
     format: Annotated[
         Literal["json", "png"], Query(description="png: the plot a person would rather read.")
     ] = "json",
 ) -> Response:
-    """Per bin: mean predicted probability, observed rate and count, for the algorithm's
-    probability (A: p_true, B: p_shrunk) and the de-vigged market on the same markets."""
+    """Per bin: mean predicted probability, observed rate and count, for p_true (both
+    algorithms rank by it) and the market forecast on the same markets."""
     body = await service.calibration_answer(
         resources,
         algorithm=algorithm,

@@ -1,7 +1,8 @@
-"""Response models of the evaluation API (walk-forward backtest of the model and algorithms)."""
+"""Response models of the evaluation API (the value model's walk-forward evaluation)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 from pydantic import BaseModel, Field
@@ -14,7 +15,7 @@ Season = Field(
     ge=1900,
     le=2999,
     description="Season by its ending year, as in the data (2019 = 2018-19); default: every "
-    "evaluated season pooled.",
+    "season pooled.",
 )
 
 
@@ -42,58 +43,103 @@ class ReliabilityCurve(ForecastScores):
     bins: list[ReliabilityBin] = Field(description="Non-empty bins, in order of probability.")
 
 
-class Difference(BaseModel):
-    """`a - b` with a paired cluster-bootstrap 95% interval (resampling games)."""
-
-    a: float | None
-    b: float | None
-    difference: float | None
-    ci_low: float | None
-    ci_high: float | None
-    p_value: float | None = Field(ge=0, le=1, description="Two-sided bootstrap p-value.")
-    significant: bool = Field(description="The 95% interval excludes 0.")
+class PairedScores(BaseModel):
+    brier: float | None = Field(ge=0, le=1)
+    log_loss: float | None = Field(ge=0)
 
 
-class AlgorithmDifference(Difference):
-    metric: Literal["mean_clv", "brier", "log_loss", "positive_clv_share", "hit_rate", "roi"]
-    threshold: int | None = Field(description="Value-score cut of the bets; null for forecasts.")
-    lower_is_better: bool
-    enough_data: bool = Field(description="At least 30 bets on each side (else never significant).")
-    better: Algorithm | None = Field(description="The significantly better algorithm, if any.")
+class SameGames(BaseModel):
+    """The three forecasts on the markets all three exist for (a fair comparison)."""
+
+    n: int = Field(ge=0)
+    p_true: PairedScores
+    consensus: PairedScores
+    close: PairedScores
+
+
+class BlendWeight(BaseModel):
+    """The rating model's say in p_true for a season, earned walk-forward (`pricing.blend`)."""
+
+    season: int
+    weight: float = Field(ge=0, le=1, description="What p_true used (0 unless earned).")
+    fitted: float = Field(description="Fitted on every season before this one.")
+    evidence: str = Field(description="Why it is used or not, in words.")
+    games: int = Field(ge=0, description="Past multi-book games it could learn from.")
 
 
 class BetStats(BaseModel):
-    """Flat one-unit stakes on every side the algorithm scored at or above the threshold."""
+    """Flat one-unit stakes on every bet a rule flags (or a baseline takes)."""
 
     n: int = Field(ge=0)
-    n_at_open: int = Field(ge=0, description="Bets taken at an opening line (before the close).")
+    settled: int = Field(ge=0, description="Bets with a result (pushes included).")
     wins: int = Field(ge=0)
-    hit_rate: float | None = Field(ge=0, le=1)
+    pushes: int = Field(ge=0)
+    hit_rate: float | None = Field(ge=0, le=1, description="Wins / (wins + losses).")
     mean_odds: float | None = Field(description="Mean decimal odds taken.")
+    mean_ev: float | None = Field(description="Mean EV at p_true when flagged (per unit).")
     roi: float | None = Field(description="Mean profit per unit staked (0.05 = +5%).")
     roi_ci_low: float | None
     roi_ci_high: float | None
-    mean_clv: float | None = Field(
-        description="Mean closing-line value in probability points (0.01 = 1 point): fair "
-        "closing probability of the side minus 1/odds taken; a bet at the closing line scores "
-        "minus its share of the margin."
+    n_clv: int = Field(ge=0, description="Bets whose market has a closing price.")
+    clv: float | None = Field(
+        description="Mean closing-line value: points incl. price for spreads and totals, "
+        "probability for moneylines (see `clv_unit`)."
     )
-    mean_clv_at_open: float | None = Field(description="Mean CLV of the bets taken at the open.")
-    positive_clv_share: float | None = Field(ge=0, le=1)
+    clv_ci_low: float | None
+    clv_ci_high: float | None
+    clv_points: float | None = Field(description="Spreads and totals: CLV in points, no price.")
+    beat_close: float | None = Field(ge=0, le=1, description="Share with CLV above zero.")
 
 
-class AlgorithmSummary(BaseModel):
-    probability: Literal["p_true", "p_shrunk"] = Field(
-        description="The algorithm's probability: A ranks by p_true, B by p_true shrunk toward "
-        "the market by the model's reliability."
+class MarketEvaluation(BaseModel):
+    """One market type (or `spread+total`, the two pooled) over the answer's seasons."""
+
+    clv_unit: Literal["points", "probability"] | None
+    markets: int = Field(ge=0, description="Settled markets evaluated.")
+    pre_tip: int = Field(ge=0, description="Of them, quoted before tip-off.")
+    books_median: float = Field(ge=0, description="Median books quoting at the bet moment.")
+    books_max: int = Field(ge=0)
+    p_true: ForecastScores | None = Field(
+        None, description="p_true at the last pre-tip moment (first side, see the notes)."
     )
-    forecast: ForecastScores = Field(description="That probability at the closing lines.")
-    bets: dict[str, BetStats] = Field(description="By value-score threshold: '50' and '70'.")
+    consensus: ForecastScores | None = Field(
+        None, description="The consensus of the books at that moment (p_true before a blend)."
+    )
+    close: ForecastScores | None = Field(None, description="The de-vigged close.")
+    same_games: SameGames | None = None
+    blend: list[BlendWeight] | None = None
+    bets: dict[str, BetStats] = Field(description="By rule (see `rules`).")
+    baselines: dict[str, BetStats] = Field(description="By baseline (see `baselines`).")
 
 
-class ModelVsMarket(BaseModel):
-    brier: Difference
-    log_loss: Difference
+class NamedRule(BaseModel):
+    name: str
+    description: str
+
+
+class SeasonForecasts(BaseModel):
+    n: int = Field(description="Markets p_true and the consensus are scored on.")
+    n_close: int = Field(description="Markets the close is scored on (maybe other games).")
+    p_true: float | None
+    consensus: float | None
+    close: float | None
+
+
+class SeasonBets(BaseModel):
+    n: int
+    clv: float | None
+    beat_close: float | None
+    roi: float | None
+
+
+class SeasonRow(BaseModel):
+    """One season in a line: Brier of each forecast, and the bets of the default rule."""
+
+    season: int
+    single_book: bool
+    books_max: int
+    forecasts: dict[str, SeasonForecasts]
+    default_bets: dict[str, SeasonBets]
 
 
 class BootstrapInfo(BaseModel):
@@ -101,6 +147,19 @@ class BootstrapInfo(BaseModel):
     seed: int
     unit: str
     level: float
+
+
+class ReportInfo(BaseModel):
+    """Which stored report answered, and whether the data has changed since."""
+
+    data_fingerprint: str = Field(description="The data the report was computed from.")
+    current_fingerprint: str = Field(description="The data now.")
+    computed_at: dt.datetime | None
+    compute_seconds: float | None
+    stale: bool = Field(description="The data changed since: a recompute is on its way.")
+    recompute: Literal["queued", "running", "ready", "failed"] | None = Field(
+        description="The newer report's status when stale."
+    )
 
 
 class OnlineArm(BaseModel):
@@ -152,23 +211,25 @@ class CompareResponse(BaseModel):
     season: int | None
     seasons: list[int] = Field(description="The seasons these figures cover.")
     market_type: EvaluatedMarketType | None
-    summary: list[str] = Field(description="The verdict in sentences: CLV and Brier first.")
-    p_true: ForecastScores = Field(description="The model's p_true at the closing lines.")
-    market_close: ForecastScores = Field(
-        description="The de-vigged closing market (EDGELAB_DEVIG_METHOD) on the same markets."
+    single_book: bool = Field(
+        description="At most one book quotes before tip-off: nothing can be flagged."
     )
-    p_true_open: ForecastScores | None = Field(description="p_true at the opening lines.")
-    market_open: ForecastScores | None = Field(description="The de-vigged opening market.")
-    market_close_by_method: dict[str, ForecastScores]
-    p_true_minus_market_close: ModelVsMarket
-    a_vs_b: list[AlgorithmDifference] = Field(description="CLV first, then Brier, ..., ROI last.")
-    algorithms: dict[str, AlgorithmSummary]
+    books_max: int
+    summary: list[str] = Field(description="The verdict in sentences.")
+    markets: dict[str, MarketEvaluation] = Field(
+        description="moneyline, spread, total, prop (bets only) and spread+total (bets pooled)."
+    )
+    rules: list[NamedRule]
+    baselines: list[NamedRule]
+    season_rows: list[SeasonRow] = Field(description="Every season in a line (pooled answer).")
     devig_method: str
+    sharp_books: list[str]
     model_version: str
     data_fingerprint: str
     bootstrap: BootstrapInfo
     notes: list[str]
-    # last: added per request to the cached backtest body (fresh, not frozen with it)
+    # last: added per request to the cached body (fresh, not frozen with it)
+    report: ReportInfo | None = None
     online: OnlineComparison | None = Field(
         None,
         description="The live A/B test of the arms (`GET /markets`): every season and market "
@@ -178,13 +239,19 @@ class CompareResponse(BaseModel):
 
 class CalibrationResponse(BaseModel):
     algorithm: Algorithm
-    probability: Literal["p_true", "p_shrunk"]
+    probability: Literal["p_true"] = Field(
+        description="Both algorithms rank by p_true; they differ in its uncertainty."
+    )
+    market_forecast: Literal["close", "consensus"] = Field(
+        description="line=close: the de-vigged close; line=open: the consensus at the bet moment."
+    )
     season: int | None
     market_type: EvaluatedMarketType | None
     line: LineKind
     devig_method: str
     n_bins: int
     model_version: str
-    model: ReliabilityCurve = Field(description="The algorithm's probability.")
-    market: ReliabilityCurve = Field(description="The de-vigged market on the same markets.")
+    model: ReliabilityCurve = Field(description="p_true.")
+    market: ReliabilityCurve = Field(description="The market forecast on the same markets.")
     notes: list[str]
+    report: ReportInfo | None = None

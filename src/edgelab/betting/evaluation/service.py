@@ -1,65 +1,201 @@
-"""Evaluation use cases: the walk-forward backtest's verdicts as cached answers (bytes).
+"""Evaluation answers, served from the stored report (`jobs`): milliseconds, never a computation.
 
-Answers come from one backtest per (data fingerprint, model version, de-vig method), computed
-on the first request that needs it and kept in this process (`BacktestStore`, one per app in
-its `Resources`); each answer's bytes are cached under the same fingerprint, so an import or a
-model update changes the key and the next request recomputes. The fingerprint is read in a
-short session of its own, closed before a backtest that may take seconds. NumPy, scikit-learn
-and matplotlib are imported on first use, not with the app.
+Each request reads the data's fingerprint (a few aggregate queries) and the newest ready
+report. The report's document and forecast arrays are loaded once per report and process
+(`ReportMemo`), and each answer's bytes are cached under the report's id and the query; the
+`report` block (is it stale, is a recompute queued) and `online` (the live A/B test) are
+spliced in per request. When the data changed since the report, the report is still served,
+marked stale, and a recompute is requested in a unit of work of its own (its job sent after
+that commit, whatever the answer). Before any report exists the answer is 503
+`evaluation_pending` (the job is enqueued).
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Literal
+import json
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import errors
 from edgelab.betting.evaluation import schemas
+from edgelab.betting.evaluation.jobs import (
+    ENGINE_VERSION,
+    DataFingerprint,
+    current_fingerprint,
+    request_report,
+    unpack,
+)
+from edgelab.betting.evaluation.models import EvaluationReport
 from edgelab.core.db import cached_read
-from edgelab.core.errors import NotFoundError
+from edgelab.core.errors import AppError, NotFoundError
+from edgelab.core.jobs import session_unit_of_work
 from edgelab.core.resources import Resources
 
-if TYPE_CHECKING:
-    from edgelab.betting.evaluation.backtest import BacktestStore, DataFingerprint
-
 CACHE_PREFIX = "evaluation:"
-CACHE_TTL = 3600.0  # seconds; keys carry the data fingerprint, so a stale answer is never served
+CACHE_TTL = 3600.0  # seconds; keys carry the report's id, so an answer never outlives it
 PNG_CACHE_TTL = 60.0  # plots are ~80 kB: kept briefly, so many variants cannot fill the cache
 ONLINE_CACHE_TTL = 10.0  # seconds; the live A/B figures change with every bet and exposure
+RETRY_AFTER_SECONDS = 30
 
 
-def backtests(resources: Resources) -> BacktestStore:
-    """This app's backtest memo (made on first use: nothing is built at import time)."""
-    from edgelab.betting.evaluation.backtest import BacktestStore
+class EvaluationPendingError(AppError):
+    """503: no report exists yet; the job computing the first one has been queued."""
 
-    return resources.setdefault(BacktestStore, BacktestStore)
+    code = errors.EVALUATION_PENDING
 
 
-async def evaluation_fingerprint(resources: Resources, season: int | None) -> DataFingerprint:
-    """The data's fingerprint (and the last model update's); 404 `no_evaluation_data` when no
-    season can be evaluated, `season_not_found` when `season` cannot."""
-    from edgelab.betting.evaluation.backtest import data_fingerprint
-    from edgelab.betting.model.jobs import evaluation_fingerprint as with_model
+@dataclass
+class LoadedReport:
+    id: int
+    fingerprint: str
+    document: dict[str, Any]
+    blob: bytes
+    _arrays: dict[str, Any] | None = None
 
-    async with resources.sessionmaker() as session:  # read-only, closed before any backtest
-        fp = await with_model(session, await data_fingerprint(session))
+    @property
+    def arrays(self) -> dict[str, Any]:
+        if self._arrays is None:
+            self._arrays = unpack(self.blob)
+        return self._arrays
+
+
+class ReportMemo:
+    """The last reports this process served, parsed once each (a report never changes)."""
+
+    def __init__(self, max_entries: int = 2) -> None:
+        self._items: OrderedDict[tuple[int, str], LoadedReport] = OrderedDict()
+        self._max = max_entries
+        self._lock = asyncio.Lock()
+
+    async def get(self, session: AsyncSession, report_id: int, fingerprint: str) -> LoadedReport:
+        key = (report_id, fingerprint)  # an id alone could come back after a database reset
+        if key in self._items:
+            return self._items[key]
+        async with self._lock:
+            if key not in self._items:
+                row = (
+                    await session.execute(
+                        select(
+                            EvaluationReport.fingerprint,
+                            EvaluationReport.document,
+                            EvaluationReport.arrays,
+                        ).where(EvaluationReport.id == report_id)
+                    )
+                ).one()
+                self._items[key] = LoadedReport(report_id, row[0], row[1], row[2])
+                while len(self._items) > self._max:
+                    self._items.popitem(last=False)
+            return self._items[key]
+
+
+@dataclass
+class Served:
+    report: LoadedReport
+    info: dict[str, Any]  # `schemas.ReportInfo`
+
+
+async def _request_recompute(resources: Resources, fp: DataFingerprint) -> str:
+    """Ask for the current data's report in a unit of work of its own, committed (and its job
+    sent) whatever the request answers next."""
+    async with session_unit_of_work(resources.jobs, resources.sessionmaker) as session:
+        return await request_report(session, fp)
+
+
+async def _served(resources: Resources, season: int | None) -> Served:
+    async with resources.sessionmaker() as session:
+        fp = await current_fingerprint(session, resources.settings)
+        latest = (
+            await session.execute(
+                select(
+                    EvaluationReport.id,
+                    EvaluationReport.fingerprint,
+                    EvaluationReport.finished_at,
+                    EvaluationReport.seconds,
+                    EvaluationReport.seasons,
+                )
+                .where(EvaluationReport.status == "ready")
+                .order_by(EvaluationReport.finished_at.desc(), EvaluationReport.id.desc())
+                .limit(1)
+            )
+        ).one_or_none()
+        loaded = None
+        if latest is not None:
+            memo = resources.setdefault(ReportMemo, ReportMemo)
+            loaded = await memo.get(session, int(latest.id), str(latest.fingerprint))
+            if loaded.document.get("engine") != ENGINE_VERSION:  # another engine's shape
+                latest = loaded = None
     if not fp.seasons:
         raise NotFoundError(
-            "No season can be evaluated: import at least two seasons of results first "
-            "(`edgelab import nba-shipped`).",
+            "No season can be evaluated: import results and odds first "
+            "(`edgelab import nba-shipped`, `edgelab import odds-api ...`).",
             code=errors.NO_EVALUATION_DATA,
         )
-    if season is not None and season not in fp.seasons:
+    stale = latest is None or latest.fingerprint != fp.digest
+    recompute = await _request_recompute(resources, fp) if stale else None
+    if latest is None or loaded is None:
+        raise EvaluationPendingError(
+            "The evaluation is being computed for the first time (about half a minute on the "
+            "shipped seasons); retry shortly.",
+            code=errors.EVALUATION_PENDING,
+            details={"status": recompute},
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    seasons = [int(s) for s in latest.seasons]
+    if season is not None and season not in seasons:
         raise NotFoundError(
             f"Season {season} cannot be evaluated: seasons are named by their ending year and "
-            f"the data has {fp.seasons[0]}..{fp.seasons[-1]} (the first season in the data only "
-            "trains the model).",
+            f"the report has {seasons[0]}..{seasons[-1]}"
+            + (" (a newer report is being computed)." if stale else "."),
             code=errors.SEASON_NOT_FOUND,
-            details={"seasons": list(fp.seasons)},
+            details={"seasons": seasons},
         )
-    return fp
+    info = {
+        "data_fingerprint": latest.fingerprint,
+        "current_fingerprint": fp.digest,
+        "computed_at": latest.finished_at.isoformat() if latest.finished_at else None,
+        "compute_seconds": latest.seconds,
+        "stale": stale,
+        "recompute": recompute,
+    }
+    return Served(loaded, schemas.ReportInfo.model_validate(info).model_dump(mode="json"))
+
+
+def _splice(body: bytes, **parts: bytes) -> bytes:
+    """Add top-level keys to a cached JSON object without parsing it."""
+    extra = b"".join(b',"' + k.encode() + b'":' + v for k, v in parts.items())
+    return b"".join((memoryview(body)[:-1], extra, b"}"))
+
+
+def compare_document(
+    doc: dict[str, Any], season: int | None, market_type: str | None
+) -> dict[str, Any]:
+    sd = doc["by_season"]["all" if season is None else str(season)]
+    markets = sd["markets"]
+    if market_type is not None:
+        markets = {k: v for k, v in markets.items() if k == market_type}
+    return {
+        "season": season,
+        "seasons": sd["seasons"],
+        "market_type": market_type,
+        "single_book": sd["single_book"],
+        "books_max": sd["books_max"],
+        "summary": sd["summary"],
+        "markets": markets,
+        "rules": doc["rules"],
+        "baselines": doc["baselines"],
+        "season_rows": doc["season_rows"] if season is None else [],
+        "devig_method": doc["devig_method"],
+        "sharp_books": doc["sharp_books"],
+        "model_version": doc["engine"],
+        "data_fingerprint": doc["data_fingerprint"],
+        "bootstrap": doc["bootstrap"],
+        "notes": doc["notes"],
+    }
 
 
 async def compare_json(
@@ -68,27 +204,22 @@ async def compare_json(
     season: int | None,
     market_type: schemas.EvaluatedMarketType | None,
 ) -> bytes:
-    """`schemas.CompareResponse` as JSON: the backtest's part cached CACHE_TTL under the
-    fingerprint, and `online` (the live A/B test) spliced in, cached ONLINE_CACHE_TTL."""
+    """`schemas.CompareResponse` as JSON (see the module docstring)."""
     settings, cache, sessions = resources.settings, resources.cache, resources.sessionmaker
-    fp = await evaluation_fingerprint(resources, season)
-    key = f"{CACHE_PREFIX}compare:{fp.digest}:{settings.devig_method}:{season}:{market_type}"
+    served = await _served(resources, season)
+    report_key = f"{served.report.id}-{served.report.fingerprint}"
+    key = f"{CACHE_PREFIX}compare:{report_key}:{season}:{market_type}"
 
     async def fill() -> bytes:
-        from edgelab.betting.evaluation import report as evaluation_report
-
-        result = await backtests(resources).get(sessions, fp, settings.devig_method)
-        doc = await asyncio.to_thread(
-            evaluation_report.compare, result, season=season, market_type=market_type
-        )
+        doc = compare_document(served.report.document, season, market_type)
         response = schemas.CompareResponse.model_validate(doc)
-        return response.model_dump_json(exclude={"online"}).encode()
+        return response.model_dump_json(exclude={"online", "report"}).encode()
 
-    async def online(session: AsyncSession) -> bytes:
+    async def online(s: AsyncSession) -> bytes:
         from edgelab.betting.ab.service import online_report
 
         report = await online_report(
-            session,
+            s,
             experiment=settings.ab_experiment,
             days=settings.ab_attribution_days,
             split_b=settings.ab_split_b,
@@ -99,7 +230,7 @@ async def compare_json(
     body = await cache.get_or_fill(key, CACHE_TTL, fill)
     online_key = f"{CACHE_PREFIX}online:{settings.ab_experiment}"
     live = await cached_read(cache, sessions, online_key, ONLINE_CACHE_TTL, online)
-    return b"".join((memoryview(body)[:-1], b',"online":', live, b"}"))
+    return _splice(body, report=json.dumps(served.info).encode(), online=live)
 
 
 async def calibration_answer(
@@ -112,32 +243,56 @@ async def calibration_answer(
     bins: int,
     fmt: Literal["json", "png"],
 ) -> bytes:
-    """The reliability curve as `schemas.CalibrationResponse` JSON, or (`fmt` png) its plot;
-    cached CACHE_TTL (plots PNG_CACHE_TTL) under the fingerprint and the query."""
-    settings, cache, sessions = resources.settings, resources.cache, resources.sessionmaker
-    fp = await evaluation_fingerprint(resources, season)
+    """The reliability curve of p_true beside the close (`line` close) or the consensus at the
+    bet moment (`line` open) as `schemas.CalibrationResponse` JSON, or (`fmt` png) its plot."""
+    served = await _served(resources, season)
+    loaded = served.report
     key = (
-        f"{CACHE_PREFIX}calibration:{fp.digest}:{settings.devig_method}:{algorithm}:"
-        f"{market_type}:{season}:{line}:{bins}:{fmt}"
+        f"{CACHE_PREFIX}calibration:{loaded.id}-{loaded.fingerprint}:{algorithm}:{market_type}:"
+        f"{season}:{line}:"
+        f"{bins}:{fmt}"
     )
 
     async def fill() -> bytes:
-        from edgelab.betting.evaluation import report as evaluation_report
+        from edgelab.betting.evaluation.report import calibration
 
-        result = await backtests(resources).get(sessions, fp, settings.devig_method)
-        doc = evaluation_report.calibration(
-            result,
-            algorithm=algorithm,
-            season=season,
-            market_type=market_type,
-            line=line,
-            n_bins=bins,
+        market = "close" if line == "close" else "consensus"
+        model, market_scores = calibration(
+            loaded.arrays, season=season, market_type=market_type, market=market, n_bins=bins
         )
+        notes = [
+            "Both algorithms rank by the same probability, p_true (the consensus, blended with "
+            "the rating model only by the weight it earned walk-forward); they differ in how "
+            "they treat its uncertainty.",
+            "Spreads and totals: P(home covers) or P(over) at the closing line, pushes left out.",
+        ]
+        if model.n == 0:
+            notes.append("No settled markets here with both forecasts.")
+        doc = {
+            "algorithm": algorithm,
+            "probability": "p_true",
+            "market_forecast": market,
+            "season": season,
+            "market_type": market_type,
+            "line": line,
+            "devig_method": loaded.document["devig_method"],
+            "n_bins": bins,
+            "model_version": loaded.document["engine"],
+            "model": model.to_dict(),
+            "market": market_scores.to_dict(),
+            "notes": notes,
+            "report": served.info,
+        }
         body = schemas.CalibrationResponse.model_validate(doc)
         if fmt == "json":
-            return body.model_dump_json().encode()
+            return body.model_dump_json(exclude={"report"}).encode()
         from edgelab.betting.evaluation.plots import reliability_png
 
         return await asyncio.to_thread(reliability_png, body.model_dump())
 
-    return await cache.get_or_fill(key, PNG_CACHE_TTL if fmt == "png" else CACHE_TTL, fill)
+    data = await resources.cache.get_or_fill(
+        key, PNG_CACHE_TTL if fmt == "png" else CACHE_TTL, fill
+    )
+    if fmt == "png":
+        return data
+    return _splice(data, report=json.dumps(served.info).encode())

@@ -81,7 +81,14 @@ async def ranked_markets_page(
     )
 
     async def build(session: AsyncSession) -> bytes:
-        slate_date = q.date or await service.resolve_slate_date(session, settings)
+        now = utcnow()
+        window = (now, now + dt.timedelta(hours=settings.markets_window_hours))
+        live = (
+            q.date is None
+            and settings.demo_date is None
+            and await service.has_live_markets(session, *window)
+        )
+        slate_date = None if live else q.date or await service.resolve_slate_date(session, settings)
         as_of = view.as_of()  # at fill time: a cached free answer only gets older
 
         async def ranked(
@@ -98,15 +105,21 @@ async def ranked_markets_page(
                 offset=offset,
                 as_of=as_of,
                 market_types=None if view.paid else views.FREE_MARKET_TYPES,
+                tip_window=window if live else None,
             )
 
         items, total = await ranked(as_of, q.limit, q.offset)
         notes = views.notes_for(items)
+        if live:
+            notes.append(
+                f"Live: the games tipping off in the next {settings.markets_window_hours:g} "
+                "hours; a game leaves the list when it starts."
+            )
         if not view.paid:
             notes += ([view.delay_note()] if as_of else []) + [views.GATED_NOTE, views.PROPS_NOTE]
         if total == 0 and as_of is not None and (await ranked(None, 1, 0))[1]:
             notes.append("No market here has a score that old yet.")
-        elif total == 0:
+        elif total == 0 and not live:
             notes.append("No scored markets for this slate: run `edgelab score` (make demo does).")
         body = schemas.MarketList(
             items=[schemas.MarketRow.model_validate(views.row(i, used, view.paid)) for i in items],

@@ -27,7 +27,7 @@ class ValueScore(Base):
 
     __tablename__ = "value_scores"
     __table_args__ = (
-        UniqueConstraint("snapshot_id", "model_version"),
+        UniqueConstraint("outcome_id", "model_version", "calc_time"),
         Index("ix_value_scores_current_a", "is_current", "algo_a_value_score"),
         Index("ix_value_scores_current_b", "is_current", "algo_b_value_score"),
         Index("ix_value_scores_outcome_calc", "outcome_id", "calc_time"),

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from edgelab.betting.ab import service as ab
-from edgelab.betting.markets import answers, schemas
+from edgelab.betting.markets import answers, schemas, views
 from edgelab.betting.markets.other_venues import OtherVenues
 from edgelab.betting.markets.views import CallerView
 from edgelab.core.auth import refuse_if_restricted
@@ -55,6 +55,7 @@ def caller_view(scope: str) -> Callable[..., Awaitable[CallerView]]:
 MarketsView = Annotated[CallerView, Depends(caller_view("GET /markets"))]
 BetView = Annotated[CallerView, Depends(caller_view("GET /bet/{market_id}"))]
 HistoryView = Annotated[CallerView, Depends(caller_view("GET /bet/{market_id}/history"))]
+PropsView = Annotated[CallerView, Depends(caller_view("GET /markets/props"))]
 
 
 @router.get(
@@ -116,6 +117,42 @@ async def list_markets(
         secure = settings.app_base_url.startswith("https://")
         response.raw_headers.append(ab.client_id_cookie(page.new_client_id, secure=secure))
     return response
+
+
+@router.get(
+    "/markets/props",
+    response_model=schemas.MarketList,
+    responses=error_responses(401, 403, 422, 429),
+    summary="Player props ranked by value score (paid)",
+    openapi_extra={"parameters": ab.OPENAPI_PARAMETERS},
+)
+async def list_props(
+    request: Request,
+    view: PropsView,
+    sessions: ReadSessionMakerDep,
+    settings: SettingsDep,
+    cache: CacheDep,
+    resources: ResourcesDep,
+    algorithm: Annotated[
+        schemas.Algorithm | None,
+        Query(description="Value-score algorithm; default: the caller's A/B arm (`arm`)."),
+    ] = None,
+    min_value_score: Annotated[float | None, Query(ge=0, le=100)] = None,
+    date: Annotated[
+        dt.date | None, Query(description="Slate date; default the demo slate.")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> Response:
+    """Player props (points, rebounds, assists, threes, ...) priced as the other markets are:
+    the consensus of the books quoting the same player, stat and line, value at the best price
+    and line. The same as `/markets?market_type=prop`; paid only (403 otherwise)."""
+    if not view.paid:
+        raise views.paid_only("Props markets need a paid subscription.")
+    return await list_markets(
+        request, view, sessions, settings, cache, resources, algorithm, "prop",
+        min_value_score, None, date, limit, offset,
+    )  # fmt: skip
 
 
 @router.get(

@@ -31,10 +31,13 @@ DELAY_DESCRIPTION = (
 class BestPrice(BaseModel):
     odds: float = Field(gt=1.0, description="Decimal odds.")
     bookmaker: str
+    line: float | None = Field(
+        None, description="The bettor's line at that book (spreads, totals, props)."
+    )
 
 
 class StakeSuggestion(BaseModel):
-    """Fractional Kelly on algorithm B's shrunk probability; stakes are shares of bankroll."""
+    """Fractional Kelly on the fair probability (given no push); stakes are shares of bankroll."""
 
     kelly_fraction: float = Field(
         gt=0, le=1, description="Share of full Kelly staked (EDGELAB_KELLY_FRACTION)."
@@ -42,9 +45,7 @@ class StakeSuggestion(BaseModel):
     max_stake: float = Field(
         gt=0, le=1, description="Cap on one bet, share of bankroll (EDGELAB_KELLY_MAX_STAKE)."
     )
-    p_used: float = Field(
-        ge=0, le=1, description="p_true shrunk toward p_market by the model's reliability."
-    )
+    p_used: float = Field(ge=0, le=1, description="p_true given no push: p_win / (p_win + p_lose).")
     odds: float = Field(gt=1.0, description="The decimal odds the stake is sized for.")
     full_kelly: float = Field(
         description="(p_used x odds - 1) / (odds - 1); negative when there is no edge."
@@ -66,16 +67,37 @@ class MarketRow(BaseModel):
     side: str
     home_team: str
     away_team: str
-    line: float | None = Field(description="Outcome's handicap (spread) or points line (total).")
-    odds_decimal: float = Field(gt=1.0)
+    line: float | None = Field(
+        description="The bettor's line at the best book: the side's handicap (spread: home -4.5, "
+        "away +4.5) or the points line (total, prop); null for moneylines."
+    )
+    odds_decimal: float = Field(gt=1.0, description="The best decimal price for this side.")
     odds_kind: Literal["open", "close", "live"] = Field(
         description="Which price this is: opening line, closing line, or a live snapshot."
     )
-    bookmaker: str
+    bookmaker: str = Field(
+        description="The book offering the best price and line for this side (The Odds API key)."
+    )
     price_assumed: bool = Field(description="True when the data had no price and -110 is assumed.")
-    p_true: float = Probability
-    p_market: float = Probability
-    raw_edge: float = Field(description="p_true x odds_decimal - 1.")
+    p_true: float = Field(
+        ge=0.0,
+        le=1.0,
+        description="Fair probability of a win at this line: the books' de-vigged consensus, "
+        "moved by the rating model only as far as it has earned walk-forward (usually not).",
+    )
+    p_market: float = Field(
+        ge=0.0, le=1.0, description="The books' consensus alone: fair probability of a win here."
+    )
+    raw_edge: float = Field(
+        description="Expected value per unit staked at this price and line at p_true (a push "
+        "returns the stake): p_win x (odds - 1) - p_lose."
+    )
+    flagged: bool = Field(
+        False,
+        description="A value bet under its market type's default rule (score threshold, positive "
+        "EV against the consensus, at least 3 books quoting).",
+    )
+    books: int = Field(0, ge=0, description="Books whose quotes formed the consensus.")
     value_score: float = Field(ge=0, le=100, description="The requested algorithm's score.")
     algo_a_value_score: float = Field(ge=0, le=100)
     algo_a_confidence: float | None = GatedProbability

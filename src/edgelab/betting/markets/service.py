@@ -26,21 +26,59 @@ ASSUMED_PRICE_NOTE = "Spread and total prices are not in the historical data: -1
 # The order in which slate.score_slate picks an outcome's current row (slate.KIND_PRIORITY):
 # the latest live price, else the opening line, else the closing line. A delayed view picks by
 # the same order among the rows old enough, so it shows what was current back then.
-AS_OF_KIND_PRIORITY = {"live": 0, "open": 1, "close": 2}
+AS_OF_KIND_PRIORITY = {"live": 0, "open": 0, "close": 1}
+
+
+SLATE_MIN_BOOKS = 3  # bookmakers a game's odds need for the slate to show books side by side
+_RECENT_SLATES = 10  # full slates searched through the indexes before one scan of all odds
 
 
 async def resolve_slate_date(session: AsyncSession, settings: Settings) -> dt.date | None:
-    """`EDGELAB_DEMO_DATE`, else the most recent date with a full slate (>= 8 games)."""
+    """`EDGELAB_DEMO_DATE`, else the most recent full slate (>= 8 games) whose games have
+    pre-game odds (`live` or `open`) from at least 3 bookmakers each, else (single-book data,
+    such as SBR's lines alone) the most recent full slate.
+
+    Runs on a cache miss of `/markets`: the latest full slates are checked first through the
+    game -> market -> outcome -> snapshot indexes (milliseconds); only when none of them
+    qualifies is every snapshot scanned once."""
     if settings.demo_date is not None:
         return settings.demo_date
-    stmt = (
+    full = (
         select(Game.game_date)
         .group_by(Game.game_date)
         .having(func.count() >= FULL_SLATE_MIN_GAMES)
         .order_by(Game.game_date.desc())
-        .limit(1)
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
+    recent = list((await session.execute(full.limit(_RECENT_SLATES))).scalars())
+    if not recent:
+        return None
+
+    async def latest_multi_book(dates: list[dt.date] | None) -> dt.date | None:
+        books = (
+            select(Market.game_id)
+            .join(Outcome, Outcome.market_id == Market.id)
+            .join(OddsSnapshot, OddsSnapshot.outcome_id == Outcome.id)
+            .where(OddsSnapshot.kind.in_(("live", "open")))
+            .group_by(Market.game_id)
+            .having(func.count(func.distinct(OddsSnapshot.bookmaker)) >= SLATE_MIN_BOOKS)
+        )
+        if dates is not None:
+            books = books.join(Game, Game.id == Market.game_id).where(Game.game_date.in_(dates))
+        covered = books.subquery()
+        stmt = (
+            select(Game.game_date)
+            .join(covered, covered.c.game_id == Game.id)
+            .group_by(Game.game_date)
+            .having(func.count() >= FULL_SLATE_MIN_GAMES)
+            .order_by(Game.game_date.desc())
+            .limit(1)
+        )
+        return (await session.execute(stmt)).scalar_one_or_none()
+
+    found = await latest_multi_book(recent)
+    if found is None and len(recent) == _RECENT_SLATES:
+        found = await latest_multi_book(None)
+    return found or recent[0]
 
 
 @dataclass(frozen=True)
@@ -68,13 +106,13 @@ def _base_query() -> Select[ValueScore, Outcome, Market, Game, bool]:
 
 
 def _as_of_rank() -> Any:
-    """1 for the row an outcome's `is_current` would have pointed at, among the rows kept."""
+    """1 for the row an outcome's `is_current` would have pointed at, among the rows kept:
+    the latest pre-tip moment, else the close (`slate._store` picks the same)."""
     return func.row_number().over(
         partition_by=ValueScore.outcome_id,
         order_by=(
             case(AS_OF_KIND_PRIORITY, value=ValueScore.odds_kind, else_=len(AS_OF_KIND_PRIORITY)),
-            # latest first among live prices; NULL (one kind per group) elsewhere, so no effect
-            case((ValueScore.odds_kind == "live", ValueScore.calc_time)).desc(),
+            ValueScore.calc_time.desc(),
             ValueScore.is_current.desc(),  # ties: the row scoring marked current
             ValueScore.id.desc(),
         ),
@@ -115,6 +153,7 @@ async def list_markets(
     offset: int,
     as_of: dt.datetime | None = None,
     market_types: tuple[str, ...] | None = None,
+    tip_window: tuple[dt.datetime, dt.datetime] | None = None,
 ) -> tuple[list[ScoredOutcome], int]:
     """Scores of a slate, ranked by the algorithm's value score; ties by market id.
 
@@ -131,6 +170,10 @@ async def list_markets(
         conds.append(ValueScore.id.in_(select(ranked.c.id).where(ranked.c.rank == 1)))
     if slate_date is not None:
         conds.append(ValueScore.slate_date == slate_date)
+    game_conds: list[Any] = []
+    if tip_window is not None:  # live: games not yet started, within the window
+        game_conds = [Game.tip_time > tip_window[0], Game.tip_time <= tip_window[1]]
+        conds += game_conds
     if market_type is not None:
         conds.append(Market.market_type == market_type)
     if market_types is not None:
@@ -144,6 +187,7 @@ async def list_markets(
         .select_from(ValueScore)
         .join(Outcome, Outcome.id == ValueScore.outcome_id)
         .join(Market, Market.id == Outcome.market_id)
+        .join(Game, Game.id == Market.game_id)
         .where(*conds)
     )
     total = int((await session.execute(total_q)).scalar_one())
@@ -234,3 +278,21 @@ async def data_freshness(session: AsyncSession) -> dict[str, Any]:
         "latest_odds_at": last_odds.isoformat() if last_odds else None,
         "latest_scored_at": last_calc.isoformat() if last_calc else None,
     }
+
+
+async def has_live_markets(session: AsyncSession, start: dt.datetime, end: dt.datetime) -> bool:
+    """Whether live odds are scored for some game tipping off in (start, end]."""
+    stmt = (
+        select(ValueScore.id)
+        .join(Outcome, Outcome.id == ValueScore.outcome_id)
+        .join(Market, Market.id == Outcome.market_id)
+        .join(Game, Game.id == Market.game_id)
+        .where(
+            ValueScore.is_current.is_(True),
+            ValueScore.odds_kind == "live",
+            Game.tip_time > start,
+            Game.tip_time <= end,
+        )
+        .limit(1)
+    )
+    return (await session.execute(stmt)).first() is not None

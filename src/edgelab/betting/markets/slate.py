@@ -1,10 +1,13 @@
-"""Fitting the model on the past and scoring a slate (one date's games) at every snapshot.
+"""Scoring a slate (one date's games): the market's fair price at every moment, the best price
+and line per side across books, its value, and p_true where the rating model has earned a say.
 
-The slate's "current" row per outcome is what `/markets` ranks: the latest live price when
-live odds were ingested, else the opening line (the morning view a bettor could act on in a
-replay), else the closing line. Older model versions' rows stay as history but lose
-`is_current`. Where several books quote a market, p_market is the sharp books' consensus and
-each row records the best price across books (`market_views`).
+Per market and moment (`quotes.market_moments`): each book's latest quote is de-vigged and the
+books combined into the consensus (`pricing`); per side the best book and line is found and its
+expected value scored by algorithms A and B. p_true is that consensus, blended with the rating
+model only by the weight it has earned walk-forward (`pricing.blend`; zero until then). Every
+moment is a `ValueScore` row (the history); the slate's "current" row per outcome is the latest
+pre-tip moment, else the close. The rating model is still fitted on every game before the slate:
+its numbers are shown with each bet, and it is what a blend weight would use.
 """
 
 from __future__ import annotations
@@ -18,22 +21,34 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting.markets import forecast, ratings
-from edgelab.betting.markets.devig import METHODS, devig
+from edgelab.betting.markets import ratings
 from edgelab.betting.markets.models import ValueScore
-from edgelab.betting.markets.scoring import TYPE_WEIGHTS, score_outcomes
+from edgelab.betting.markets.quotes import (
+    MarketMoment,
+    book_quotes,
+    load_snapshot_rows,
+    market_moments,
+)
 from edgelab.betting.markets.service import resolve_slate_date
 from edgelab.betting.model.models import ModelFit
 from edgelab.betting.model.recalibration import CalibrationMap, current_calibration
 from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
+from edgelab.betting.pricing import blend as B
+from edgelab.betting.pricing import params as P
+from edgelab.betting.pricing.consensus import DEVIG_METHODS, line_probs
+from edgelab.betting.pricing.moments import Priced, SidePrice, confidence, market_quality
+from edgelab.betting.pricing.moments import price_moments as price
+from edgelab.betting.pricing.value import score_a, score_b
 from edgelab.core.clock import utcnow
 from edgelab.core.settings import Settings
 
-MODEL_NAME = "elo1"
-KIND_PRIORITY = {"live": 0, "open": 1, "close": 2}
+MODEL_NAME = "consensus1"
+KIND_PRIORITY = {"live": 0, "open": 0, "close": 1}  # the current row: latest pre-tip, else close
+LINE_TYPES = ("spread", "total")
+BLEND_KIND = {"moneyline": "probability", "spread": "mean", "total": "mean"}
 Progress = Callable[[str], None]
 
 
@@ -64,141 +79,98 @@ def _version(slate_date: dt.date, params: dict[str, Any]) -> str:
     return f"{MODEL_NAME}-{slate_date.isoformat()}-{digest}"
 
 
-def _p_true(
-    mtype: str, side: str, line: float | None, mu_m: float, mu_t: float, p: ratings.RatingParams
-) -> float:
-    return forecast.p_side(mtype, side, line, mu_m, mu_t, p)
-
-
-async def _closing_pairs(session: AsyncSession, before: dt.date) -> list[tuple[Any, ...]]:
-    """Closing two-way prices of past games: (game id, type, side, odds, line) rows."""
-    stmt = (
-        select(
-            Market.game_id,
-            Market.market_type,
-            Outcome.side,
-            OddsSnapshot.bookmaker,
-            OddsSnapshot.odds_decimal,
-            OddsSnapshot.line,
-        )
-        .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
-        .join(Market, Market.id == Outcome.market_id)
-        .join(Game, Game.id == Market.game_id)
-        .where(
-            Game.game_date < before,
-            OddsSnapshot.kind == "close",
-            Market.market_type.in_(("moneyline", "spread", "total")),
-        )
-    )
-    return [tuple(r) for r in (await session.execute(stmt)).all()]
-
-
-def _reliability(
-    pairs: list[tuple[Any, ...]],
-    games: list[Game],
-    res: ratings.PassResult,
-    params: ratings.RatingParams,
-    index: dict[str, int],
-    first_season: int,
-    method: str,
-    calibration: CalibrationMap | None = None,
-) -> dict[str, float]:
-    """The model's reliability per market type on past two-way closing markets (the first
-    season is burn-in and left out), of p_true through the calibration map when there is one;
-    the maths is `forecast.reliability_by_type`."""
-    book: dict[tuple[str, str, str], dict[str, tuple[float, float | None]]] = {}
-    for gid, mtype, side, bk, odds, line in pairs:
-        book.setdefault((gid, mtype, bk), {})[side] = (odds, line)
-    types: list[str] = []
-    lines: list[float] = []
-    rows: list[int] = []
-    odds_rows: list[tuple[float, float]] = []
-    for (gid, mt, _bk), sides in book.items():
-        if len(sides) != 2 or gid not in index or games[index[gid]].season <= first_season:
-            continue
-        s1 = forecast.FIRST_SIDE[mt]
-        s2 = next(s for s in sides if s != s1)
-        odds1, line1 = sides[s1]
-        types.append(mt)
-        lines.append(np.nan if line1 is None else line1)
-        rows.append(index[gid])
-        odds_rows.append((odds1, sides[s2][0]))
-    if not rows:
-        return {**dict.fromkeys(forecast.MARKET_TYPES, 0.0), "prop": 0.0}
-    mtype, line_arr, at = np.array(types), np.array(lines, dtype=float), np.array(rows)
-    scores = [(games[i].home_score, games[i].away_score) for i in rows]
-    home = np.array([np.nan if h is None else h for h, _a in scores], dtype=float)
-    away = np.array([np.nan if a is None else a for _h, a in scores], dtype=float)
-    p_model = forecast.p_first_side(mtype, line_arr, res.mu_margin[at], res.mu_total[at], params)
-    if calibration is not None:
-        p_model = calibration.first_side(mtype, p_model)
-    y = forecast.settle_first_side(mtype, line_arr, home, away)
-    return forecast.reliability_by_type(mtype, p_model, np.array(odds_rows), y, method)
-
-
 @dataclass(frozen=True)
-class MarketView:
-    """What the other books say when one two-way price (a group) is scored.
+class ModelView:
+    """The rating model's numbers for one game."""
 
-    `consensus`: the groups whose de-vigged prices are averaged into p_market, the sharp
-    books' latest quotes of the same line at or before this price's time (this group alone
-    when no sharp book quotes it). `best`: per side, the best decimal price and its book among
-    every book's latest quote of the same line at or before that time.
-    """
+    mu_margin: float
+    mu_total: float
+    params: ratings.RatingParams
 
-    consensus: list[int]
-    best: dict[str, tuple[float, str]]
+    def p_home(self) -> float:
+        return float(ratings.p_home_win(np.array([self.mu_margin]), self.params.sd_margin)[0])
+
+    def mean(self, market_type: str) -> float:
+        return self.mu_margin if market_type == "spread" else self.mu_total
 
 
-def market_views(
-    keys: list[tuple[str, str, str, dt.datetime]],
-    prices: list[dict[str, tuple[float, float | None]]],
-    sharp_books: list[str],
-) -> list[MarketView]:
-    """One `MarketView` per group. `keys[k]` is (market id, bookmaker, kind, time) and
-    `prices[k]` maps each side to (decimal odds, line).
+async def _multi_book_games(session: AsyncSession, before: dt.date) -> list[str]:
+    """Past games quoted before tip-off by at least `MIN_BOOKS_TO_FLAG` books."""
+    stmt = (
+        select(Market.game_id)
+        .join(Outcome, Outcome.market_id == Market.id)
+        .join(OddsSnapshot, OddsSnapshot.outcome_id == Outcome.id)
+        .join(Game, Game.id == Market.game_id)
+        .where(Game.game_date < before, OddsSnapshot.kind.in_(("live", "open")))
+        .group_by(Market.game_id)
+        .having(func.count(func.distinct(OddsSnapshot.bookmaker)) >= P.MIN_BOOKS_TO_FLAG)
+    )
+    return list((await session.execute(stmt)).scalars())
 
-    Only quotes of the same kind (live, open, close) and the same lines count: averaging a
-    -5.5 spread's probability with a -6.5 one's would price neither line. A book whose latest
-    quote is on another line is left out rather than reaching back to a stale quote. One sweep
-    over each market's groups in time order, so many snapshots per market stay cheap.
-    """
-    sharp = set(sharp_books)
-    views: list[MarketView | None] = [None] * len(keys)
-    by_market: dict[tuple[str, str], list[int]] = {}
-    for k, (mid, _book, kind, _at) in enumerate(keys):
-        by_market.setdefault((mid, kind), []).append(k)
-    for members in by_market.values():
-        members.sort(key=lambda k: keys[k][3])
-        latest: dict[str, int] = {}  # book -> its newest group so far
-        start = 0
-        while start < len(members):
-            at = keys[members[start]][3]
-            stop = start
-            while stop < len(members) and keys[members[stop]][3] == at:
-                latest[keys[members[stop]][1]] = members[stop]
-                stop += 1
-            for k in members[start:stop]:
-                lines = {side: line for side, (_odds, line) in prices[k].items()}
-                pool = [
-                    c
-                    for c in latest.values()
-                    if {side: line for side, (_o, line) in prices[c].items()} == lines
-                ]
-                consensus = sorted(
-                    (c for c in pool if keys[c][1] in sharp),
-                    key=lambda c: sharp_books.index(keys[c][1]),
-                )
-                best: dict[str, tuple[float, str]] = {}
-                for side in prices[k]:
-                    # the own book first: it keeps a tie
-                    for c in [k, *sorted(c for c in pool if c != k)]:
-                        odds = prices[c][side][0]
-                        if side not in best or odds > best[side][0]:
-                            best[side] = (odds, keys[c][1])
-                views[k] = MarketView(consensus or [k], best)
-            start = stop
-    return [v for v in views if v is not None]
+
+async def blend_history(
+    session: AsyncSession,
+    games: list[Game],
+    models: dict[str, ModelView],
+    before: dt.date,
+    sharp: frozenset[str],
+) -> dict[str, B.History]:
+    """Per market type, past multi-book games: the consensus at the last pre-tip moment, the
+    rating model's estimate and the result (`pricing.blend.History`)."""
+    by_id = {g.id: g for g in games}
+    ids = [gid for gid in await _multi_book_games(session, before) if gid in by_id]
+    rows = await load_snapshot_rows(session, ids, BLEND_KIND)
+    tips = {r.market_id: by_id[r.market_id.rsplit("-", 1)[0]].tip_time for r in rows}
+    last: dict[str, MarketMoment] = {}
+    for m in market_moments(book_quotes(rows), tips):
+        if m.kind == "pre" and (m.market_id not in last or m.at > last[m.market_id].at):
+            last[m.market_id] = m
+    out: dict[str, B.History] = {}
+    for mtype in BLEND_KIND:
+        moments = [m for m in last.values() if m.market_type == mtype]
+        priced = price([m.to_moment() for m in moments], sharp)
+        seasons, cons, model, outcome = [], [], [], []
+        for m, p in zip(moments, priced, strict=True):
+            g = by_id[m.market_id.rsplit("-", 1)[0]]
+            if p is None or g.home_score is None or g.away_score is None:
+                continue
+            mv = models[g.id]
+            seasons.append(g.season)
+            cons.append(p.fair)
+            if mtype == "moneyline":
+                model.append(mv.p_home())
+                outcome.append(1.0 if g.home_score > g.away_score else 0.0)
+            else:
+                model.append(mv.mean(mtype))
+                margin, total = g.home_score - g.away_score, g.home_score + g.away_score
+                outcome.append(float(margin if mtype == "spread" else total))
+        out[mtype] = B.History(
+            np.array(seasons, dtype=np.int64), np.array(cons), np.array(model), np.array(outcome)
+        )
+    return out
+
+
+async def _fit_blend(
+    session: AsyncSession,
+    games: list[Game],
+    models: dict[str, ModelView],
+    slate_date: dt.date,
+    season: int,
+    sharp: frozenset[str],
+) -> dict[str, dict[str, Any]]:
+    history = await blend_history(session, games, models, slate_date, sharp)
+    out: dict[str, dict[str, Any]] = {}
+    for mtype, kind in BLEND_KIND.items():
+        h = history[mtype]
+        earned = B.earned_weight(kind, h, season)
+        out[mtype] = {
+            "weight": earned.weight,
+            "fitted": round(earned.fitted, 4),
+            "evidence": earned.evidence,
+            "games": int((h.season < season).sum()),
+        }
+    out["prop"] = {"weight": 0.0, "fitted": 0.0, "evidence": "no rating model for players"}
+    return out
 
 
 async def score_slate(
@@ -208,8 +180,8 @@ async def score_slate(
     progress: Progress | None = None,
     calibration: CalibrationMap | None = None,
 ) -> SlateResult:
-    """`calibration`: the map p_true passes through (a model update passes its new one);
-    default the last model update's (`recalibration.current_calibration`), none before any."""
+    """`calibration`: the map the rating model's probabilities pass through before a blend (a
+    model update passes its new one); default the last model update's, none before any."""
     say = progress or (lambda _msg: None)
     slate_date = slate_date or await resolve_slate_date(session, settings)
     if slate_date is None:
@@ -228,128 +200,217 @@ async def score_slate(
     rows = [_to_row(g, slate_date) for g in games]
     history = [r for r, g in zip(rows, games, strict=True) if g.game_date < slate_date]
     say(f"fitting the rating model on {len(history)} past games")
-    # Seconds of CPU: off the event loop, so an app running this as an in-process job (the
-    # recalibration job) keeps answering requests meanwhile.
+    # Seconds of CPU: off the event loop, so an app running this as an in-process job keeps
+    # answering requests meanwhile.
     fit = await asyncio.to_thread(ratings.fit_model, history)
-    params = fit.params
-    res = await asyncio.to_thread(ratings.rating_pass, rows, params)
-    index = {g.id: i for i, g in enumerate(games)}
-    say("measuring the model's reliability against closing lines")
-    first_season = games[0].season
+    res = await asyncio.to_thread(ratings.rating_pass, rows, fit.params)
+    models = {
+        g.id: ModelView(float(res.mu_margin[i]), float(res.mu_total[i]), fit.params)
+        for i, g in enumerate(games)
+    }
+    sharp = frozenset(settings.sharp_books)
     if calibration is None:
         calibration = await current_calibration(session)
-    reliability = _reliability(
-        await _closing_pairs(session, slate_date),
-        games,
-        res,
-        params,
-        index,
-        first_season,
-        settings.devig_method,
-        calibration,
-    )
     fit_doc: dict[str, Any] = {
-        "rating": params.to_dict(),
-        "reliability": reliability,
-        "devig_method": settings.devig_method,
+        "rating": fit.params.to_dict(),
+        "value_model": MODEL_NAME,
+        "sharp_books": sorted(sharp),
+        "devig_method": P.DEVIG,
     }
     if calibration is not None:  # in the version's hash too: a new map is a new model
         fit_doc["calibration"] = calibration.to_dict()
     version = _version(slate_date, fit_doc)
-    if await session.get(ModelFit, version) is None:
-        session.add(
-            ModelFit(
-                version=version,
-                trained_through=max(
-                    (g.game_date for g in games if g.game_date < slate_date),
-                    default=slate_date - dt.timedelta(days=1),  # no history: defaults only
-                ),
-                n_games=fit.n_games,
-                params=fit_doc,
-                metrics=fit.metrics,
-            )
+    model_fit = await session.get(ModelFit, version)
+    if model_fit is None:
+        say("measuring what the rating model adds to the market, walk-forward")
+        season = slate_games[0].season
+        fit_doc["blend"] = await _fit_blend(session, games, models, slate_date, season, sharp)
+        model_fit = ModelFit(
+            version=version,
+            trained_through=max(
+                (g.game_date for g in games if g.game_date < slate_date),
+                default=slate_date - dt.timedelta(days=1),  # no history: defaults only
+            ),
+            n_games=fit.n_games,
+            params=fit_doc,
+            metrics=fit.metrics,
         )
+        session.add(model_fit)
         await session.flush()
+    weights = {t: float(b["weight"]) for t, b in model_fit.params.get("blend", {}).items()}
 
-    say(f"scoring {len(slate_games)} games")
-    snap_rows = (
-        await session.execute(
-            select(OddsSnapshot, Outcome.side, Market.market_type, Market.game_id, Market.id)
-            .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
-            .join(Market, Market.id == Outcome.market_id)
-            .where(
-                Market.game_id.in_([g.id for g in slate_games]),
-                Market.market_type.in_(("moneyline", "spread", "total")),
+    say(f"pricing {len(slate_games)} games across books")
+    game_of = {g.id: g for g in slate_games}
+    snapshot_rows = await load_snapshot_rows(session, list(game_of))
+    market_game = await _market_games(session, list(game_of))
+    tips = {mid: game_of[gid].tip_time for mid, gid in market_game.items()}
+    moments = market_moments(book_quotes(snapshot_rows), tips)
+    new_rows: list[ValueScore] = []
+    now = utcnow()
+    for mtype in ("moneyline", "spread", "total", "prop"):
+        of_type = [m for m in moments if m.market_type == mtype]
+        as_moments = [m.to_moment() for m in of_type]
+        by_method = {d: price(as_moments, sharp, d) for d in DEVIG_METHODS}
+        for k, (m, priced) in enumerate(zip(of_type, by_method[P.DEVIG], strict=True)):
+            if priced is None:
+                continue
+            g = game_of[market_game[m.market_id]]
+            others = {d: by_method[d][k] for d in DEVIG_METHODS}
+            new_rows += _rows(m, priced, g, models[g.id], weights.get(mtype, 0.0), version,
+                              slate_date, settings, now, calibration, others)  # fmt: skip
+    scored = await _store(session, new_rows, [g.id for g in slate_games], version)
+    return SlateResult(slate_date, version, len(slate_games), scored, fit.to_dict())
+
+
+async def _market_games(session: AsyncSession, game_ids: list[str]) -> dict[str, str]:
+    rows = await session.execute(
+        select(Market.id, Market.game_id).where(Market.game_id.in_(game_ids))
+    )
+    return {mid: gid for mid, gid in rows.all()}
+
+
+def _p_true(
+    m: MarketMoment,
+    side: int,
+    sp: SidePrice,
+    priced: Priced,
+    model: ModelView,
+    w: float,
+    calibration: CalibrationMap | None,
+) -> tuple[float, float, float]:
+    """(p_true of a win, its push probability, the EV at p_true) at the side's best price."""
+    if w <= 0 or m.market_type not in BLEND_KIND:
+        return sp.p_win, sp.p_push, sp.ev
+    if m.market_type == "moneyline":
+        p_model = model.p_home()
+        if calibration is not None:
+            p_model = float(calibration.first_side(np.array(["moneyline"]), np.array([p_model]))[0])
+        p_home = float(B.blend_probability(np.array([priced.fair]), np.array([p_model]), w)[0])
+        p = p_home if side == 0 else 1.0 - p_home
+        return p, 0.0, p * sp.odds - 1.0
+    mu = float(B.blend_mean(np.array([priced.fair]), np.array([model.mean(m.market_type)]), w)[0])
+    tp = P.TYPE_PARAMS[m.market_type]
+    assert tp.sigma is not None and sp.line is not None
+    x_line = -sp.line if m.market_type == "spread" and side == 0 else sp.line
+    over, push, under = (float(v) for v in line_probs(x_line, mu, tp.sigma, True, tp.no_zero))
+    win, lose = (over, under) if side == 0 else (under, over)
+    return win, push, win * (sp.odds - 1.0) - lose
+
+
+SIDE_NAMES = {
+    "moneyline": ("home", "away"),
+    "spread": ("home", "away"),
+    "total": ("over", "under"),
+    "prop": ("over", "under"),
+}
+
+
+def _rows(
+    m: MarketMoment,
+    priced: Priced,
+    g: Game,
+    model: ModelView,
+    w: float,
+    version: str,
+    slate_date: dt.date,
+    settings: Settings,
+    now: dt.datetime,
+    calibration: CalibrationMap | None,
+    by_method: dict[str, Priced | None],
+) -> list[ValueScore]:
+    rule = P.DEFAULT_RULES[m.market_type]
+    out: list[ValueScore] = []
+    for side, sp in enumerate(priced.sides):
+        if sp is None:
+            continue
+        quote = m.quotes[sp.quote]
+        p_win, p_push, ev = _p_true(m, side, sp, priced, model, w, calibration)
+        a = float(score_a(ev, sp.se_ev_dispersion))
+        b = float(score_b(ev, sp.se_ev))
+        age = (m.at - quote.at).total_seconds() / 60.0
+        quality = market_quality(priced.books_effective, age)
+        chosen = a if rule.algorithm == "a" else b
+        flagged = (
+            chosen >= rule.threshold
+            and sp.ev > 0
+            and ev > 0
+            and priced.books >= P.MIN_BOOKS_TO_FLAG
+        )  # the consensus alone must see value too: the model never flags a bet by itself
+        common = {
+            "ev": ev,
+            "ev_consensus": sp.ev,
+            "books": priced.books,
+            "books_effective": round(priced.books_effective, 3),
+            "dispersion": priced.dispersion,
+            "fair": priced.fair,
+            "fair_se": priced.fair_se,
+            "p_push": p_push,
+        }
+        out.append(
+            ValueScore(
+                outcome_id=f"{m.market_id}-{SIDE_NAMES[m.market_type][side]}",
+                snapshot_id=quote.snapshot_over if side == 0 else quote.snapshot_under,
+                model_version=version,
+                slate_date=slate_date,
+                is_current=False,
+                calc_time=m.at,
+                computed_at=now,
+                odds_kind=quote.kind,
+                bookmaker=sp.book,
+                odds_decimal=sp.odds,
+                line=sp.line,
+                margin=sp.overround,
+                devig_method=P.DEVIG,
+                p_true=min(max(p_win, 0.0), 1.0),
+                p_market=min(max(sp.p_win, 0.0), 1.0),
+                p_market_methods=_by_method(m, side, sp, by_method),
+                raw_edge=ev,
+                time_to_tip_minutes=int((g.tip_time - m.at).total_seconds() // 60),
+                algo_a_value_score=a,
+                algo_a_confidence=confidence(sp.se_p_dispersion),
+                algo_a_market_quality=quality,
+                algo_a_components={
+                    **common,
+                    "se_ev": sp.se_ev_dispersion,
+                    "k": 1.0,
+                    "scale": 0.02,
+                    "se_p": sp.se_p_dispersion,
+                },
+                algo_b_value_score=b,
+                algo_b_confidence=confidence(sp.se_p),
+                algo_b_market_quality=quality,
+                algo_b_components={
+                    **common,
+                    "se_ev": sp.se_ev,
+                    "tau": P.TYPE_PARAMS[m.market_type].tau,
+                    "se_p": sp.se_p,
+                    "p_shrunk": p_win / max(1.0 - p_push, 1e-9),
+                },
+                model_components={
+                    "expected_margin_home": model.mu_margin,
+                    "expected_total": model.mu_total,
+                    "sd_margin": model.params.sd_margin,
+                    "sd_total": model.params.sd_total,
+                    "blend_weight": w,
+                    # market numbers the API shows as their own fields
+                    "consensus_books": sorted(q.book for q in m.quotes),
+                    "best_price": {"odds": sp.odds, "bookmaker": sp.book, "line": sp.line},
+                    "flagged": flagged,
+                    "flag_rule": f"{rule.algorithm}>={rule.threshold:g}",
+                },
             )
         )
-    ).all()
-    groups: dict[tuple[str, str, str, dt.datetime], list[tuple[OddsSnapshot, str, str, str]]] = {}
-    for snap, side, mtype, gid, mid in snap_rows:
-        groups.setdefault((mid, snap.bookmaker, snap.kind, snap.captured_at), []).append(
-            (snap, side, mtype, gid)
-        )
-    items = [grp for grp in groups.values() if len(grp) == 2]
-    if not items:
-        return SlateResult(slate_date, version, len(slate_games), 0, fit.to_dict())
-    odds = np.array([[grp[0][0].odds_decimal, grp[1][0].odds_decimal] for grp in items])
-    by_method = {m: devig(odds, m) for m in METHODS}
-    chosen = by_method[settings.devig_method]
+    return out
 
-    flat: list[tuple[OddsSnapshot, str, str, str, int, int]] = []
-    for k, grp in enumerate(items):
-        for j, (snap, side, mtype, gid) in enumerate(grp):
-            flat.append((snap, side, mtype, gid, k, j))
-    game_by_id = {g.id: g for g in slate_games}
-    p_true = np.array(
-        [
-            _p_true(
-                mt, side, snap.line, res.mu_margin[index[gid]], res.mu_total[index[gid]], params
-            )
-            for snap, side, mt, gid, _k, _j in flat
-        ]
-    )
-    if calibration is not None:
-        p_true = calibration.sides(
-            np.array([f[2] for f in flat]), np.array([f[1] for f in flat]), p_true
-        )
-    # p_market: the mean de-vigged probability of the side over the sharp books' consensus
-    # (`market_views`); with one book, or no sharp book quoting, the price's own book alone
-    sides_of = [{snap_side: j for j, (_s, snap_side, _t, _g) in enumerate(grp)} for grp in items]
-    views = market_views(
-        [key for key, grp in groups.items() if len(grp) == 2],
-        [{side: (snap.odds_decimal, snap.line) for snap, side, _t, _g in grp} for grp in items],
-        settings.sharp_books,
-    )
-    methods = np.array(
-        [
-            [
-                sum(by_method[m].probabilities[c, sides_of[c][side]] for c in views[k].consensus)
-                / len(views[k].consensus)
-                for m in METHODS
-            ]
-            for _snap, side, _mt, _gid, k, _j in flat
-        ]
-    )
-    p_mkt = methods[:, METHODS.index(settings.devig_method)]
-    min_games = np.array(
-        [
-            min(res.games_home[index[gid]], res.games_away[index[gid]])
-            for _s, _sd, _mt, gid, _k, _j in flat
-        ],
-        dtype=float,
-    )
-    scores = score_outcomes(
-        odds=np.array([f[0].odds_decimal for f in flat]),
-        p_true=p_true,
-        p_market=p_mkt,
-        overround=np.array([chosen.margin[k] for *_x, k, _j in flat]),
-        method_spread=methods.max(axis=1) - methods.min(axis=1),
-        type_weight=np.array([TYPE_WEIGHTS[f[2]] for f in flat]),
-        min_games=min_games,
-        reliability=np.array([reliability[f[2]] for f in flat]),
-    )
 
-    outcome_ids = sorted({f[0].outcome_id for f in flat})
+async def _store(
+    session: AsyncSession, new_rows: list[ValueScore], game_ids: list[str], version: str
+) -> int:
+    """Replace this version's rows of the slate's outcomes; the newest pre-tip row of each
+    outcome (else its close) is the current one."""
+    outcome_ids = sorted({r.outcome_id for r in new_rows})
+    if not outcome_ids:
+        return 0
     await session.execute(
         delete(ValueScore).where(
             ValueScore.model_version == version, ValueScore.outcome_id.in_(outcome_ids)
@@ -358,81 +419,33 @@ async def score_slate(
     await session.execute(
         update(ValueScore).where(ValueScore.outcome_id.in_(outcome_ids)).values(is_current=False)
     )
-    now = utcnow()
     best: dict[str, tuple[tuple[int, float], int]] = {}
-    new_rows: list[ValueScore] = []
-    for n, (snap, side, mtype, gid, k, _j) in enumerate(flat):
-        g = game_by_id[gid]
-        i = index[gid]
-        row = ValueScore(
-            outcome_id=snap.outcome_id,
-            snapshot_id=snap.id,
-            model_version=version,
-            slate_date=slate_date,
-            is_current=False,
-            calc_time=snap.captured_at,
-            computed_at=now,
-            odds_kind=snap.kind,
-            bookmaker=snap.bookmaker,
-            odds_decimal=snap.odds_decimal,
-            line=snap.line,
-            margin=float(chosen.margin[k]),
-            devig_method=settings.devig_method,
-            p_true=float(p_true[n]),
-            p_market=float(p_mkt[n]),
-            p_market_methods={m: float(methods[n, q]) for q, m in enumerate(METHODS)},
-            raw_edge=float(scores.raw_edge[n]),
-            time_to_tip_minutes=int((g.tip_time - snap.captured_at).total_seconds() // 60),
-            algo_a_value_score=float(scores.a_value_score[n]),
-            algo_a_confidence=float(scores.a_confidence[n]),
-            algo_a_market_quality=float(scores.a_market_quality[n]),
-            algo_a_components={
-                "raw_edge": float(scores.raw_edge[n]),
-                "sample_factor": float(scores.a_sample[n]),
-                "agreement_factor": float(scores.a_agreement[n]),
-                "overround": float(chosen.margin[k]),
-                "type_weight": TYPE_WEIGHTS[mtype],
-            },
-            algo_b_value_score=float(scores.b_value_score[n]),
-            algo_b_confidence=float(scores.b_confidence[n]),
-            algo_b_market_quality=float(scores.b_market_quality[n]),
-            algo_b_components={
-                "reliability": reliability[mtype],
-                "p_shrunk": float(scores.b_p_shrunk[n]),
-                "edge_shrunk": float(scores.b_edge[n]),
-                "kelly_fraction_full": float(scores.b_kelly[n]),
-                "stake_fraction": float(scores.b_stake[n]),
-                "method_spread": float(methods[n].max() - methods[n].min()),
-            },
-            model_components={
-                "expected_margin_home": float(res.mu_margin[i]),
-                "expected_total": float(res.mu_total[i]),
-                "sd_margin": params.sd_margin,
-                "sd_total": params.sd_total,
-                "elo_home": float(res.elo_home[i]),
-                "elo_away": float(res.elo_away[i]),
-                "rest_days_home": int(res.rest_home[i]),
-                "rest_days_away": int(res.rest_away[i]),
-                "games_played_home": int(res.games_home[i]),
-                "games_played_away": int(res.games_away[i]),
-                # not model numbers: which books formed p_market, and the best price of the side
-                # across books at this time (the API shows them as `p_market_books`, `best_price`)
-                "consensus_books": [items[c][0][0].bookmaker for c in views[k].consensus],
-                "best_price": {
-                    "odds": views[k].best[side][0],
-                    "bookmaker": views[k].best[side][1],
-                },
-            },
-        )
-        new_rows.append(row)
-        rank = (
-            KIND_PRIORITY.get(snap.kind, 3),
-            -snap.captured_at.timestamp() if snap.kind == "live" else 0.0,
-        )
-        if snap.outcome_id not in best or rank < best[snap.outcome_id][0]:
-            best[snap.outcome_id] = (rank, n)
+    for n, row in enumerate(new_rows):
+        rank = (KIND_PRIORITY.get(row.odds_kind, 2), -row.calc_time.timestamp())
+        if row.outcome_id not in best or rank < best[row.outcome_id][0]:
+            best[row.outcome_id] = (rank, n)
     for _rank, n in best.values():
         new_rows[n].is_current = True
     session.add_all(new_rows)
     await session.flush()
-    return SlateResult(slate_date, version, len(slate_games), len(new_rows), fit.to_dict())
+    return len(new_rows)
+
+
+def _by_method(
+    m: MarketMoment, side: int, sp: SidePrice, by_method: dict[str, Priced | None]
+) -> dict[str, float]:
+    """The consensus probability of a win at this row's price and line under each de-vig
+    method (how much the choice of method matters here)."""
+    tp = P.TYPE_PARAMS[m.market_type]
+    out: dict[str, float] = {}
+    for method, priced in by_method.items():
+        if priced is None:
+            continue
+        if sp.line is None:
+            out[method] = priced.fair if side == 0 else 1.0 - priced.fair
+            continue
+        x_line = -sp.line if m.market_type == "spread" and side == 0 else sp.line
+        sigma = tp.sigma if tp.sigma is not None else P.prop_sigma(sp.line)
+        over, _push, under = line_probs(x_line, priced.fair, sigma, True, tp.no_zero)
+        out[method] = float(over if side == 0 else under)
+    return out

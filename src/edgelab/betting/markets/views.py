@@ -51,9 +51,9 @@ GATED_NOTE = (
     "are null in the free view."
 )
 HISTORY_NOTE = "Score history is for paid subscribers: `points` is null in the free view."
-# Short forms of the formulas documented in full in betting/scoring.py.
-FORMULA_A = "100 * (1 - exp(-max(raw_edge, 0) * confidence * market_quality / 0.05))"
-FORMULA_B = "100 * (1 - exp(-stake / 0.01)), stake = 0.25 * max(kelly(p_shrunk), 0)"
+# Short forms of the formulas documented in full in betting/pricing/value.py.
+FORMULA_A = "100 / (1 + exp(-(EV - SE_dispersion) / 0.02)); SE_dispersion = books' disagreement"
+FORMULA_B = "100 * Phi(EV / SE_full); SE_full adds tau, the price's move still to come"
 
 
 @dataclass(frozen=True)
@@ -122,27 +122,29 @@ def row(item: service.ScoredOutcome, algorithm: str, paid: bool) -> dict[str, ob
         "calc_time": s.calc_time,
         "best_price": s.model_components.get("best_price")
         or {"odds": s.odds_decimal, "bookmaker": s.bookmaker},  # scored before best prices
+        "flagged": bool(s.model_components.get("flagged", False)),
+        "books": len(s.model_components.get("consensus_books") or [s.bookmaker]),
     }
 
 
 # Stored with the model's numbers (`slate.score_slate`) but shown as their own fields.
-MARKET_VIEW_COMPONENTS = ("consensus_books", "best_price")
+MARKET_VIEW_COMPONENTS = ("consensus_books", "best_price", "flagged", "flag_rule")
 
 
 def stake_suggestion(s: ValueScore, settings: Settings) -> dict[str, object]:
-    """Fractional Kelly (`scoring.stake_suggestion`) on algorithm B's shrunk probability, the
-    same p_shrunk B's value score stakes on."""
+    """Fractional Kelly (`scoring.stake_suggestion`) on p_true given no push (a push returns
+    the stake, so it neither wins nor loses the bankroll)."""
     from edgelab.betting.markets import scoring  # SciPy: not at start-up
 
     k = scoring.stake_suggestion(
-        s.algo_b_components["p_shrunk"],
+        float(s.algo_b_components.get("p_shrunk", s.p_true)),
         s.odds_decimal,
         fraction=settings.kelly_fraction,
         max_stake=settings.kelly_max_stake,
     )
     if k.full_kelly <= 0:
         explanation = (
-            f"No edge once p_true is shrunk toward the market: p {k.p_used:.1%} at "
+            f"No edge at the fair price: p {k.p_used:.1%} at "
             f"{k.odds:.2f} is below the break-even {1 / k.odds:.1%}, so stake nothing."
         )
     else:
@@ -157,11 +159,11 @@ def stake_suggestion(s: ValueScore, settings: Settings) -> dict[str, object]:
 
 
 def likely_loser_note(s: ValueScore) -> list[str]:
-    """Value on the side the model expects to lose confuses many users: say it plainly."""
+    """Value on the side the market expects to lose confuses many users: say it plainly."""
     if not (s.p_true < 0.5 and s.raw_edge > 0):
         return []
     return [
-        f"The model expects this side to lose more often than not (p_true {s.p_true:.0%}); "
+        f"The market expects this side to lose more often than not (p_true {s.p_true:.0%}); "
         f"the value is in the price: at {s.odds_decimal:.2f} it needs to win only "
         f"{1 / s.odds_decimal:.0%} of the time to break even, so it wins often enough to "
         "profit over many bets."

@@ -28,7 +28,7 @@ from edgelab.core.errors import ConflictError, NotFoundError
 from edgelab.core.jobs import enqueue
 
 if TYPE_CHECKING:
-    from edgelab.betting.evaluation.backtest import DataFingerprint
+    from edgelab.betting.evaluation.jobs import DataFingerprint
 
 JOB_STATUSES = ("queued", "running", "succeeded", "failed")
 ACTIVE_STATUSES = ("queued", "running")
@@ -128,8 +128,8 @@ async def create_job(session: AsyncSession, requested_by: str, *, send: bool = T
 
 
 async def evaluation_fingerprint(session: AsyncSession, fp: DataFingerprint) -> DataFingerprint:
-    """The evaluation's cache identity: the data's plus the last succeeded model update, so
-    answers cached before a recalibration are recomputed after it, in every process."""
+    """The evaluation's identity: the data's plus the last succeeded model update, so a report
+    computed before a recalibration is recomputed after it (the job asks for it at once)."""
     last = (
         await session.execute(
             select(ModelJob.id)

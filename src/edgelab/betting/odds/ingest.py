@@ -158,7 +158,14 @@ def snapshots_for_game(
 
 
 async def upsert_games(session: AsyncSession, games: Sequence[GameIn], stats: ImportStats) -> None:
-    """Insert new games; fill values an existing game lacks (scores, flags, external id)."""
+    """Insert new games; fill values an existing game lacks (scores, flags, external id).
+
+    Never erases: a value this import lacks (odds bring no scores, results no event id) keeps
+    what is stored. A real tip-off time (from live odds) replaces an estimate, never the
+    reverse, so results imported after odds keep the odds' `commence_time`. An event id that
+    moves to another game (an event re-dated under the same id) leaves its old game.
+    """
+    await _release_moved_event_ids(session, games)
     existing: dict[str, Game] = {}
     for chunk in _chunks([g.id for g in games]):
         rows = await session.execute(select(Game).where(Game.id.in_(chunk)))
@@ -175,8 +182,11 @@ async def upsert_games(session: AsyncSession, games: Sequence[GameIn], stats: Im
             value = getattr(g, name)
             if value is not None and getattr(cur, name) != value:
                 changes[name] = value
-        if cur.tip_time != g.tip_time and (not g.tip_time_estimated or cur.tip_time_estimated):
-            # a real time replaces anything; a new estimate replaces only an old estimate
+        if (cur.tip_time, cur.tip_time_estimated) != (g.tip_time, g.tip_time_estimated) and (
+            not g.tip_time_estimated or cur.tip_time_estimated
+        ):
+            # a real time replaces anything (an estimate that happened to be right included);
+            # a new estimate replaces only an old estimate
             changes.update(tip_time=g.tip_time, tip_time_estimated=g.tip_time_estimated)
         if changes:
             for name, value in changes.items():
@@ -187,6 +197,20 @@ async def upsert_games(session: AsyncSession, games: Sequence[GameIn], stats: Im
     for chunk in _chunks(new_rows, 2000):
         await session.execute(insert(_table(Game)), list(chunk))
     await session.flush()
+
+
+async def _release_moved_event_ids(session: AsyncSession, games: Sequence[GameIn]) -> None:
+    """`games.external_id` is unique: clear it on a game whose event now lists another date."""
+    owner = {g.external_id: g.id for g in games if g.external_id is not None}
+    released = False
+    for chunk in _chunks(list(owner)):
+        rows = await session.execute(select(Game).where(Game.external_id.in_(chunk)))
+        for game in rows.scalars():
+            if game.external_id is not None and owner[game.external_id] != game.id:
+                game.external_id = None
+                released = True
+    if released:
+        await session.flush()  # before the new owner is written
 
 
 @dataclass(frozen=True)

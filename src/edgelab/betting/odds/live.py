@@ -3,13 +3,16 @@
 Every bookmaker's price is its own snapshot (keyed by the bookmaker's `last_update`), so a run
 that sees nothing new writes nothing, and every price a run sees that differs from what is stored
 is a new snapshot: the whole line path is kept, not only the latest, open or close (history and
-closing-line value read it). Props are stored as `prop` markets with over/under sides.
+closing-line value read it). Props (`player_*` keys) are stored as `prop` markets with
+over/under sides; other market keys (first-half lines, exchange lay prices) are counted as
+skipped, having no market type here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from bisect import bisect_left
 from collections import Counter
 from dataclasses import replace
 from typing import Any
@@ -36,6 +39,7 @@ from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
 
 MARKET_KEYS = {"h2h": "moneyline", "spreads": "spread", "totals": "total"}
+PROP_PREFIX = "player_"  # player props: `player_points`, `player_rebounds_q1`, ...
 
 
 def _slug(text: str) -> str:
@@ -52,7 +56,7 @@ def event_rows(
     try:
         home, away = normalize_team(event.home_team), normalize_team(event.away_team)
     except UnknownTeamError as exc:
-        skipped[f"unknown team {exc}"] += 1
+        skipped[str(exc)] += 1  # "unknown NBA team name '...'"
         return None
     local_date = event.commence_time.astimezone(ZoneInfo(settings.tip_timezone)).date()
     gid = ids.game_id(local_date, home, away)
@@ -75,6 +79,10 @@ def event_rows(
     for book in event.bookmakers:
         for market in book.markets:
             captured = (market.last_update or book.last_update or fetched_at).astimezone(dt.UTC)
+            if market.key not in MARKET_KEYS and not market.key.startswith(PROP_PREFIX):
+                # first-half lines, exchange lay prices, team totals...: no market type of ours
+                skipped[f"{market.key} market not stored (not h2h, spreads, totals or a prop)"] += 1
+                continue
             mtype = MARKET_KEYS.get(market.key, "prop")
             for out in market.outcomes:
                 if mtype in ("moneyline", "spread"):
@@ -130,6 +138,8 @@ async def keep_moved_prices(
     snaps: list[SnapshotIn],
     specs: dict[str, OutcomeSpec],
     fetched_at: dt.datetime,
+    *,
+    skip_repeats: bool = False,
 ) -> list[SnapshotIn]:
     """Snapshots to store so that no step of the line path is lost.
 
@@ -138,10 +148,16 @@ async def keep_moved_prices(
     quote in place. Such a quote is kept as a new snapshot at the fetch time instead, both
     sides of the book's market together (a two-way price is scored as a pair), unless the
     book's latest stored quote already is that price (seen by an earlier fetch).
+
+    `skip_repeats` also leaves out a new quote (both sides) that only repeats the book's
+    previous stored quote, the one just before it in time: the line path keeps its steps and
+    the earlier row still says what the price was. Imported history uses it (one snapshot a
+    day re-lists tomorrow's games at unchanged prices).
     """
     live = [s for s in snaps if s.kind == "live"]
     at_key: dict[tuple[str, str, dt.datetime], tuple[float, float | None]] = {}
     latest: dict[tuple[str, str], tuple[dt.datetime, float, float | None]] = {}
+    path: dict[tuple[str, str], list[tuple[dt.datetime, float, float | None]]] = {}
     oids = sorted({s.outcome_id for s in live})
     for start in range(0, len(oids), 500):
         rows = await session.execute(
@@ -160,6 +176,15 @@ async def keep_moved_prices(
             at_key[(oid, book, at)] = (odds, line)
             if (oid, book) not in latest or at > latest[(oid, book)][0]:
                 latest[(oid, book)] = (at, odds, line)
+            path.setdefault((oid, book), []).append((at, odds, line))
+    for quotes in path.values():
+        quotes.sort(key=lambda q: q[0])
+
+    def before(s: SnapshotIn) -> tuple[dt.datetime, float, float | None] | None:
+        """The book's stored quote of this side just before `s` (None: there is none)."""
+        quotes = path.get((s.outcome_id, s.bookmaker), [])
+        k = bisect_left(quotes, s.captured_at, key=lambda q: q[0])
+        return quotes[k - 1] if k else None
 
     def same(price: tuple[float, float | None] | None, s: SnapshotIn) -> bool:
         return price is not None and abs(price[0] - s.odds_decimal) <= 1e-9 and price[1] == s.line
@@ -171,6 +196,13 @@ async def keep_moved_prices(
     seen: set[tuple[str, str, dt.datetime]] = set()
     for key, group in groups.items():
         stored = [at_key.get((s.outcome_id, s.bookmaker, s.captured_at)) for s in group]
+        if skip_repeats and all(p is None for p in stored):
+            prev = [before(s) for s in group]
+            whole = len({q[0] for q in prev if q is not None}) == 1  # one earlier quote, all sides
+            pairs = zip(prev, group, strict=True)
+            if whole and all(q is not None and same(q[1:], s) for q, s in pairs):
+                seen.add(key)
+                continue
         if all(p is None or same(p, s) for p, s in zip(stored, group, strict=True)):
             continue  # new, or unchanged: stored (or left) as usual
         newest = [latest.get((s.outcome_id, s.bookmaker)) for s in group]
@@ -187,25 +219,48 @@ async def keep_moved_prices(
     return out
 
 
-async def store_events(
-    session: AsyncSession, events: list[OddsEvent], settings: Settings, fetched_at: dt.datetime
-) -> ImportStats:
-    stats = ImportStats(rows_read=len(events))
+def events_rows(
+    events: list[OddsEvent], settings: Settings, fetched_at: dt.datetime, skipped: Counter[str]
+) -> tuple[dict[str, GameIn], list[SnapshotIn], dict[str, OutcomeSpec]]:
+    """The games (one per game id, the first listing's), snapshots and outcomes of events."""
     games: dict[str, GameIn] = {}
     snaps: list[SnapshotIn] = []
     specs: dict[str, OutcomeSpec] = {}
     for event in events:
-        rows = event_rows(event, settings, fetched_at, stats.skipped)
+        rows = event_rows(event, settings, fetched_at, skipped)
         if rows is None:
             continue
         game, event_snaps, event_specs = rows
         games.setdefault(game.id, game)
         snaps.extend(event_snaps)
         specs.update(event_specs)
-    await upsert_games(session, list(games.values()), stats)
+    return games, snaps, specs
+
+
+async def store_snapshots(
+    session: AsyncSession,
+    snaps: list[SnapshotIn],
+    specs: dict[str, OutcomeSpec],
+    fetched_at: dt.datetime,
+    stats: ImportStats,
+    *,
+    skip_repeats: bool = False,
+) -> None:
+    """Write one fetch's prices (their games already stored); see `keep_moved_prices`."""
     await ensure_outcomes(session, specs)
-    snaps = await keep_moved_prices(session, snaps, specs, fetched_at)
+    snaps = await keep_moved_prices(session, snaps, specs, fetched_at, skip_repeats=skip_repeats)
     await upsert_snapshots(session, snaps, stats)
+
+
+async def store_events(
+    session: AsyncSession, events: list[OddsEvent], settings: Settings, fetched_at: dt.datetime
+) -> ImportStats:
+    """Write one fetch of events: their games, then their prices. `fetched_at` is when the
+    prices were seen (the time of a quote that carries none)."""
+    stats = ImportStats(rows_read=len(events))
+    games, snaps, specs = events_rows(events, settings, fetched_at, stats.skipped)
+    await upsert_games(session, list(games.values()), stats)
+    await store_snapshots(session, snaps, specs, fetched_at, stats)
     return stats
 
 

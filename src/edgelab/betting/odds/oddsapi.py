@@ -31,8 +31,10 @@ from edgelab.betting.odds.oddsapi_payload import (
     OddsOutcome,
     OddsQuota,
     OddsResponse,
+    OddsScore,
     parse_event,
     parse_quota,
+    parse_score,
 )
 from edgelab.core.errors import AppError, InvalidInputError, NotFoundError, UpstreamError
 from edgelab.core.http import Verdict, make_http_client, retry_after_header
@@ -50,6 +52,7 @@ __all__ = [
     "OddsOutcome",
     "OddsQuota",
     "OddsResponse",
+    "OddsScore",
     "parse_event",
     "parse_quota",
 ]
@@ -248,6 +251,30 @@ class OddsApiClient:
         if not isinstance(body, list):
             raise service_error(errors.ODDS_API_BAD_RESPONSE, "The Odds API sent no event list.")
         return [_parse_or_fail(raw, "decimal", sport_key)[0] for raw in body], quota
+
+    async def fetch_scores(
+        self, *, sport: str | None = None, days_from: int | None = None
+    ) -> tuple[list[OddsScore], OddsQuota]:
+        """Live and upcoming games with their scores, plus the games completed in the last
+        `days_from` days (1..3): 1 credit, 2 with `days_from`. Scores matched by team name; a
+        malformed entry is dropped and logged."""
+        sport_key = sport or self._settings.odds_api_sport
+        params = {"dateFormat": "iso"}
+        if days_from is not None:
+            if not 1 <= days_from <= 3:
+                raise InvalidInputError("days_from must be 1, 2 or 3.")
+            params["daysFrom"] = str(days_from)
+        path = f"/v4/sports/{_segment(sport_key, 'sport')}/scores"
+        body, quota = await self._get(path, params)
+        if not isinstance(body, list):
+            raise service_error(errors.ODDS_API_BAD_RESPONSE, "The Odds API sent no score list.")
+        scores = []
+        for raw in body:  # a malformed entry is dropped, not the call: the others still settle
+            try:
+                scores.append(parse_score(raw, sport_key))
+            except Malformed as exc:
+                log.warning("odds api: dropped a malformed score entry (%s)", exc)
+        return scores, quota
 
     def _odds_params(
         self, regions: str | None, markets: str | None, odds_format: str, bookmakers: str | None

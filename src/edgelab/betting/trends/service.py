@@ -27,7 +27,7 @@ from edgelab.betting.evaluation.backtest import (
 )
 from edgelab.betting.odds.models import Market, OddsSnapshot, Outcome
 from edgelab.betting.trends import schemas
-from edgelab.betting.trends.situations import MARKET_TYPES, TrendGames
+from edgelab.betting.trends.games import MARKET_TYPES, TrendGames
 from edgelab.core.errors import NotFoundError
 from edgelab.core.resources import Resources
 
@@ -131,7 +131,7 @@ async def trends_json(
     )
 
     async def fill() -> bytes:
-        from edgelab.betting.trends.situations import compute_trends
+        from edgelab.betting.trends.report import compute_trends
 
         doc = await asyncio.to_thread(
             compute_trends,

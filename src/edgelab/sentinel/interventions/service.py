@@ -18,7 +18,7 @@ Two kinds of player (SENTINEL §5, interventions in proportion to the risk):
 
 `status` is stored as active or cancelled; `expired` is derived for timeouts past `ends_at`.
 Creating or cancelling a timeout marks the player for rescoring (`activity_version`): prior
-time-outs are a behavioural input of the score (`rescore.load_behaviour`).
+time-outs are a behavioural input of the score (`betlog.arrays.load_behaviour`).
 
 Every creation and cancellation writes an audit event (`accounts.service.audit`). Services
 flush, never commit.

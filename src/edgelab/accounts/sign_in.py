@@ -1,0 +1,157 @@
+"""Sign-in: magic links by e-mail, rotating refresh tokens, sign-out.
+
+Services flush, never commit (the request or CLI command owns the unit of work). Every
+security-relevant outcome writes an audit event.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from edgelab.accounts import errors
+from edgelab.accounts.models import MagicLink, RefreshToken, User
+from edgelab.accounts.service import active_user, audit, create_user, user_by_email
+from edgelab.accounts.tokens import hash_secret, new_id, new_secret
+from edgelab.core.auth import UnauthorizedError, issue_access_token
+from edgelab.core.clock import utcnow
+from edgelab.core.email import outbox as email
+from edgelab.core.email.outbox import EmailTemplate
+from edgelab.core.settings import Settings
+
+MAGIC_LINK_MAIL = EmailTemplate("edgelab.accounts", "magic_link", "Your edgelab sign-in link")
+
+
+@dataclass(frozen=True)
+class TokenPair:
+    access_token: str
+    refresh_token: str
+    expires_in: int
+
+
+async def request_magic_link(
+    session: AsyncSession, settings: Settings, address: str, *, ip: str | None
+) -> None:
+    """E-mail a single-use sign-in link; an unknown address gets an account (sign-up).
+
+    The caller always answers 202 whatever happens here, so nobody can tell which addresses
+    have accounts.
+    """
+    user = await user_by_email(session, address) or await create_user(session, address)
+    token = new_secret()
+    ttl = settings.magic_link_ttl_minutes
+    session.add(
+        MagicLink(
+            user_id=user.id,
+            token_hash=hash_secret(token),
+            expires_at=utcnow() + dt.timedelta(minutes=ttl),
+        )
+    )
+    link = f"{settings.app_base_url.rstrip('/')}/app/verify?token={quote(token)}"
+    assert user.email is not None
+    await email.queue_email(
+        session,
+        settings,
+        to=user.email,
+        template=MAGIC_LINK_MAIL,
+        context={"link": link, "minutes": ttl},
+    )
+    await audit(session, "magic_link_requested", user_id=user.id, ip=ip)
+
+
+async def _issue_pair(
+    session: AsyncSession, settings: Settings, user: User, family_id: str | None = None
+) -> TokenPair:
+    refresh = new_secret()
+    session.add(
+        RefreshToken(
+            user_id=user.id,
+            family_id=family_id or new_id("fam"),
+            token_hash=hash_secret(refresh),
+            expires_at=utcnow() + dt.timedelta(days=settings.refresh_token_ttl_days),
+        )
+    )
+    await session.flush()
+    return TokenPair(
+        issue_access_token(settings, user.id), refresh, settings.access_token_ttl_seconds
+    )
+
+
+async def verify_magic_link(
+    session: AsyncSession, settings: Settings, token: str, *, ip: str | None
+) -> TokenPair:
+    link = (
+        await session.execute(select(MagicLink).where(MagicLink.token_hash == hash_secret(token)))
+    ).scalar_one_or_none()
+    if link is None or link.used_at is not None or link.expires_at <= utcnow():
+        await audit(
+            session,
+            "sign_in_failed",
+            user_id=link.user_id if link else None,
+            ip=ip,
+            success=False,
+            reason="unknown" if link is None else ("used" if link.used_at else "expired"),
+        )
+        raise UnauthorizedError(
+            "This sign-in link is invalid, used or expired: ask for a new one.",
+            code=errors.INVALID_SIGN_IN_LINK,
+            persist_changes=True,
+        )
+    link.used_at = utcnow()
+    user = await active_user(session, link.user_id)
+    user.last_sign_in_at = utcnow()
+    await audit(session, "sign_in", user_id=user.id, ip=ip)
+    return await _issue_pair(session, settings, user)
+
+
+async def rotate_refresh_token(
+    session: AsyncSession, settings: Settings, token: str, *, ip: str | None
+) -> TokenPair:
+    """A new pair for a valid refresh token; presenting a used one revokes its whole family.
+
+    Reuse means the token was copied: both the thief's and the owner's sessions end.
+    """
+    row = (
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_secret(token))
+        )
+    ).scalar_one_or_none()
+    if row is None:
+        raise UnauthorizedError("Unknown refresh token.", code=errors.INVALID_REFRESH_TOKEN)
+    if row.used_at is not None or row.revoked_at is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
+        await audit(session, "refresh_token_reused", user_id=row.user_id, ip=ip, success=False)
+        raise UnauthorizedError(
+            "This refresh token was already used: sign in again.",
+            code=errors.REFRESH_TOKEN_REUSED,
+            persist_changes=True,
+        )
+    if row.expires_at <= utcnow():
+        raise UnauthorizedError(
+            "The refresh token has expired: sign in again.", code=errors.REFRESH_TOKEN_EXPIRED
+        )
+    row.used_at = utcnow()
+    user = await active_user(session, row.user_id)
+    return await _issue_pair(session, settings, user, family_id=row.family_id)
+
+
+async def logout(session: AsyncSession, token: str) -> None:
+    row = (
+        await session.execute(
+            select(RefreshToken).where(RefreshToken.token_hash == hash_secret(token))
+        )
+    ).scalar_one_or_none()
+    if row is not None:
+        await session.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id, RefreshToken.revoked_at.is_(None))
+            .values(revoked_at=utcnow())
+        )
