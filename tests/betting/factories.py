@@ -16,7 +16,18 @@ from dataclasses import dataclass
 import numpy as np
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting.odds.ingest import ImportStats, import_parsed
+from edgelab.betting.odds import ids
+from edgelab.betting.odds.ingest import (
+    GameIn,
+    ImportStats,
+    OutcomeSpec,
+    SnapshotIn,
+    ensure_outcomes,
+    import_parsed,
+    upsert_games,
+    upsert_snapshots,
+)
+from edgelab.betting.odds.models import Game
 from edgelab.betting.odds.nba_csv import parse_nba_text
 from edgelab.core.settings import Settings
 
@@ -92,8 +103,16 @@ class SyntheticSeasons:
 
 
 def synthetic_seasons(
-    *, seasons: int = 2, days_per_season: int = 40, seed: int = 7, unplayed_last_day: bool = False
+    *,
+    seasons: int = 2,
+    days_per_season: int = 40,
+    seed: int = 7,
+    unplayed_last_day: bool = False,
+    upcoming_last_day: bool = False,
 ) -> SyntheticSeasons:
+    """`unplayed_last_day`: the last day's games have no results. `upcoming_last_day`: the last
+    day as it stands before its first tip-off: no results and no closing lines, only the
+    opening lines. The same random draws either way: the other days do not change."""
     rng = np.random.default_rng(seed)
     strength = {t: float(s) for t, s in zip(TEAMS, rng.normal(0, 5, len(TEAMS)), strict=True)}
     lines = [HEADER]
@@ -105,7 +124,11 @@ def synthetic_seasons(
             day = start + dt.timedelta(days=2 * d)
             dates.append(day)
             order = rng.permutation(len(TEAMS))
-            last = unplayed_last_day and s == seasons - 1 and d == days_per_season - 1
+            last = (unplayed_last_day or upcoming_last_day) and (s, d) == (
+                seasons - 1,
+                days_per_season - 1,
+            )
+            no_close = last and upcoming_last_day
             for k in range(0, len(TEAMS), 2):
                 home, away = TEAMS[order[k]], TEAMS[order[k + 1]]
                 mu = strength[home] - strength[away] + 3.0
@@ -120,6 +143,9 @@ def synthetic_seasons(
                 total_close = 215.0 + float(rng.choice([-2.0, 0.0, 2.0]))
                 total_open = total_close + 1.0
                 ml_h, ml_a = _american(p_home), _american(1 - p_home)
+                closes: list[object] = [spread_close, total_close, ml_a, ml_h]
+                if no_close:
+                    closes = ["", "", "", ""]
                 score = ["", ""] if last else [str(as_), str(hs)]
                 qa = _quarters(as_) if not last else ["", "", "", ""]
                 qh = _quarters(hs) if not last else ["", "", "", ""]
@@ -139,11 +165,11 @@ def synthetic_seasons(
                                 *qa,
                                 *qh,
                                 spread_open,
-                                spread_close,
+                                closes[0],
                                 total_open,
-                                total_close,
-                                ml_a,
-                                ml_h,
+                                closes[1],
+                                closes[2],
+                                closes[3],
                                 "",
                                 "",
                                 0,
@@ -245,3 +271,44 @@ async def add_book_quotes(
     await upsert_snapshots(session, snaps, stats)
     await session.flush()
     return stats.snapshots_new
+
+
+async def add_game(
+    session: AsyncSession, *, day: dt.date, home: str, away: str, tip: dt.datetime
+) -> Game:
+    """A game first listed by the live odds feed (`odds.live.event_rows`): its real tip-off, no
+    result yet."""
+    gid = ids.game_id(day, home, away)
+    season = day.year + 1 if day.month >= 8 else day.year
+    game = GameIn(gid, season, day, tip, False, home, away, None, None, None, None)
+    await upsert_games(session, [game], ImportStats())
+    stored = await session.get(Game, gid)
+    assert stored is not None
+    return stored
+
+
+async def add_quote(
+    session: AsyncSession,
+    game: Game,
+    market_type: str,
+    book: str,
+    at: dt.datetime,
+    prices: tuple[float, float],
+    line: float | None = None,
+) -> None:
+    """One book's two-way quote of a game's moneyline, spread or total, stored as the live
+    ingest stores it: both sides captured at `at`, the first side (home, over) at `prices[0]`.
+    `line`: the home handicap of a spread (the away side gets minus it), or the total."""
+    specs: dict[str, OutcomeSpec] = {}
+    snaps: list[SnapshotIn] = []
+    for n, (side, odds) in enumerate(zip(ids.SIDES[market_type], prices, strict=True)):
+        oid = ids.outcome_id(game.id, market_type, side)
+        label = ids.outcome_label(market_type, side, game.home_team, game.away_team)
+        specs[oid] = OutcomeSpec(ids.market_id(game.id, market_type), game.id, market_type, side,
+                                 label)  # fmt: skip
+        side_line = -line if line is not None and market_type == "spread" and n else line
+        snaps.append(SnapshotIn(oid, book, "live", at, False, round(odds, 3), side_line, False,
+                                "the-odds-api", market_type, side, game.id))  # fmt: skip
+    await ensure_outcomes(session, specs)
+    await upsert_snapshots(session, snaps, ImportStats())
+    await session.flush()

@@ -248,16 +248,21 @@ async def test_another_users_rule_is_not_found_and_not_listed(client, session, s
 async def test_a_rule_matches_scores_at_or_above_its_minimum_on_its_algorithm(
     client, session, settings, slate, algorithm
 ):
-    user, auth = await _user(session, settings, f"min-{algorithm}@example.com")
-    await _rule(client, auth, min_value_score=55, algorithm=algorithm)
-    counts = await _run(session, settings, slate)
     scores = await _scores(session, slate.last_date)
-    expected = {s.market_id for s in scores if getattr(s, algorithm) >= 55}
+    other = "b" if algorithm == "a" else "a"
+
+    def matching(algo: str, cut: float) -> set[str]:
+        return {s.market_id for s in scores if getattr(s, algo) >= cut}
+
+    # a minimum where the two algorithms disagree, so the rule's algorithm is what decides
+    cut = next(c for c in range(40, 95) if matching(algorithm, c) != matching(other, c))
+    user, auth = await _user(session, settings, f"min-{algorithm}@example.com")
+    await _rule(client, auth, min_value_score=cut, algorithm=algorithm)
+    counts = await _run(session, settings.model_copy(update={"alerts_daily_cap": 100}), slate)
+    expected = matching(algorithm, cut)
     assert expected and len(expected) < len(scores)  # the threshold splits the slate
     assert await _sent(session, user.id) == expected
     assert counts["alerts"] == len(expected) and counts["emails"] == 1
-    other = "b" if algorithm == "a" else "a"
-    assert expected != {s.market_id for s in scores if getattr(s, other) >= 55}
 
 
 async def test_a_rule_matches_only_its_market_types_and_teams(client, session, settings, slate):

@@ -5,6 +5,7 @@ rating model's own walk-forward, which the model update calibrates on."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 from collections import Counter
 from pathlib import Path
@@ -12,15 +13,15 @@ from typing import Any
 
 import numpy as np
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from typer.testing import CliRunner
 
-from edgelab.betting.evaluation import backtest, jobs
+from edgelab.betting.evaluation import backtest, jobs, report
 from edgelab.betting.evaluation.models import EvaluationReport
 from edgelab.betting.evaluation.walkforward import LISTED_RULES
 from edgelab.betting.markets import ratings
-from edgelab.betting.odds.models import Game, OddsSnapshot
+from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
 from edgelab.betting.pricing import blend as B
 from edgelab.core import migrations
 from edgelab.core.db import create_engine
@@ -83,7 +84,7 @@ async def test_the_lagging_books_numbers_are_flagged_and_beat_the_close(doc):
         assert lines["clv"] > 1.0 and lines["clv_ci_low"] > 0.5  # points, price included
         assert lines["beat_close"] > 0.9 and lines["n_clv"] == lines["n"]
         ml = _markets(doc, season)["moneyline"]["bets"]["default"]
-        assert ml["n"] > 30 and ml["clv"] > 0.05 and ml["clv_ci_low"] > 0  # probability
+        assert ml["n"] > 30 and ml["clv"] > 0.02 and ml["clv_ci_low"] > 0  # probability points
     books = Counter(b["bookmaker"] for b in doc["bets"] if b["market_type"] == "moneyline")
     assert set(books) == {"mybookieag"}  # the one book whose price lags
 
@@ -105,14 +106,16 @@ async def test_a_single_book_season_flags_nothing_but_is_forecast(doc):
 
 
 async def test_each_rule_takes_one_side_per_market_at_the_best_price(doc):
+    pairs = list(zip(doc["bets"], doc["bet_outcomes"], strict=True))
     for rule in LISTED_RULES:
-        flagged = [b["market_id"] for b in doc["bets"] if rule in b["flagged_by"]]
+        flagged = [o["market_id"] for b, o in pairs if rule in b["flagged_by"]]
         assert len(flagged) == len(set(flagged)), rule  # the better side only
-    spread = next(
-        b for b in doc["bets"] if b["market_type"] == "spread" and b["bookmaker"] == "mybookieag"
+    spread, outcome = next(
+        (b, o) for b, o in pairs if b["market_type"] == "spread" and b["bookmaker"] == "mybookieag"
     )
     # the lagging book gives the home side 2 points: home -4.5 where the market says -6.5
-    assert spread["side"] == "home" and spread["line"] < 0 and spread["clv"] > 1.5
+    assert spread["side"] == outcome["side"] == "home" and spread["line"] < 0
+    assert outcome["clv"] > 1.5 and outcome["clv_unit"] == "points"
     for b in doc["bets"]:
         assert b["ev"] > 0 and b["odds"] > 1
 
@@ -125,16 +128,20 @@ async def test_every_flagged_bet_carries_the_contract(doc):
         "total": {"over", "under"},
         "prop": {"over", "under"},
     }
+    assert len(doc["bet_outcomes"]) == len(doc["bets"])
     for b in doc["bets"]:
-        assert set(b) >= BET_FIELDS
+        assert set(b) == BET_FIELDS  # exactly the issue's fields: what became of it is beside
         assert b["side"] in sides[b["market_type"]]
         assert set(b["flagged_by"]) <= set(LISTED_RULES) and b["flagged_by"]
         assert (b["line"] is None) == (b["market_type"] == "moneyline")
         assert len(b["home"]) == 3 and b["home"].isupper() and b["game_date"][4] == "-"
     totals = [b for b in doc["bets"] if b["market_type"] == "total"]
     assert all(200 < b["line"] < 230 for b in totals)
-    props = [b for b in doc["bets"] if b["market_type"] == "prop"]
-    assert props and all(b["result"] is None for b in props)  # no player stats to settle on
+    pairs = zip(doc["bets"], doc["bet_outcomes"], strict=True)
+    props = [o for b, o in pairs if b["market_type"] == "prop"]
+    assert props and all(o["result"] is None for o in props)  # no player stats to settle on
+    results = {o["result"] for o in doc["bet_outcomes"]}
+    assert {"won", "lost"} <= results <= {"won", "lost", "push", None}
 
 
 async def test_the_baselines_are_taken_on_the_same_moments(doc):
@@ -158,10 +165,7 @@ async def test_no_fitted_number_of_a_season_uses_its_own_results(session, settin
     )  # the results moved the score ...
     before_bets = [b for b in doc["bets"] if b["season"] == 2033]
     after_bets = [b for b in after["bets"] if b["season"] == 2033]
-    strip = ("result", "clv")  # ... not the bets or their probabilities
-    assert [{k: v for k, v in b.items() if k not in strip} for b in after_bets] == [
-        {k: v for k, v in b.items() if k not in strip} for b in before_bets
-    ]
+    assert after_bets == before_bets  # ... not the bets or their probabilities
     assert after["by_season"]["2032"] == doc["by_season"]["2032"]
 
     await session.execute(update(Game).where(Game.season == 2032).values(**flip))
@@ -238,6 +242,132 @@ async def test_the_fingerprint_changes_with_a_result_a_quote_or_the_sharp_books(
     assert (await jobs.current_fingerprint(session, other)).digest != fp3.digest
 
 
+async def test_live_quotes_of_unplayed_games_leave_the_report_fresh(session, settings):
+    """Live polling writes quotes of upcoming games all day long: neither a new unplayed game
+    nor its quotes nor re-quotes of a game without its final score mark the report stale; the
+    final score arriving does (the game and its quotes are evaluated from then on)."""
+    fp = await jobs.current_fingerprint(session, settings)
+    last = (await session.execute(select(Game).order_by(Game.game_date.desc()))).scalars().first()
+    assert last is not None
+    tip = dt.datetime.combine(last.game_date + dt.timedelta(days=2), dt.time(23), dt.UTC)
+    upcoming = Game(
+        id="nba-2033-upcoming-bos-lal",
+        season=2033,
+        game_date=tip.date(),
+        tip_time=tip,
+        home_team="BOS",
+        away_team="LAL",
+    )
+    market = Market(id=f"{upcoming.id}-ml", game_id=upcoming.id, market_type="moneyline")
+    home = Outcome(id=f"{market.id}-home", market_id=market.id, side="home", label="BOS")
+    session.add_all([upcoming, market, home])
+    await session.flush()
+    quote = OddsSnapshot(
+        outcome_id=home.id,
+        bookmaker="fanduel",
+        kind="live",
+        captured_at=tip - dt.timedelta(hours=5),
+        odds_decimal=1.9,
+        source="live poll",
+    )
+    session.add(quote)
+    await session.flush()
+    assert await jobs.current_fingerprint(session, settings) == fp
+    quote.odds_decimal = 1.8  # the next poll moves the price
+    session.add(
+        OddsSnapshot(
+            outcome_id=home.id,
+            bookmaker="draftkings",
+            kind="live",
+            captured_at=tip - dt.timedelta(hours=1),
+            odds_decimal=1.85,
+            source="live poll",
+        )
+    )
+    await session.flush()
+    assert await jobs.current_fingerprint(session, settings) == fp
+
+    upcoming.home_score, upcoming.away_score = 110, 101  # the final score
+    await session.flush()
+    settled = await jobs.current_fingerprint(session, settings)
+    assert settled.digest != fp.digest
+    quote.odds_decimal = 1.75  # a settled game's quote is evaluated: it counts
+    await session.flush()
+    assert (await jobs.current_fingerprint(session, settings)).digest != settled.digest
+
+
+async def test_the_season_the_value_model_was_tuned_on_is_reported_alone_not_pooled(
+    session, settings, monkeypatch
+):
+    """`report.TUNED_ON` (2021-22 on the shipped data; 2031-32 here): that season is answered on
+    its own, marked in sample, and left out of the pooled answer and its summary."""
+    monkeypatch.setattr(report, "TUNED_ON", (2032,))
+    doc = await _evaluate(session, settings)
+    assert doc["tuned_on"] == [2032] and doc["in_sample_seasons"] == [2032]
+    assert doc["by_season"]["2032"]["in_sample"] and not doc["by_season"]["2033"]["in_sample"]
+    assert "2031-32 is in sample" in doc["by_season"]["2032"]["summary"][0]
+    pooled = doc["by_season"]["all"]
+    assert pooled["seasons"] == [2031, 2033] and pooled["left_out"] == [2032]
+    assert not pooled["in_sample"] and "2031-32" in pooled["summary"][0]
+    for key in ("spread+total", "moneyline"):
+        n = [doc["by_season"][str(s)]["markets"][key]["bets"]["default"]["n"] for s in (2031, 2033)]
+        assert pooled["markets"][key]["bets"]["default"]["n"] == sum(n), key
+    f = "p_true"
+    pooled_n = pooled["markets"]["moneyline"][f]["n"]
+    assert pooled_n == sum(
+        doc["by_season"][str(s)]["markets"]["moneyline"][f]["n"] for s in (2031, 2033)
+    )
+    rows = {r["season"]: r["in_sample"] for r in doc["season_rows"]}
+    assert rows == {2031: False, 2032: True, 2033: False}  # every season still has its row
+    assert report.TUNED_ON == (2032,)
+
+
+def test_the_shipped_value_model_was_tuned_on_2021_22():
+    assert report.TUNED_ON == (2022,)  # every parameter in betting/pricing/params.py
+
+
+async def test_moneyline_brier_compares_the_close_only_on_the_games_it_shares(session, settings):
+    """p_true, the morning consensus and the close are compared on the same games; where the
+    close exists on too few of the games p_true is scored on (the shipped 2022-23: closing
+    moneylines stop in mid-January, the books' mornings start late in January), the summary
+    says the close cannot be compared rather than set two different sets of games side by side."""
+    doc = await _evaluate(session, settings, seasons=[2033])
+    ml = _markets(doc, 2033)["moneyline"]
+    same = ml["same_games"]
+    assert same["n"] >= 50
+    line = next(x for x in doc["by_season"]["2033"]["summary"] if "moneyline Brier" in x)
+    assert f"on the {same['n']} of them with a closing price" in line
+    assert f"the close {same['close']['brier']:.4f}" in line
+
+    # closing moneylines only up to the first days of 2032-33, mornings only after them
+    days = sorted(
+        {d for (d,) in (await session.execute(select(Game.game_date).where(Game.season == 2033)))}
+    )
+    cut = days[3]
+    ml_outcomes = (
+        select(Outcome.id)
+        .join(Market, Market.id == Outcome.market_id)
+        .join(Game, Game.id == Market.game_id)
+        .where(Market.market_type == "moneyline", Game.season == 2033)
+    )
+    early = ml_outcomes.where(Game.game_date < cut)
+    late = ml_outcomes.where(Game.game_date >= cut)
+    await session.execute(
+        delete(OddsSnapshot).where(OddsSnapshot.outcome_id.in_(late), OddsSnapshot.kind == "close")
+    )
+    await session.execute(
+        delete(OddsSnapshot).where(OddsSnapshot.outcome_id.in_(early), OddsSnapshot.kind != "close")
+    )
+    split = await _evaluate(session, settings, seasons=[2033])
+    ml = _markets(split, 2033)["moneyline"]
+    assert ml["same_games"]["n"] == 0 and ml["close"]["n"] > 0
+    assert ml["p_true"]["n"] == ml["consensus"]["n"] > 100
+    line = next(x for x in split["by_season"]["2033"]["summary"] if "moneyline Brier" in x)
+    assert f"on the same {ml['p_true']['n']} games" in line
+    assert "the close cannot be compared: only 0 of these games have a closing price" in line
+    assert f"{ml['close']['brier']:.4f}" not in line
+
+
 # ---- the rating model's walk-forward (the model update calibrates on it) ---------------------
 
 
@@ -286,6 +416,63 @@ async def _stored(url: str) -> list[tuple[str, list[int]]]:
         await engine.dispose()
 
 
+FORECAST_KEYS = {"n", "brier", "log_loss", "ece"}
+LEGACY_BETS = {
+    "n",
+    "n_at_open",
+    "wins",
+    "hit_rate",
+    "mean_odds",
+    "roi",
+    "roi_ci_low",
+    "roi_ci_high",
+    "mean_clv",
+    "mean_clv_at_open",
+    "positive_clv_share",
+}
+
+
+def _check_legacy_keys(report: dict[str, Any], seasons: list[int], algorithms: set[str]) -> None:
+    """The keys `edgelab backtest --json` wrote before the value model, in their old shapes."""
+    assert report["algorithms"] == sorted(algorithms)
+    assert [f["season"] for f in report["fits"]] == seasons
+    for fit in report["fits"]:
+        assert {"season", "history_games", "params", "reliability"} <= set(fit)
+        assert (fit["history_games"] > 0) == (fit["season"] > 2031)  # the first has no past
+        assert "consensus of the books" in fit["model"]
+        assert set(fit["reliability"]) == {"moneyline", "spread", "total", "prop"}
+        assert fit["params"]["spread_sigma"] > 0
+    assert [row["season"] for row in report["table"]] == [*seasons, "all"]
+    for row in report["table"]:
+        for col in ("moneyline_close", "spread_close", "spread_open", "total_close", "total_open"):
+            cell = row[col]
+            assert set(cell) == {
+                "n",
+                "p_true_brier",
+                "market_brier",
+                "p_true_log_loss",
+                "market_log_loss",
+            }
+            assert cell["n"] > 0 and 0 < cell["market_brier"] < 0.3, (row["season"], col)
+        keys = {f"bets_{a}{t}" for a in algorithms for t in (50, 70)}
+        assert {k for k in row if k.startswith("bets_")} == keys
+        for key in keys:
+            assert set(row[key]) == {"n", "hit_rate", "roi", "mean_clv"}
+    assert set(report["by_season"]) == {*map(str, seasons), "all"}
+    for by_type in report["by_season"].values():
+        assert set(by_type) == {"all", "moneyline", "spread", "total"}
+        top = by_type["all"]
+        for key in ("p_true", "market_close", "market_open"):
+            assert set(top[key]) == FORECAST_KEYS and top[key]["n"] > 0, key
+        assert set(top["algorithms"]) == algorithms
+        for algo in top["algorithms"].values():
+            assert algo["probability"] == "p_true" and set(algo["bets"]) == {"50", "70"}
+            assert all(set(b) == LEGACY_BETS for b in algo["bets"].values())
+        diff = top["p_true_minus_market_close"]["brier"]
+        assert {"a", "b", "difference", "ci_low", "ci_high", "p_value", "significant"} <= set(diff)
+        assert bool(top["a_vs_b"]) == (len(algorithms) == 2) and top["summary"]
+
+
 def test_cli_backtest_writes_the_report_operators_read(tmp_path: Path):
     from edgelab.cli import app
 
@@ -303,19 +490,58 @@ def test_cli_backtest_writes_the_report_operators_read(tmp_path: Path):
             for forecast in ("p_true", "consensus"):
                 scores = report["seasons"][year][mtype][forecast]
                 assert scores["n"] > 0 and 0 < scores["brier"] < 0.3 and scores["log_loss"] > 0
-    assert report["bets"] and all(set(b) >= BET_FIELDS for b in report["bets"])
+    assert report["bets"] and all(set(b) == BET_FIELDS for b in report["bets"])
+    assert len(report["bet_outcomes"]) == len(report["bets"])
     assert {b["season"] for b in report["bets"]} == {2032, 2033}
+    _check_legacy_keys(report, [2032, 2033], {"a", "b"})
+    # the legacy bets are the value model's flagged bets (props have no result), pushes left out
+    decided = [
+        o
+        for b, o in zip(report["bets"], report["bet_outcomes"], strict=True)
+        if b["season"] == 2033 and "a>=50" in b["flagged_by"] and o["result"] in ("won", "lost")
+    ]
+    legacy = report["by_season"]["2033"]["all"]["algorithms"]["a"]["bets"]["50"]
+    assert legacy["n"] == len(decided) > 0
+    assert legacy["wins"] == sum(o["result"] == "won" for o in decided)
     assert "Brier score" in r.output and "2032-33, spreads and totals" in r.output
     assert asyncio.run(_stored(url)) == []  # some seasons only: not the served report
 
-    whole = runner.invoke(app, ["backtest", "--bootstrap", "100"], env=env)
+    whole = runner.invoke(
+        app, ["backtest", "--bootstrap", "100", "--algorithms", "a", "--json", str(out)], env=env
+    )
     assert whole.exit_code == 0, whole.output
     assert asyncio.run(_stored(url)) == [("ready", [2031, 2032, 2033])]
+    _check_legacy_keys(json.loads(out.read_text()), [2031, 2032, 2033], {"a"})
 
     bad = runner.invoke(app, ["backtest", "--seasons", "2040"], env=env)
     assert bad.exit_code == 1 and "cannot be evaluated" in bad.output
     assert runner.invoke(app, ["backtest", "--seasons", "twenty"], env=env).exit_code == 2
     assert runner.invoke(app, ["backtest", "--algorithms", "c"], env=env).exit_code == 2
+
+
+def test_cli_backtest_pools_only_the_seasons_the_value_model_was_not_tuned_on(
+    tmp_path: Path, monkeypatch
+):
+    from edgelab.cli import app
+
+    monkeypatch.setattr(report, "TUNED_ON", (2032,))
+    url = _cli_database(tmp_path)
+    out = tmp_path / "bt.json"
+    env = {"EDGELAB_DATABASE_URL": url, "EDGELAB_LOG_LEVEL": "WARNING", "COLUMNS": "220"}
+    args = ["backtest", "--seasons", "2032,2033", "--json", str(out), "--bootstrap", "100"]
+    r = CliRunner().invoke(app, args, env=env)
+    assert r.exit_code == 0, r.output
+    data = json.loads(out.read_text())
+    assert data["tuned_on"] == [2032]
+    assert data["seasons"]["2032"]["in_sample"] and not data["seasons"]["2033"]["in_sample"]
+    assert data["all_seasons"]["seasons"] == [2033] and data["all_seasons"]["left_out"] == [2032]
+    assert data["all_seasons"]["spread"] == data["seasons"]["2033"]["spread"]
+    assert data["by_season"]["all"]["all"]["seasons"] == [2033]
+    assert data["by_season"]["2032"]["all"]["in_sample"]
+    table = {row["season"]: row for row in data["table"]}
+    assert table[2032]["in_sample"] and table["all"]["spread_close"] == table[2033]["spread_close"]
+    assert "2032 (in sample)" in r.output  # the tables
+    assert "Out-of-sample seasons only (2032-33): 2031-32, which the value model" in r.output
 
 
 def test_season_ranges_are_parsed():

@@ -275,12 +275,34 @@ def test_an_over_wins_above_the_line_pushes_on_it_and_settles_flat_stakes():
     np.testing.assert_allclose(profit, [0.9, 0.0, 0.9, -1.0, np.nan])
 
 
-def test_moneyline_clv_is_the_closing_fair_price_times_the_odds_taken():
-    # away taken at 2.30; the close de-vigs to 58% home: 0.42 x 2.30 - 1 = -3.4%
+def test_moneyline_clv_is_points_of_probability_the_close_minus_one_over_the_odds():
+    # away taken at 2.30 (implied 43.5%); the close de-vigs to 58% home, 42% away: -1.5 points
     clv = settle.moneyline_clv(np.array([1, 0]), np.array([2.30, 1.80]), np.array([0.58, 0.58]))
-    np.testing.assert_allclose(clv, [0.42 * 2.30 - 1, 0.58 * 1.80 - 1])
+    np.testing.assert_allclose(clv, [0.42 - 1 / 2.30, 0.58 - 1 / 1.80])
+    assert clv[0] == pytest.approx(-0.01478, abs=1e-5)  # a return would be 0.42 x 2.30 - 1 = -3.4%
+    # the bet tracker's one definition of closing-line value
+    from edgelab.betting.bets.settlement import closing_line_value
+
+    assert clv[1] == pytest.approx(closing_line_value(1.80, 0.58))
     won = settle.moneyline_won(np.array([0, 1]), np.array([3.0, 3.0]))
     np.testing.assert_array_equal(won, [1.0, 0.0])
+
+
+def test_line_clv_in_probability_is_the_closing_chance_at_the_number_taken_minus_one_over_odds():
+    # home -4.5 (X line 4.5) at -110; the close centres the margin on 6.5 with sigma 12.27
+    sigma = 12.27
+    clv = settle.line_clv_probability(
+        np.array([0, 1]),
+        np.array([4.5, 4.5]),
+        np.array([D110, D110]),
+        np.array([6.5, 6.5]),
+        np.array([sigma, sigma]),
+        True,
+    )
+    # X integer: P(X > 4.5) = P(X >= 5) = Phi((6.5 - 4.5) / sigma), a half line has no push
+    p_home = _phi((6.5 - 4.5) / sigma)
+    np.testing.assert_allclose(clv, [p_home - 1 / D110, (1 - p_home) - 1 / D110], atol=1e-9)
+    assert clv[0] > 0 > clv[1]
 
 
 # ---- the baselines ----------------------------------------------------------------------------
@@ -343,7 +365,10 @@ def test_the_vectorised_consensus_is_what_the_slate_prices(market_type):
             if market_type == "total":
                 line = 221.5 + float(rng.choice([-1.0, 0.0, 0.5]))
             d1, d2 = 1.6 + rng.random(), 1.6 + rng.random()
-            quotes.append(BookQuote(f"m{k}", market_type, book, "live", at, line, d1, d2, j, j))
+            listed = at - dt.timedelta(minutes=float(rng.choice([0.0, 30.0, 200.0, 500.0])))
+            quotes.append(
+                BookQuote(f"m{k}", market_type, book, "live", listed, line, d1, d2, j, j, listed)
+            )
         moments.append(MarketMoment(f"m{k}", market_type, "pre", at, tuple(quotes)))
     sharp = frozenset({"lowvig", "betonlineag"})
     slate = [

@@ -5,7 +5,6 @@ report served while the job computes the new one."""
 from __future__ import annotations
 
 import io
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -18,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.accounts.service import create_user
 from edgelab.app import create_app
-from edgelab.betting.evaluation import jobs, walkforward
+from edgelab.betting.evaluation import jobs, report, walkforward
 from edgelab.betting.evaluation.models import EvaluationReport
 from edgelab.betting.odds.models import Game
 from edgelab.core import migrations
@@ -78,6 +77,7 @@ async def test_compare_gives_every_forecast_rule_and_baseline(client: httpx.Asyn
     assert set(lines["baselines"]) == {"kaunitz_0", "kaunitz_0.02", "kaunitz_0.05", "line_shopping"}
     assert body["markets"]["moneyline"]["clv_unit"] == "probability"
     assert body["summary"][0].startswith("2032-33, spreads and totals at the default rule")
+    assert body["in_sample"] is False and body["in_sample_seasons"] == []  # not the shipped 2022
     assert body["report"]["stale"] is False and body["report"]["recompute"] is None
     assert body["data_fingerprint"] == body["report"]["current_fingerprint"]
 
@@ -98,6 +98,32 @@ async def test_compare_of_one_market_type_and_every_season(client: httpx.AsyncCl
         for s in (2031, 2032, 2033)
     ]
     assert pooled == sum(per_season)
+
+
+async def test_the_default_answer_pools_only_seasons_the_value_model_was_not_tuned_on(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, monkeypatch
+):
+    monkeypatch.setattr(report, "TUNED_ON", (2032,))
+    await jobs.compute_and_store(session, settings, n_boot=100)
+    paid = await _token(session, settings, "paid")
+    await session.commit()
+    pooled = (await client.get("/evaluation/compare", headers=paid)).json()
+    assert pooled["seasons"] == [2031, 2033] and pooled["in_sample_seasons"] == [2032]
+    assert not pooled["in_sample"]
+    assert "2031-32, which the value model was tuned on" in pooled["summary"][0]
+    rows = {r["season"]: r["in_sample"] for r in pooled["season_rows"]}
+    assert rows == {2031: False, 2032: True, 2033: False}
+    tuned = (await client.get("/evaluation/compare?season=2032", headers=paid)).json()
+    assert tuned["in_sample"] and tuned["seasons"] == [2032]
+    assert tuned["summary"][0].startswith("2031-32 is in sample")
+    spread = "/evaluation/calibration?market_type=spread"
+    n = {
+        s: (await client.get(f"{spread}&season={s}", headers=paid)).json()["model"]["n"]
+        for s in (2031, 2032, 2033)
+    }
+    curve = (await client.get(spread, headers=paid)).json()
+    assert curve["model"]["n"] == n[2031] + n[2033] and n[2032] > 0
+    assert any("2031-32" in note for note in curve["notes"])
 
 
 async def test_calibration_plots_p_true_beside_the_close_or_the_consensus(
@@ -130,9 +156,7 @@ async def test_calibration_as_a_png_is_a_real_picture(client: httpx.AsyncClient,
     assert image.size[0] > 300 and image.size[1] > 300
 
 
-async def test_answers_come_from_the_stored_report_in_milliseconds(
-    client: httpx.AsyncClient, paid, monkeypatch
-):
+async def test_answers_come_from_the_stored_report(client: httpx.AsyncClient, paid, monkeypatch):
     def never(*_args: Any, **_kw: Any) -> None:
         raise AssertionError("a request must not compute the evaluation")
 
@@ -142,10 +166,8 @@ async def test_answers_come_from_the_stored_report_in_milliseconds(
         "/evaluation/compare?season=2032&market_type=total",
         "/evaluation/calibration?market_type=spread&bins=20",
     ):
-        started = time.perf_counter()
         r = await client.get(path, headers=paid)
         assert r.status_code == 200, r.text
-        assert time.perf_counter() - started < 1.0, path
 
 
 async def test_free_users_are_refused_and_anonymous_callers_asked_to_sign_in(

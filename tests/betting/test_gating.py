@@ -8,11 +8,13 @@ rate limits on the real app.
 | props markets                    | not listed; asked for: 403        | yes       |
 | historical analytics (history)   | `points: null`, `gated`           | yes       |
 
-The slate is the synthetic one, scored, then moved into the past (the historical view every
-caller agrees on), with live prices added at chosen times around the 15-minute cut: outcome
-`moved` has a live price 30 minutes old and a newer one 5 minutes old; `fresh_only` has just a
-live price 3 minutes old over its opening line; `too_new` has every score 2 minutes old; and
-one props market is scored.
+The slate is the synthetic one as it stands five hours before its first tip-off (NOW, where
+each test holds the app's clock): opening lines, seven books' quotes an hour old (and props
+from four of them), then the quotes of the last half hour, all scored by the product once, at
+NOW (`shared_slate(live=live_day)`). In market `moved` a book quotes a better price 30 minutes
+before NOW and an even better one 5 minutes before; in `fresh_only` a book's only new quote is
+3 minutes old; a game added to the slate is quoted by every book 2 minutes before NOW
+(`too_new`: all its scores that recent). No results and no closing lines yet.
 """
 
 from __future__ import annotations
@@ -23,19 +25,25 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.models import User
 from edgelab.accounts.service import create_user
 from edgelab.betting.markets import service, slate
-from edgelab.betting.markets.models import ValueScore
-from edgelab.betting.odds.models import Market, OddsSnapshot, Outcome
+from edgelab.betting.odds import ids
+from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
 from edgelab.core.auth import issue_access_token
+from edgelab.core.clock import ManualClock
 from edgelab.core.settings import Settings
 from tests.betting.factories import (
+    LAGGING_BOOK,
     SEED_FIELDS,
+    SHARP_BOOKS,
+    SOFT_BOOKS,
     SyntheticSeasons,
+    add_game,
+    add_quote,
 )
 from tests.fixtures.database import make_settings
 from tests.fixtures.slate import shared_slate
@@ -62,6 +70,74 @@ SMALL_LIMITS = {
     "rate_limit_paid": "5/minute",
 }
 
+MINUTE = dt.timedelta(minutes=1)
+NOW_BEFORE_FIRST_TIP = dt.timedelta(hours=5)
+MOVER, FRESH_BOOK = "draftkings", "fanduel"  # the books quoting `moved` and `fresh_only` anew
+ADDED = ("NYK", "PHI")  # home, away of the game added to the slate (`too_new`)
+
+
+async def _now(session: AsyncSession, day: dt.date) -> dt.datetime:
+    first_tip: dt.datetime | None = await session.scalar(
+        select(func.min(Game.tip_time)).where(Game.game_date == day)
+    )
+    assert first_tip is not None
+    return first_tip - NOW_BEFORE_FIRST_TIP
+
+
+async def _picks(session: AsyncSession, day: dt.date) -> tuple[Game, Game, str]:
+    """The games of `moved` and `fresh_only` and the id of the game added to the slate."""
+    added = ids.game_id(day, *ADDED)
+    games = (
+        await session.execute(
+            select(Game).where(Game.game_date == day, Game.id != added).order_by(Game.id)
+        )
+    ).scalars()
+    moved, fresh_only, *_ = games
+    return moved, fresh_only, added
+
+
+async def _home_handicap(session: AsyncSession, game: Game, book: str) -> float:
+    """The handicap `book` gave the home side of the game's spread this morning."""
+    line: float | None = await session.scalar(
+        select(OddsSnapshot.line).where(
+            OddsSnapshot.outcome_id == ids.outcome_id(game.id, "spread", "home"),
+            OddsSnapshot.bookmaker == book,
+        )
+    )
+    assert line is not None
+    return line
+
+
+async def live_day(
+    session: AsyncSession, settings: Settings, data: SyntheticSeasons
+) -> dt.datetime:
+    """The slate's day from the books' morning quotes to NOW (module docstring)."""
+    day = data.last_date
+    now = await _now(session, day)
+    moved, fresh_only, _ = await _picks(session, day)
+    handicap = await _home_handicap(session, moved, MOVER)
+    await add_quote(session, moved, "spread", MOVER, now - 30 * MINUTE, (2.4, 1.6), handicap)
+    await add_quote(session, moved, "spread", MOVER, now - 5 * MINUTE, (2.6, 1.5), handicap)
+    handicap = await _home_handicap(session, fresh_only, FRESH_BOOK)
+    await add_quote(
+        session, fresh_only, "spread", FRESH_BOOK, now - 3 * MINUTE, (2.2, 1.68), handicap
+    )
+    tip = now + NOW_BEFORE_FIRST_TIP + dt.timedelta(hours=2, minutes=30)  # a late game
+    added = await add_game(session, day=day, home=ADDED[0], away=ADDED[1], tip=tip)
+    for n, book in enumerate((*SHARP_BOOKS, *SOFT_BOOKS, LAGGING_BOOK)):
+        at = now - 2 * MINUTE - dt.timedelta(seconds=10 * n)  # every book within the minute
+        vig = 1.025 if book in SHARP_BOOKS else 1.045
+        wobble = 0.5 * (n % 3 - 1)
+        p_home = 0.56 + 0.01 * (n % 3 - 1)
+        await add_quote(session, added, "moneyline", book, at,
+                        (1 / (p_home * vig), 1 / ((1 - p_home) * vig)))  # fmt: skip
+        await add_quote(session, added, "spread", book, at, (2 / vig, 2 / vig), -2.5 + wobble)
+        await add_quote(session, added, "total", book, at, (2 / vig, 2 / vig), 221.5 + wobble)
+    return now
+
+
+db_url, engine, seasons = shared_slate(live=live_day, upcoming_last_day=True)
+
 
 @pytest.fixture
 async def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
@@ -72,103 +148,48 @@ async def settings(db_url: str, request: pytest.FixtureRequest) -> Settings:
 @dataclass
 class Slate:
     date: str
-    moved: str  # live 30 min ago (free sees it) and live 5 min ago (paid only)
-    fresh_only: str  # opening line long ago, one live price 3 min ago
-    too_new: str  # every score 2 min ago: not in the free view at all
+    moved: str  # a better price 30 min ago (free sees it) and a better one 5 min ago (paid)
+    fresh_only: str  # quoted this morning, and anew 3 min ago
+    too_new: str  # every score 2 min old: not in the free view at all
+    added_game: str  # the game of `too_new`, listed 2 min ago: none of its markets is free
+    requoted: frozenset[str]  # outcomes of the markets quoted anew in the last half hour
     prop: str  # a scored props market
     now: dt.datetime
 
 
-def _clone(row: ValueScore, **changes: Any) -> ValueScore:
-    data = {c.key: getattr(row, c.key) for c in ValueScore.__table__.columns if c.key != "id"}
-    return ValueScore(**(data | changes))
-
-
-async def _live_score(
-    session: AsyncSession,
-    template: ValueScore,
-    *,
-    outcome_id: str,
-    at: dt.datetime,
-    odds: float,
-    current: bool,
-) -> None:
-    """A live price captured `at` for the outcome, scored like `template` but at `odds`."""
-    snap = OddsSnapshot(
-        outcome_id=outcome_id,
-        bookmaker="livebook",
-        kind="live",
-        captured_at=at,
-        odds_decimal=odds,
-        line=template.line,
-        source="test",
-    )
-    session.add(snap)
-    await session.flush()
-    if current:
-        await session.execute(
-            update(ValueScore).where(ValueScore.outcome_id == outcome_id).values(is_current=False)
-        )
-    session.add(
-        _clone(
-            template,
-            outcome_id=outcome_id,
-            snapshot_id=snap.id,
-            calc_time=at,
-            odds_kind="live",
-            bookmaker="livebook",
-            odds_decimal=odds,
-            is_current=current,
-        )
-    )
-    await session.flush()
-
-
-async def _current(session: AsyncSession, market_type: str, n: int) -> ValueScore:
-    rows = await session.execute(
-        select(ValueScore)
-        .join(Outcome, Outcome.id == ValueScore.outcome_id)
-        .join(Market, Market.id == Outcome.market_id)
-        .where(ValueScore.is_current.is_(True), Market.market_type == market_type)
-        .order_by(ValueScore.outcome_id)
-    )
-    return list(rows.scalars())[n]
-
-
-db_url, engine, seasons = shared_slate()
-
-
 @pytest.fixture
-async def gslate(session: AsyncSession, settings: Settings, seasons: SyntheticSeasons) -> Slate:
-    data = seasons
-    now = dt.datetime.now(dt.UTC)
-    rows = list((await session.execute(select(ValueScore))).scalars())
-    shift = max(r.calc_time for r in rows) - (now - dt.timedelta(days=1))
-    for r in rows:  # the whole slate a day old or more: every view agrees on it
-        r.calc_time -= shift
-    await session.flush()
-
-    moved = await _current(session, "spread", 0)
-    fresh_only = await _current(session, "spread", 1)
-    too_new = await _current(session, "total", 0)
-    m, f, t = moved.outcome_id, fresh_only.outcome_id, too_new.outcome_id
-    minutes = dt.timedelta(minutes=1)
-    await _live_score(session, moved, outcome_id=m, at=now - 30 * minutes, odds=2.4, current=False)
-    await _live_score(session, moved, outcome_id=m, at=now - 5 * minutes, odds=2.6, current=True)
-    await _live_score(
-        session, fresh_only, outcome_id=f, at=now - 3 * minutes, odds=2.2, current=True
+async def gslate(
+    session: AsyncSession, seasons: SyntheticSeasons, manual_clock: ManualClock
+) -> Slate:
+    """The slate at NOW, the app's clock held there (access tokens use the real clock)."""
+    day = seasons.last_date
+    now = await _now(session, day)
+    manual_clock.set(now)
+    moved, fresh_only, added = await _picks(session, day)
+    prop = await session.scalar(
+        select(Outcome.id)
+        .join(Market, Market.id == Outcome.market_id)
+        .join(Game, Game.id == Market.game_id)
+        .where(Market.market_type == "prop", Game.game_date == day)
+        .order_by(Outcome.id)
+        .limit(1)
+    )  # a real props market, scored from 4 books
+    assert prop is not None
+    requoted = frozenset(
+        ids.outcome_id(g.id, "spread", side)
+        for g in (moved, fresh_only)
+        for side in ("home", "away")
     )
-    too_new_rows = (
-        await session.execute(select(ValueScore).where(ValueScore.outcome_id == t))
-    ).scalars()
-    for k, row in enumerate(sorted(too_new_rows, key=lambda r: r.calc_time)):
-        row.calc_time = now - 2 * minutes - dt.timedelta(seconds=len(rows) - k)  # all recent
-    await session.flush()
-
-    prop = await _current(session, "prop", 0)  # a real props market, scored from 4 books
-    prop_id = prop.outcome_id
-    await session.commit()
-    return Slate(data.last_date.isoformat(), m, f, t, prop_id, now)
+    return Slate(
+        day.isoformat(),
+        ids.outcome_id(moved.id, "spread", "home"),
+        ids.outcome_id(fresh_only.id, "spread", "home"),
+        ids.outcome_id(added, "total", "over"),
+        added,
+        requoted,
+        prop,
+        now,
+    )
 
 
 @pytest.fixture
@@ -221,8 +242,10 @@ async def test_free_callers_see_odds_as_of_15_minutes_ago_and_paid_in_real_time(
     assert (now_age(gslate, fresh) < dt.timedelta(minutes=15)) is paid
     # a market whose every score is 2 minutes old is not in the free view yet
     assert (gslate.too_new in rows) is paid
+    added = {m for m, row in rows.items() if row["game_id"] == gslate.added_game}
+    assert len(added) == (6 if paid else 0)
     sides, prop_sides = 8 * 6, 8 * 2  # 8 games: moneyline, spread, total; a prop market each
-    assert body["total"] == len(rows) == (sides + prop_sides if paid else sides - 1)
+    assert body["total"] == len(rows) == (sides + 6 + prop_sides if paid else sides)
 
     bet = (await client.get(f"/bet/{gslate.moved}", headers=callers[who])).json()
     assert (bet["odds_decimal"], bet["odds_delay_minutes"]) == ((2.6, 0) if paid else (2.4, 15))
@@ -235,14 +258,16 @@ async def test_free_callers_see_odds_as_of_15_minutes_ago_and_paid_in_real_time(
 async def test_on_old_odds_the_free_view_shows_what_the_paid_view_shows(
     client: httpx.AsyncClient, gslate: Slate, callers
 ) -> None:
-    """With historical data every score is older than the delay: same rows, same prices."""
+    """A market no book has quoted within the delay: same row, same price in both views."""
     # One algorithm for both: without it each caller is ranked in their own A/B arm.
     free = _by_id(await _markets(client, callers["free"], f"date={gslate.date}&algorithm=a"))
     paid = _by_id(await _markets(client, callers["paid"], f"date={gslate.date}&algorithm=a"))
-    changed = {gslate.moved, gslate.fresh_only, gslate.too_new, gslate.prop}
     props = {m for m, row in paid.items() if row["market_type"] == "prop"}
-    assert set(free) == set(paid) - {gslate.too_new} - props
-    for market_id in set(free) - changed:
+    added = {m for m, row in paid.items() if row["game_id"] == gslate.added_game}
+    assert gslate.too_new in added and gslate.prop in props
+    assert set(free) == set(paid) - added - props
+    assert gslate.requoted < set(free)
+    for market_id in set(free) - gslate.requoted:
         assert {k: v for k, v in free[market_id].items() if k not in GATED_ROW} == {
             k: v for k, v in paid[market_id].items() if k not in GATED_ROW
         }
@@ -316,17 +341,19 @@ async def test_confidence_and_market_quality_are_paid_fields(
 async def test_filtering_on_confidence_is_paid(
     client: httpx.AsyncClient, gslate: Slate, callers, who: str
 ) -> None:
-    r = await client.get(
-        f"/markets?algorithm=b&min_confidence=0.5&limit=200&date={gslate.date}",
-        headers=callers[who],
-    )
+    query = f"algorithm=b&date={gslate.date}"
+    everything = (await _markets(client, callers["paid"], query))["items"]
+    confidences = sorted(row["algo_b_confidence"] for row in everything)
+    cut = confidences[len(confidences) // 2]  # the median: the filter keeps about half
+    r = await client.get(f"/markets?{query}&min_confidence={cut}&limit=200", headers=callers[who])
     if who != "paid":
         assert r.status_code == 403
         assert r.json()["error"]["code"] == "paid_subscription_required"
         return
     assert r.status_code == 200
-    rows = r.json()["items"]
-    assert rows and all(row["algo_b_confidence"] >= 0.5 for row in rows)
+    kept = {row["market_id"] for row in r.json()["items"]}
+    assert kept == {row["market_id"] for row in everything if row["algo_b_confidence"] >= cut}
+    assert 0 < len(kept) < len(everything)
 
 
 # --- props markets -------------------------------------------------------------------------
@@ -373,9 +400,15 @@ async def test_score_history_is_paid(
     assert body["market_id"] == gslate.moved and body["model_version"]
     if who == "paid":
         assert body["view"] == "paid" and body["gated"] == []
-        kinds = [p["odds_kind"] for p in body["points"]]
-        # the opening line, the seven books' morning, the close, the two live prices
-        assert kinds[0] == "open" and "close" in kinds and kinds[-2:] == ["live", "live"]
+        points = body["points"]
+        # from the opening line, through the seven books' morning, to the two new prices; no
+        # close before tip-off
+        assert points[0]["odds_kind"] == "open"
+        assert all(p["odds_kind"] != "close" for p in points)
+        assert [(p["odds_kind"], p["bookmaker"], p["odds_decimal"]) for p in points[-2:]] == [
+            ("live", MOVER, 2.4),
+            ("live", MOVER, 2.6),
+        ]
         assert [p["calc_time"] for p in body["points"]] == sorted(
             p["calc_time"] for p in body["points"]
         )

@@ -355,6 +355,10 @@ async def test_a_price_that_did_not_move_is_not_stored_again(
     assert stats.snapshots_new == 18 + 2  # day 1 in full, then only the moved market
     moved = [r for r in await _rows(session) if r.captured_at.day == 2]
     assert {(r.bookmaker, r.outcome_id.rsplit("-", 2)[-2]) for r in moved} == {("draftkings", "ml")}
+    # the prices listed again unchanged are marked seen by day 2's snapshot: still fresh then
+    kept = [r for r in await _rows(session) if r.captured_at.day == 1]
+    day2_seen = dt.datetime(2040, 11, 2, 11, 55, tzinfo=dt.UTC)
+    assert kept and all(r.seen_at == day2_seen for r in kept if r.bookmaker != "draftkings")
 
 
 async def test_odds_then_results_keep_the_scores_and_the_real_tip_time(

@@ -8,13 +8,8 @@ from scipy.special import expit, logit
 from scipy.stats import norm
 
 from edgelab.betting.pricing import blend as B
-from edgelab.betting.pricing.consensus import (
-    DEVIG_METHODS,
-    devig_two_way,
-    implied_mean,
-    line_probs,
-    weighted_aggregate,
-)
+from edgelab.betting.pricing.consensus import DEVIG_METHODS, devig_two_way, weighted_aggregate
+from edgelab.betting.pricing.lines import implied_mean, line_probs
 from edgelab.betting.pricing.moments import Moment, Quote, price_moments
 from edgelab.betting.pricing.value import (
     best_by_book,
@@ -194,3 +189,15 @@ def test_the_model_gets_no_weight_until_it_has_beaten_the_market_walk_forward() 
     assert earned.weight > 0.3 and earned.evidence.startswith("earned")
     first = B.earned_weight("probability", B.History(seasons, market, informed, y), 2022)
     assert first.weight == 0.0  # one season only: nothing to test it on yet
+
+
+def test_an_older_quote_weighs_less_and_one_too_old_is_left_out() -> None:
+    def moment(age_of_outlier: float) -> Moment:
+        fresh = tuple(Quote(b, None, 1.91, 1.91, 1.0) for b in ("draftkings", "fanduel"))
+        return Moment("moneyline", (*fresh, Quote("betmgm", None, 1.5, 2.6, age_of_outlier)))
+
+    new, old, gone = price_moments([moment(0), moment(300), moment(400)], frozenset())
+    assert new is not None and old is not None and gone is not None
+    assert set(new.used_books) == set(old.used_books) == {"draftkings", "fanduel", "betmgm"}
+    assert gone.used_books == ("draftkings", "fanduel")  # over six hours: not in the consensus
+    assert new.books_effective > old.books_effective > gone.books_effective

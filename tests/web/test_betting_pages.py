@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts.service import create_user
+from edgelab.betting.evaluation import report as evaluation_report
 from edgelab.betting.evaluation import service as evaluation_service
 from edgelab.betting.evaluation.jobs import compute_and_store
 from edgelab.betting.odds.models import Game, Market, Outcome
@@ -277,6 +278,33 @@ async def test_a_paid_user_sees_the_evaluation_with_its_plot_and_seasons(
     )
     assert seasons.status_code == 200 and "<html" not in seasons.text
     assert seasons.text.count('data-testid="season-row"') == 3  # every season, the first too
+
+
+async def test_a_season_the_value_model_was_tuned_on_is_marked_in_sample(
+    client: httpx.AsyncClient,
+    slate: str,
+    cookies: dict[str, dict[str, str]],
+    session: AsyncSession,
+    settings: Settings,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(evaluation_report, "TUNED_ON", (2032,))
+    await compute_and_store(session, settings, n_boot=100)
+    await session.commit()
+    r = await client.get("/app/evaluation", headers=cookies["paid"])
+    assert r.status_code == 200, r.text
+    assert 'data-testid="in-sample"' in r.text and "Every season pooled but 2031–32" in r.text
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', r.text)
+    assert [(v, "in sample" in label) for v, label in options] == [
+        ("2031", False),
+        ("2032", True),
+        ("2033", False),
+    ]
+    one = await client.get("/app/evaluation?season=2032", headers=cookies["paid"])
+    assert one.status_code == 200 and "show the fit, not evidence" in one.text
+    seasons = await client.get("/app/evaluation/seasons", headers=cookies["paid"])
+    rows = re.findall(r'<tr data-testid="season-row">(.*?)</tr>', seasons.text, flags=re.S)
+    assert ["(in sample)" in row for row in rows] == [False, True, False]
 
 
 async def test_an_unknown_season_is_shown_next_to_the_season_field(

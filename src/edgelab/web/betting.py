@@ -207,6 +207,11 @@ class EvaluationQuery:
 EvaluationQueryDep = Annotated[EvaluationQuery, Depends()]
 
 
+def _evaluated_seasons(compare: dict[str, Any]) -> list[int]:
+    """The seasons a pooled answer covers and the in-sample ones it leaves out."""
+    return sorted({*compare["seasons"], *compare.get("in_sample_seasons", [])})
+
+
 @router.get("/evaluation")
 async def evaluation_page(
     request: Request, user: WebUserDep, query: EvaluationQueryDep
@@ -242,10 +247,10 @@ async def evaluation_page(
         return render(request, "bets/evaluation.html", context, status_code=compare.status)
     if not compare.ok:
         return error_page(request, compare, title="Evaluation")
-    seasons = compare.data["seasons"]
+    seasons = _evaluated_seasons(compare.data)
     if "season" in filters:  # the answer covers one season: the choices are every season's
         pooled = await call_api(request, "GET", "/evaluation/compare")
-        seasons = pooled.data["seasons"] if pooled.ok else seasons
+        seasons = _evaluated_seasons(pooled.data) if pooled.ok else seasons
     calibration = await call_api(request, "GET", "/evaluation/calibration", params=filters)
     errors = _refusal(calibration, EVALUATION_FILTERS) or {}
     context.update(

@@ -5,9 +5,11 @@ The moments are the live slate's (`markets.quotes`): each book's latest quote at
 last pre-tip moment (`live` and `open` quotes), and the `close` moment from `close` quotes.
 Where a market has no pre-tip quote (the older seasons, closing lines only) the moment a bet
 would be taken at is the close itself, as the slate's current row is. Only games with a final
-score are read: nothing else can be evaluated. Seasons not asked for are read for their
-pre-tip moments only (what the walk-forward blend weight learns from), one season per query,
-so memory stays at one season's snapshots.
+score are read (`SETTLED`), their snapshots too: nothing else can be evaluated, and what the
+evaluation reads is then exactly what its fingerprint covers (`jobs.current_fingerprint`), so
+live quotes of upcoming games neither change a report nor mark it stale. Seasons not asked for
+are read for their pre-tip moments only (what the walk-forward blend weight learns from), one
+season per query, so memory stays at one season's snapshots.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.evaluation.engine import MARKET_TYPES, EvaluationData, Games, Markets
+from edgelab.betting.evaluation.jobs import SETTLED
 from edgelab.betting.markets.quotes import (
     PRE_TIP_KINDS,
     MarketMoment,
@@ -33,6 +36,7 @@ Progress = Callable[[str], None]
 
 
 async def load_games(session: AsyncSession) -> Games:
+    """Every settled game in date order (the rating model walks them)."""
     rows = (
         await session.execute(
             select(
@@ -44,7 +48,9 @@ async def load_games(session: AsyncSession) -> Games:
                 Game.neutral_site,
                 Game.home_score,
                 Game.away_score,
-            ).order_by(Game.game_date, Game.id)
+            )
+            .where(SETTLED)
+            .order_by(Game.game_date, Game.id)
         )
     ).all()
     return Games(
@@ -60,9 +66,7 @@ async def load_games(session: AsyncSession) -> Games:
 
 
 async def seasons_with_results(session: AsyncSession) -> list[int]:
-    rows = await session.execute(
-        select(Game.season).where(Game.home_score.is_not(None)).group_by(Game.season)
-    )
+    rows = await session.execute(select(Game.season).where(SETTLED).group_by(Game.season))
     return sorted(int(s) for s in rows.scalars())
 
 
@@ -70,7 +74,7 @@ async def _season_rows(
     session: AsyncSession, season: int, kinds: Sequence[str] | None
 ) -> tuple[list[SnapshotRow], dict[str, tuple[str, str]]]:
     """The season's settled games' snapshots, and each market's (game id, type)."""
-    settled = (Game.season == season) & Game.home_score.is_not(None)
+    settled = (Game.season == season) & SETTLED
     stmt = (
         select(
             OddsSnapshot.id,
@@ -82,6 +86,7 @@ async def _season_rows(
             OddsSnapshot.captured_at,
             OddsSnapshot.odds_decimal,
             OddsSnapshot.line,
+            OddsSnapshot.seen_at,  # a quote listed again later is still fresh then
         )
         .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
         .join(Market, Market.id == Outcome.market_id)
@@ -90,7 +95,7 @@ async def _season_rows(
     )
     if kinds is not None:
         stmt = stmt.where(OddsSnapshot.kind.in_(list(kinds)))
-    rows = [SnapshotRow(*r) for r in (await session.execute(stmt)).all()]
+    rows = [SnapshotRow(*tuple(r)) for r in (await session.execute(stmt)).all()]
     markets = await session.execute(
         select(Market.id, Market.game_id, Market.market_type)
         .join(Game, Game.id == Market.game_id)
@@ -100,7 +105,9 @@ async def _season_rows(
 
 
 async def _tips(session: AsyncSession, season: int) -> dict[str, dt.datetime]:
-    rows = await session.execute(select(Game.id, Game.tip_time).where(Game.season == season))
+    rows = await session.execute(
+        select(Game.id, Game.tip_time).where(Game.season == season, SETTLED)
+    )
     return {gid: tip for gid, tip in rows.all()}
 
 

@@ -23,7 +23,7 @@ from numpy.typing import NDArray
 
 from edgelab.betting.markets.quotes import MarketMoment
 from edgelab.betting.pricing import params as P
-from edgelab.betting.pricing.consensus import consensus_line, consensus_prob
+from edgelab.betting.pricing.consensus import consensus_line, consensus_prob, staleness_weights
 from edgelab.betting.pricing.moments import Priced, price_moments
 
 F = NDArray[np.float64]
@@ -34,7 +34,8 @@ MARKET_TYPES = ("moneyline", "spread", "total", "prop")
 
 @dataclass
 class Games:
-    """Every game in date order (the rating model walks them all); scores NaN if not played."""
+    """Every settled game in date order (the rating model walks them all; `dataset` reads no
+    other, so `played` is all true there)."""
 
     id: list[str]
     date: list[dt.date]
@@ -119,19 +120,23 @@ class QuoteArrays:
     x_line: F  # (markets, books); NaN for moneylines
     d_over: F
     d_under: F
+    age: F | None = None  # minutes since a fetch last listed the quote (0 where none)
 
 
 def quote_arrays(moments: Sequence[MarketMoment], market_type: str) -> QuoteArrays:
-    """Each moment's usable quotes as arrays: the quotes `pricing.moments` would price (not
-    older than `MAX_QUOTE_AGE_HOURS`, both prices above 1, books the type does not leave out)."""
+    """Each moment's usable quotes as arrays: the quotes `pricing.moments` would price (last
+    listed no longer than `MAX_QUOTE_AGE_HOURS` before the moment, both prices above 1, books
+    the type does not leave out), with their ages as the slate measures them."""
     books = sorted({q.book for m in moments for q in m.quotes})
     col = {b: j for j, b in enumerate(books)}
     shape = (len(moments), len(books))
     x, do, du = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
-    max_age = P.MAX_QUOTE_AGE_HOURS * 3600.0
+    age = np.zeros(shape)
+    max_age = P.MAX_QUOTE_AGE_HOURS * 60.0
     for k, m in enumerate(moments):
         for q in m.quotes:
-            if (m.at - q.at).total_seconds() > max_age or min(q.d_over, q.d_under) <= 1.0:
+            minutes = max((m.at - q.seen).total_seconds(), 0.0) / 60.0
+            if minutes > max_age or min(q.d_over, q.d_under) <= 1.0:
                 continue
             if P.book_weight(q.book, market_type, frozenset()) <= 0:
                 continue
@@ -140,7 +145,8 @@ def quote_arrays(moments: Sequence[MarketMoment], market_type: str) -> QuoteArra
             j = col[q.book]
             x[k, j] = np.nan if q.x_line is None else q.x_line
             do[k, j], du[k, j] = q.d_over, q.d_under
-    return QuoteArrays(books, x, do, du)
+            age[k, j] = minutes
+    return QuoteArrays(books, x, do, du, age)
 
 
 def consensus_of(q: QuoteArrays, market_type: str, sharp: frozenset[str]) -> F:
@@ -149,7 +155,9 @@ def consensus_of(q: QuoteArrays, market_type: str, sharp: frozenset[str]) -> F:
     which only their fair price is needed of. Not for props (their sigma is per line)."""
     tp = P.TYPE_PARAMS[market_type]
     sigma = math.nan if tp.sigma is None else tp.sigma
-    weight = np.array([P.book_weight(b, market_type, sharp) for b in q.books], dtype=float)
+    book_weight = np.array([P.book_weight(b, market_type, sharp) for b in q.books], dtype=float)
+    age = np.zeros(q.x_line.shape) if q.age is None else q.age
+    weight = staleness_weights(book_weight, age, P.STALENESS_HALF_LIFE_MINUTES)
     mask = np.array([b in sharp for b in q.books], dtype=bool) if tp.gamma is not None else None
     if not q.x_line.size:
         return np.full(q.x_line.shape[0], np.nan)

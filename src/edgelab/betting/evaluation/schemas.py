@@ -82,8 +82,9 @@ class BetStats(BaseModel):
     roi_ci_high: float | None
     n_clv: int = Field(ge=0, description="Bets whose market has a closing price.")
     clv: float | None = Field(
-        description="Mean closing-line value: points incl. price for spreads and totals, "
-        "probability for moneylines (see `clv_unit`)."
+        description="Mean closing-line value: points incl. price for spreads and totals; for "
+        "moneylines points of probability, the de-vigged closing probability minus 1/odds "
+        "taken (0.02 = 2 points; see `clv_unit`)."
     )
     clv_ci_low: float | None
     clv_ci_high: float | None
@@ -94,7 +95,10 @@ class BetStats(BaseModel):
 class MarketEvaluation(BaseModel):
     """One market type (or `spread+total`, the two pooled) over the answer's seasons."""
 
-    clv_unit: Literal["points", "probability"] | None
+    clv_unit: Literal["points", "probability"] | None = Field(
+        description="points: of the line, price included; probability: points of probability "
+        "(p_close - 1/odds), not a return."
+    )
     markets: int = Field(ge=0, description="Settled markets evaluated.")
     pre_tip: int = Field(ge=0, description="Of them, quoted before tip-off.")
     books_median: float = Field(ge=0, description="Median books quoting at the bet moment.")
@@ -117,12 +121,20 @@ class NamedRule(BaseModel):
     description: str
 
 
+class SameGamesBrier(BaseModel):
+    n: int = Field(ge=0, description="Markets all three forecasts exist for.")
+    p_true: float | None
+    consensus: float | None
+    close: float | None
+
+
 class SeasonForecasts(BaseModel):
     n: int = Field(description="Markets p_true and the consensus are scored on.")
     n_close: int = Field(description="Markets the close is scored on (maybe other games).")
     p_true: float | None
     consensus: float | None
     close: float | None
+    same_games: SameGamesBrier = Field(description="The three Brier scores on shared markets.")
 
 
 class SeasonBets(BaseModel):
@@ -136,6 +148,7 @@ class SeasonRow(BaseModel):
     """One season in a line: Brier of each forecast, and the bets of the default rule."""
 
     season: int
+    in_sample: bool = Field(description="The value model was tuned on this season.")
     single_book: bool
     books_max: int
     forecasts: dict[str, SeasonForecasts]
@@ -210,6 +223,14 @@ class OnlineComparison(BaseModel):
 class CompareResponse(BaseModel):
     season: int | None
     seasons: list[int] = Field(description="The seasons these figures cover.")
+    in_sample: bool = Field(
+        description="These figures are of a season the value model was tuned on (asked for by "
+        "`season`): in sample, not evidence."
+    )
+    in_sample_seasons: list[int] = Field(
+        description="Evaluated seasons the value model was tuned on (`pricing.params`): "
+        "answered per season, marked in_sample, and left out of the pooled answer."
+    )
     market_type: EvaluatedMarketType | None
     single_book: bool = Field(
         description="At most one book quotes before tip-off: nothing can be flagged."
@@ -221,7 +242,9 @@ class CompareResponse(BaseModel):
     )
     rules: list[NamedRule]
     baselines: list[NamedRule]
-    season_rows: list[SeasonRow] = Field(description="Every season in a line (pooled answer).")
+    season_rows: list[SeasonRow] = Field(
+        description="Every season in a line, in-sample ones too (pooled answer)."
+    )
     devig_method: str
     sharp_books: list[str]
     model_version: str

@@ -181,6 +181,8 @@ def compare_document(
     return {
         "season": season,
         "seasons": sd["seasons"],
+        "in_sample": sd["in_sample"],
+        "in_sample_seasons": doc["in_sample_seasons"],
         "market_type": market_type,
         "single_book": sd["single_book"],
         "books_max": sd["books_max"],
@@ -255,10 +257,17 @@ async def calibration_answer(
 
     async def fill() -> bytes:
         from edgelab.betting.evaluation.report import calibration
+        from edgelab.betting.evaluation.report.summary import season_label
 
         market = "close" if line == "close" else "consensus"
+        left_out = loaded.document["in_sample_seasons"]
         model, market_scores = calibration(
-            loaded.arrays, season=season, market_type=market_type, market=market, n_bins=bins
+            loaded.arrays,
+            season=season,
+            market_type=market_type,
+            market=market,
+            n_bins=bins,
+            left_out=left_out,
         )
         notes = [
             "Both algorithms rank by the same probability, p_true (the consensus, blended with "
@@ -266,6 +275,14 @@ async def calibration_answer(
             "they treat its uncertainty.",
             "Spreads and totals: P(home covers) or P(over) at the closing line, pushes left out.",
         ]
+        if season is None and left_out:
+            notes.append(
+                "Every season pooled but "
+                + ", ".join(map(season_label, left_out))
+                + ", which the value model was tuned on (ask for it by season)."
+            )
+        elif season in left_out:
+            notes.append("In sample: the value model was tuned on this season.")
         if model.n == 0:
             notes.append("No settled markets here with both forecasts.")
         doc = {

@@ -12,8 +12,13 @@ spreads, so home -4.5 is X line 4.5; total points for totals).
   close - taken, side 1: taken - close; e.g. home -4.5 taken, closed -6.5: +2), plus the price
   in points, `pricing.value.price_points` (what the price taken is worth against -110 at that
   line, centred on the close with the market type's sigma).
-* Closing-line value of a moneyline, in probability: the de-vigged closing probability of the
-  side times the odds taken, minus 1 (what the bet was worth at the closing price).
+* Closing-line value of a moneyline, in points of probability: the de-vigged closing
+  probability of the side minus 1/odds taken (the bet tracker's definition,
+  `bets.settlement.closing_line_value`: +0.02 means the price taken implied two points of
+  probability less than the fair close; a bet at a fair price scores 0).
+* The same in points of probability for a spread or total (`line_clv_probability`, the legacy
+  `edgelab backtest --json` keys): the closing consensus probability of the side winning at the
+  number taken (pushes left out), minus 1/odds taken.
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from edgelab.betting.evaluation.engine import PricedMarkets
+from edgelab.betting.pricing import params as P
+from edgelab.betting.pricing.lines import line_probs
 from edgelab.betting.pricing.value import price_points
 
 F = NDArray[np.float64]
@@ -56,9 +63,22 @@ def line_clv(side: NDArray[np.int64], x_taken: F, odds: F, x_close: F, sigma: F)
 
 
 def moneyline_clv(side: NDArray[np.int64], odds: F, p_close_home: F) -> F:
-    """De-vigged closing probability of the side x odds taken - 1; NaN without a close."""
+    """De-vigged closing probability of the side - 1/odds taken (points of probability, in
+    -1..1); NaN without a close."""
     p = np.where(side == 0, p_close_home, 1.0 - p_close_home)
-    return np.asarray(p * odds - 1.0, dtype=np.float64)
+    return np.asarray(p - 1.0 / odds, dtype=np.float64)
+
+
+def line_clv_probability(
+    side: NDArray[np.int64], x_taken: F, odds: F, mu_close: F, sigma: F, no_zero: bool
+) -> F:
+    """P(the side wins at the number taken | no push) under the closing consensus (X centred
+    on `mu_close` with the type's sigma) - 1/odds taken; NaN without a close."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        over, _push, under = line_probs(x_taken, mu_close, sigma, True, no_zero)
+        p_over = over / (over + under)
+    p = np.where(side == 0, p_over, 1.0 - p_over)
+    return np.asarray(p - 1.0 / odds, dtype=np.float64)
 
 
 def settle_bets(
@@ -72,10 +92,23 @@ def settle_bets(
     settled = np.isfinite(x)
     pts, clv_lines = line_clv(side, x_line, odds, pm.fair_close[market], pm.sigma[market])
     clv_ml = moneyline_clv(side, odds, pm.fair_close[market])
+    clv_prob = clv_ml.copy()
+    for mt in ("spread", "total"):
+        at = mtype == mt
+        clv_prob[at] = line_clv_probability(
+            side[at],
+            x_line[at],
+            odds[at],
+            pm.fair_close[market[at]],
+            pm.sigma[market[at]],
+            P.TYPE_PARAMS[mt].no_zero,
+        )
+    clv_prob[mtype == "prop"] = np.nan
     return {
         "won": won,
         "settled": settled,
         "profit": profit(won, odds, settled),
         "clv": np.where(line_market, clv_lines, clv_ml),
         "clv_points": np.where(line_market, pts, np.nan),
+        "clv_probability": clv_prob,
     }

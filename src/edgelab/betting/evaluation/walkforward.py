@@ -45,7 +45,7 @@ from edgelab.betting.evaluation.engine import (
 from edgelab.betting.markets import ratings
 from edgelab.betting.pricing import blend as B
 from edgelab.betting.pricing import params as P
-from edgelab.betting.pricing.consensus import line_probs
+from edgelab.betting.pricing.lines import line_probs
 from edgelab.betting.pricing.value import score_a, score_b
 
 BLEND_KIND = {"moneyline": "probability", "spread": "mean", "total": "mean"}
@@ -79,6 +79,7 @@ class Forecasts:
     """One row per settled moneyline, spread and total market of the evaluated seasons."""
 
     season: I64
+    game: I64  # index into `Games` (the bootstrap resamples games)
     market_type: NDArray[np.str_]
     y: F  # the first side won 1, lost 0; NaN a push or no closing line to score at
     p_true: F
@@ -105,6 +106,7 @@ class BetTable:
     profit: F
     clv: F  # points incl. price (spreads, totals) or probability (moneylines); NaN no close
     clv_points: F  # points excl. price (spreads, totals)
+    clv_probability: F  # points of probability, every type but props (`settle`)
     masks: dict[str, NDArray[np.bool_]] = field(default_factory=dict)
 
     def __len__(self) -> int:
@@ -255,7 +257,7 @@ def _forecasts(pm: PricedMarkets, evaluated: NDArray[np.bool_], center: F) -> Fo
             out[k][at] = _p_over(x_close, values[rows], sigma, no_zero)
     out[0][~morning] = np.nan
     out[1][~morning] = np.nan
-    return Forecasts(pm.season[idx], mtype, y, out[0], out[1], out[2])
+    return Forecasts(pm.season[idx], pm.game[idx], mtype, y, out[0], out[1], out[2])
 
 
 def _chosen_side(measure: F, has: NDArray[np.bool_]) -> I64:

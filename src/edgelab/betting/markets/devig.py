@@ -13,6 +13,12 @@ one here maps a row of implied probabilities to a row of fair probabilities that
   probability), and
 * leave a fair book (``sum(q) == 1``) unchanged.
 
+Why one module of ~550 lines: the six methods are one comparison (the same contract, the same
+vectorised root-finding helper, each derivation beside its code, and the tests and the
+accuracy benchmark read them as a set); split apart, the shared solver and the reasons for
+each method's form would scatter. The value model's per-book two-way de-vig is the closed
+form in `betting.pricing.consensus`.
+
 Units and shapes
 ----------------
 Odds are *decimal* odds (total return per unit stake, stake included), finite and > 1. Input is

@@ -40,6 +40,7 @@ class BookQuote:
     d_under: float
     snapshot_over: int  # snapshot ids of the two sides
     snapshot_under: int
+    seen: dt.datetime  # the last time both sides were listed unchanged (>= at)
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,7 @@ class MarketMoment:
                     q.x_line,
                     q.d_over,
                     q.d_under,
-                    (self.at - q.at).total_seconds() / 60.0,
+                    max((self.at - q.seen).total_seconds(), 0.0) / 60.0,
                 )
                 for q in self.quotes
             ),
@@ -77,6 +78,7 @@ class SnapshotRow:
     at: dt.datetime
     odds: float
     line: float | None
+    seen_at: dt.datetime | None = None
 
 
 async def load_snapshot_rows(
@@ -93,6 +95,7 @@ async def load_snapshot_rows(
             OddsSnapshot.captured_at,
             OddsSnapshot.odds_decimal,
             OddsSnapshot.line,
+            OddsSnapshot.seen_at,
         )
         .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
         .join(Market, Market.id == Outcome.market_id)
@@ -101,7 +104,7 @@ async def load_snapshot_rows(
     if market_types is not None:
         stmt = stmt.where(Market.market_type.in_(list(market_types)))
     rows = (await session.execute(stmt)).all()
-    return [SnapshotRow(*row) for row in rows]
+    return [SnapshotRow(*tuple(row)) for row in rows]
 
 
 def book_quotes(rows: Iterable[SnapshotRow]) -> list[BookQuote]:
@@ -131,22 +134,25 @@ def book_quotes(rows: Iterable[SnapshotRow]) -> list[BookQuote]:
             if abs(over.line - under.line) > 1e-9:
                 continue
             x_line = over.line
+        seen = min(over.seen_at or at, under.seen_at or at)
         out.append(
             BookQuote(mid, mtype, book, kind, at, x_line, over.odds, under.odds, over.snapshot_id,
-                      under.snapshot_id)
+                      under.snapshot_id, max(seen, at))
         )  # fmt: skip
     return out
 
 
 def _moment_times(times: list[dt.datetime]) -> list[dt.datetime]:
-    """Capture times clustered: a run of times each within the window of the previous one is
-    one moment, at its latest time."""
+    """Capture times clustered: the times within the window of a cluster's first time are one
+    moment, at the latest of them (a steady stream of quotes still makes a moment per window)."""
     window = dt.timedelta(minutes=P.POINT_WINDOW_MINUTES)
     out: list[dt.datetime] = []
+    start: dt.datetime | None = None
     for t in sorted(set(times)):
-        if out and t - out[-1] <= window:
+        if start is not None and t - start <= window:
             out[-1] = t
         else:
+            start = t
             out.append(t)
     return out
 

@@ -189,7 +189,7 @@ def p_over(mu_total: FloatArray, total_line: FloatArray, sd_total: float) -> Flo
 class FitResult:
     params: RatingParams
     n_games: int
-    metrics: dict[str, float]
+    metrics: dict[str, float | None]
 
     def to_dict(self) -> dict[str, Any]:
         return {"params": self.params.to_dict(), "n_games": self.n_games, "metrics": self.metrics}
@@ -245,10 +245,14 @@ def fit_model(games: Sequence[GameRow], *, grid: bool = True) -> FitResult:
     best = replace(best, sd_margin=sd_margin, sd_total=sd_total)
     p = p_home_win(res.mu_margin[mask], sd_margin)
     won = (margins[mask] > 0).astype(float)
-    metrics = {
-        "rmse_margin": float(np.sqrt(np.mean((margins[mask] - res.mu_margin[mask]) ** 2))),
-        "rmse_total": sd_total,
-        "brier_moneyline": float(np.mean((p - won) ** 2)),
+    # No finished game yet (a season's first slate): no error to report. None, never NaN,
+    # which PostgreSQL's JSON refuses.
+    metrics: dict[str, float | None] = {
+        "rmse_margin": float(np.sqrt(np.mean((margins[mask] - res.mu_margin[mask]) ** 2)))
+        if mask.any()
+        else None,
+        "rmse_total": sd_total if mask.any() else None,
+        "brier_moneyline": float(np.mean((p - won) ** 2)) if mask.any() else None,
     }
     return FitResult(best, int(mask.sum()), metrics)
 

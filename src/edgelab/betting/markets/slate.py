@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.markets import ratings
@@ -32,13 +32,15 @@ from edgelab.betting.markets.quotes import (
     load_snapshot_rows,
     market_moments,
 )
+from edgelab.betting.markets.rating_blend import BLEND_KIND, ModelView, fit_blend
 from edgelab.betting.markets.service import resolve_slate_date
 from edgelab.betting.model.models import ModelFit
 from edgelab.betting.model.recalibration import CalibrationMap, current_calibration
-from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
+from edgelab.betting.odds.models import Game, Market
 from edgelab.betting.pricing import blend as B
 from edgelab.betting.pricing import params as P
-from edgelab.betting.pricing.consensus import DEVIG_METHODS, line_probs
+from edgelab.betting.pricing.consensus import DEVIG_METHODS
+from edgelab.betting.pricing.lines import line_probs
 from edgelab.betting.pricing.moments import Priced, SidePrice, confidence, market_quality
 from edgelab.betting.pricing.moments import price_moments as price
 from edgelab.betting.pricing.value import score_a, score_b
@@ -48,7 +50,6 @@ from edgelab.core.settings import Settings
 MODEL_NAME = "consensus1"
 KIND_PRIORITY = {"live": 0, "open": 0, "close": 1}  # the current row: latest pre-tip, else close
 LINE_TYPES = ("spread", "total")
-BLEND_KIND = {"moneyline": "probability", "spread": "mean", "total": "mean"}
 Progress = Callable[[str], None]
 
 
@@ -77,100 +78,6 @@ def _to_row(g: Game, slate_date: dt.date) -> ratings.GameRow:
 def _version(slate_date: dt.date, params: dict[str, Any]) -> str:
     digest = hashlib.sha1(json.dumps(params, sort_keys=True).encode()).hexdigest()[:8]
     return f"{MODEL_NAME}-{slate_date.isoformat()}-{digest}"
-
-
-@dataclass(frozen=True)
-class ModelView:
-    """The rating model's numbers for one game."""
-
-    mu_margin: float
-    mu_total: float
-    params: ratings.RatingParams
-
-    def p_home(self) -> float:
-        return float(ratings.p_home_win(np.array([self.mu_margin]), self.params.sd_margin)[0])
-
-    def mean(self, market_type: str) -> float:
-        return self.mu_margin if market_type == "spread" else self.mu_total
-
-
-async def _multi_book_games(session: AsyncSession, before: dt.date) -> list[str]:
-    """Past games quoted before tip-off by at least `MIN_BOOKS_TO_FLAG` books."""
-    stmt = (
-        select(Market.game_id)
-        .join(Outcome, Outcome.market_id == Market.id)
-        .join(OddsSnapshot, OddsSnapshot.outcome_id == Outcome.id)
-        .join(Game, Game.id == Market.game_id)
-        .where(Game.game_date < before, OddsSnapshot.kind.in_(("live", "open")))
-        .group_by(Market.game_id)
-        .having(func.count(func.distinct(OddsSnapshot.bookmaker)) >= P.MIN_BOOKS_TO_FLAG)
-    )
-    return list((await session.execute(stmt)).scalars())
-
-
-async def blend_history(
-    session: AsyncSession,
-    games: list[Game],
-    models: dict[str, ModelView],
-    before: dt.date,
-    sharp: frozenset[str],
-) -> dict[str, B.History]:
-    """Per market type, past multi-book games: the consensus at the last pre-tip moment, the
-    rating model's estimate and the result (`pricing.blend.History`)."""
-    by_id = {g.id: g for g in games}
-    ids = [gid for gid in await _multi_book_games(session, before) if gid in by_id]
-    rows = await load_snapshot_rows(session, ids, BLEND_KIND)
-    tips = {r.market_id: by_id[r.market_id.rsplit("-", 1)[0]].tip_time for r in rows}
-    last: dict[str, MarketMoment] = {}
-    for m in market_moments(book_quotes(rows), tips):
-        if m.kind == "pre" and (m.market_id not in last or m.at > last[m.market_id].at):
-            last[m.market_id] = m
-    out: dict[str, B.History] = {}
-    for mtype in BLEND_KIND:
-        moments = [m for m in last.values() if m.market_type == mtype]
-        priced = price([m.to_moment() for m in moments], sharp)
-        seasons, cons, model, outcome = [], [], [], []
-        for m, p in zip(moments, priced, strict=True):
-            g = by_id[m.market_id.rsplit("-", 1)[0]]
-            if p is None or g.home_score is None or g.away_score is None:
-                continue
-            mv = models[g.id]
-            seasons.append(g.season)
-            cons.append(p.fair)
-            if mtype == "moneyline":
-                model.append(mv.p_home())
-                outcome.append(1.0 if g.home_score > g.away_score else 0.0)
-            else:
-                model.append(mv.mean(mtype))
-                margin, total = g.home_score - g.away_score, g.home_score + g.away_score
-                outcome.append(float(margin if mtype == "spread" else total))
-        out[mtype] = B.History(
-            np.array(seasons, dtype=np.int64), np.array(cons), np.array(model), np.array(outcome)
-        )
-    return out
-
-
-async def _fit_blend(
-    session: AsyncSession,
-    games: list[Game],
-    models: dict[str, ModelView],
-    slate_date: dt.date,
-    season: int,
-    sharp: frozenset[str],
-) -> dict[str, dict[str, Any]]:
-    history = await blend_history(session, games, models, slate_date, sharp)
-    out: dict[str, dict[str, Any]] = {}
-    for mtype, kind in BLEND_KIND.items():
-        h = history[mtype]
-        earned = B.earned_weight(kind, h, season)
-        out[mtype] = {
-            "weight": earned.weight,
-            "fitted": round(earned.fitted, 4),
-            "evidence": earned.evidence,
-            "games": int((h.season < season).sum()),
-        }
-    out["prop"] = {"weight": 0.0, "fitted": 0.0, "evidence": "no rating model for players"}
-    return out
 
 
 async def score_slate(
@@ -224,7 +131,7 @@ async def score_slate(
     if model_fit is None:
         say("measuring what the rating model adds to the market, walk-forward")
         season = slate_games[0].season
-        fit_doc["blend"] = await _fit_blend(session, games, models, slate_date, season, sharp)
+        fit_doc["blend"] = await fit_blend(session, games, models, slate_date, season, sharp)
         model_fit = ModelFit(
             version=version,
             trained_through=max(
@@ -393,7 +300,7 @@ def _rows(
                     "sd_total": model.params.sd_total,
                     "blend_weight": w,
                     # market numbers the API shows as their own fields
-                    "consensus_books": sorted(q.book for q in m.quotes),
+                    "consensus_books": sorted(priced.used_books),
                     "best_price": {"odds": sp.odds, "bookmaker": sp.book, "line": sp.line},
                     "flagged": flagged,
                     "flag_rule": f"{rule.algorithm}>={rule.threshold:g}",

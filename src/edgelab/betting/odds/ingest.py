@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting.markets.devig import american_to_decimal
@@ -41,6 +41,8 @@ class ImportStats:
     snapshots_updated: int = 0
     snapshots_unchanged: int = 0
     skipped: Counter[str] = field(default_factory=Counter)
+    # games with a snapshot written or changed (what a rescoring after a live ingest covers)
+    touched_games: set[str] = field(default_factory=set)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +71,7 @@ class SnapshotIn:
     market_type: str
     side: str
     game_id: str
+    seen_at: dt.datetime | None = None  # this fetch's time (None: captured_at)
 
     @property
     def key(self) -> tuple[str, str, str, dt.datetime | None]:
@@ -81,6 +84,10 @@ class SnapshotIn:
         row = self.__dict__.copy()
         del row["market_type"], row["side"], row["game_id"]
         return row
+
+    @property
+    def seen(self) -> dt.datetime:
+        return self.seen_at or self.captured_at
 
 
 @dataclass(frozen=True)
@@ -263,7 +270,8 @@ async def upsert_snapshots(
     session: AsyncSession, snaps: Sequence[SnapshotIn], stats: ImportStats
 ) -> None:
     existing: dict[
-        tuple[str, str, str, dt.datetime | None], tuple[int, float, float | None, dt.datetime]
+        tuple[str, str, str, dt.datetime | None],
+        tuple[int, float, float | None, dt.datetime, dt.datetime | None],
     ] = {}
     # read what exists game by game (ids share the game's prefix): far fewer round trips
     # than asking per outcome
@@ -279,15 +287,17 @@ async def upsert_snapshots(
                 OddsSnapshot.odds_decimal,
                 OddsSnapshot.line,
                 OddsSnapshot.captured_at_estimated,
+                OddsSnapshot.seen_at,
             )
             .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
             .join(Market, Market.id == Outcome.market_id)
             .where(Market.game_id.in_(chunk))
         )
-        for sid, oid, book, kind, at, odds, line, estimated in rows:
-            existing[(oid, book, kind, None if estimated else at)] = (sid, odds, line, at)
+        for sid, oid, book, kind, at, odds, line, estimated, seen_at in rows:
+            existing[(oid, book, kind, None if estimated else at)] = (sid, odds, line, at, seen_at)
     new_rows: list[dict[str, Any]] = []
     changed: list[dict[str, Any]] = []
+    seen_again: list[dict[str, Any]] = []  # unchanged quotes listed again later: their seen_at
     seen: set[tuple[str, str, str, dt.datetime | None]] = set()
     for s in snaps:
         if s.key in seen:
@@ -297,6 +307,7 @@ async def upsert_snapshots(
         if cur is None:
             new_rows.append(s.row())
             stats.snapshots_new += 1
+            stats.touched_games.add(s.game_id)
         elif abs(cur[1] - s.odds_decimal) > 1e-9 or cur[2] != s.line or cur[3] != s.captured_at:
             changed.append(
                 {
@@ -308,10 +319,19 @@ async def upsert_snapshots(
                 }
             )
             stats.snapshots_updated += 1
+            stats.touched_games.add(s.game_id)
         else:
             stats.snapshots_unchanged += 1
+            if s.seen_at is not None and s.seen_at > (cur[4] or cur[3]):
+                seen_again.append({"sid": cur[0], "seen": s.seen_at})
     for chunk in _chunks(new_rows, 2000):
         await session.execute(insert(_table(OddsSnapshot)), list(chunk))
+    if seen_again:
+        table = _table(OddsSnapshot)
+        await session.execute(
+            update(table).where(table.c.id == bindparam("sid")).values(seen_at=bindparam("seen")),
+            seen_again,
+        )
     for row in changed:
         await session.execute(
             update(OddsSnapshot)

@@ -79,6 +79,9 @@ def event_rows(
     for book in event.bookmakers:
         for market in book.markets:
             captured = (market.last_update or book.last_update or fetched_at).astimezone(dt.UTC)
+            if market.key.endswith("_alternate"):  # several lines per book: not a two-way quote
+                skipped[f"{market.key} market not stored (alternate lines)"] += 1
+                continue
             if market.key not in MARKET_KEYS and not market.key.startswith(PROP_PREFIX):
                 # first-half lines, exchange lay prices, team totals...: no market type of ours
                 skipped[f"{market.key} market not stored (not h2h, spreads, totals or a prop)"] += 1
@@ -128,6 +131,7 @@ def event_rows(
                         mtype,
                         side,
                         gid,
+                        fetched_at,  # listed by this fetch: seen now, whatever its last_update
                     )
                 )
     return game, snaps, specs
@@ -193,7 +197,9 @@ async def keep_moved_prices(
     for s in live:
         groups.setdefault((specs[s.outcome_id].market_id, s.bookmaker, s.captured_at), []).append(s)
     moved: set[tuple[str, str, dt.datetime]] = set()
-    seen: set[tuple[str, str, dt.datetime]] = set()
+    # repeats of a stored quote: not stored again, but that quote is marked seen now (its
+    # `seen_at`: a price still listed is fresh, however old its `last_update`)
+    seen: dict[tuple[str, str, dt.datetime], dt.datetime] = {}
     for key, group in groups.items():
         stored = [at_key.get((s.outcome_id, s.bookmaker, s.captured_at)) for s in group]
         if skip_repeats and all(p is None for p in stored):
@@ -201,19 +207,20 @@ async def keep_moved_prices(
             whole = len({q[0] for q in prev if q is not None}) == 1  # one earlier quote, all sides
             pairs = zip(prev, group, strict=True)
             if whole and all(q is not None and same(q[1:], s) for q, s in pairs):
-                seen.add(key)
+                seen[key] = next(q[0] for q in prev if q is not None)
                 continue
         if all(p is None or same(p, s) for p, s in zip(stored, group, strict=True)):
             continue  # new, or unchanged: stored (or left) as usual
         newest = [latest.get((s.outcome_id, s.bookmaker)) for s in group]
         if all(n is not None and same(n[1:], s) for n, s in zip(newest, group, strict=True)):
-            seen.add(key)  # an earlier fetch already kept this price
+            seen[key] = next(n[0] for n in newest if n is not None)  # kept by an earlier fetch
         else:
             moved.add(key)
     out: list[SnapshotIn] = []
     for s in snaps:
         key = (specs[s.outcome_id].market_id, s.bookmaker, s.captured_at)
-        if s.kind == "live" and key in seen:
+        if s.kind == "live" and key in seen:  # mark the stored quote seen by this fetch
+            out.append(replace(s, captured_at=seen[key], seen_at=s.seen_at or fetched_at))
             continue
         out.append(replace(s, captured_at=fetched_at) if s.kind == "live" and key in moved else s)
     return out

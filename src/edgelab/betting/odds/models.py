@@ -98,6 +98,10 @@ class OddsSnapshot(Base):
     line: Mapped[float | None] = mapped_column(Float)
     price_assumed: Mapped[bool] = mapped_column(Boolean, default=False)  # -110 when not in data
     source: Mapped[str] = mapped_column(String(200))
+    # when a fetch (or a recorded snapshot) last listed this quote unchanged; a book that keeps a
+    # price up keeps its `last_update`, so the quote's age is measured from here (None: only
+    # seen at `captured_at`)
+    seen_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class IngestRun(Base):

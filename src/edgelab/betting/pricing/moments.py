@@ -15,10 +15,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from edgelab.betting.pricing import params as P
-from edgelab.betting.pricing.consensus import F, devig_two_way, line_density, line_probs
+from edgelab.betting.pricing.consensus import F, devig_two_way, staleness_weights
+from edgelab.betting.pricing.lines import line_density, line_probs
 from edgelab.betting.pricing.value import Scored, score_line_markets, score_prob_markets
 
-CONFIDENCE_SCALE = 0.03  # probability units: a fair price this uncertain has confidence 1/e
+CONFIDENCE_SCALE = 0.10  # probability units: a fair price this uncertain has confidence 1/e
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,7 @@ class Priced:
     books_effective: float
     dispersion: float  # weighted sd of the books' opinions (points or probability)
     sides: tuple[SidePrice | None, SidePrice | None]
+    used_books: tuple[str, ...] = ()  # the books in the consensus (fresh, weighted, quoted)
 
 
 def _sigma(market_type: str, lines: F) -> F:
@@ -90,6 +92,7 @@ def price_moments(
     col = {b: j for j, b in enumerate(books)}
     shape = (len(moments), len(books))
     line, d_o, d_u = np.full(shape, np.nan), np.full(shape, np.nan), np.full(shape, np.nan)
+    age = np.zeros(shape)
     where = np.full(shape, -1, dtype=np.int64)  # quote index of each cell
     for k, m in enumerate(moments):
         for i, q in enumerate(m.quotes):
@@ -98,8 +101,12 @@ def price_moments(
             j = col[q.book]
             line[k, j] = np.nan if q.x_line is None else q.x_line
             d_o[k, j], d_u[k, j], where[k, j] = q.d_over, q.d_under, i
-    weight = np.array([P.book_weight(b, mtype, sharp) for b in books])
-    usable = weight > 0
+            age[k, j] = q.age_minutes
+    book_weight = np.array([P.book_weight(b, mtype, sharp) for b in books])
+    usable = book_weight > 0
+    # an older quote counts for less: half as much for every STALENESS_HALF_LIFE_MINUTES since
+    # a fetch last listed it (a price still listed is not old, however old its last_update)
+    weight = staleness_weights(book_weight, age, P.STALENESS_HALF_LIFE_MINUTES)
     d_o[:, ~usable] = np.nan
     d_u[:, ~usable] = np.nan
     sharp_mask = np.array([b in sharp for b in books]) if tp.gamma is not None else None
@@ -110,8 +117,11 @@ def price_moments(
         d_o[np.isnan(line)] = np.nan
         d_u[np.isnan(line)] = np.nan
         sigma = _sigma(mtype, line)
+        # props: the floor scales with the stat's spread (tau / sigma is 0.15 for spreads and
+        # for totals alike); the other line markets have one fitted tau in points
+        tau: float | F = tp.tau * sigma[:, 0] if mtype == "prop" else tp.tau
         scored = score_line_markets(
-            line, d_o, d_u, weight, sigma, tp.tau, devig, tp.how, True, tp.no_zero,
+            line, d_o, d_u, weight, sigma, tau, devig, tp.how, True, tp.no_zero,
             sharp=sharp_mask, gamma=tp.gamma,
         )  # fmt: skip
     else:
@@ -191,11 +201,12 @@ def _priced(
         books_effective=n_eff,
         dispersion=float(s.dispersion[k]),
         sides=(sides[0], sides[1]),
+        used_books=tuple(books[j] for j in np.flatnonzero(~np.isnan(d_o[k]))),
     )
 
 
 def confidence(se_p: float) -> float:
-    """0-1: how sure the fair probability is, exp(-se_p / 0.03) (se_p in probability units)."""
+    """0-1: how sure the fair probability is, exp(-se_p / 0.10) (se_p in probability units)."""
     return math.exp(-max(se_p, 0.0) / CONFIDENCE_SCALE)
 
 

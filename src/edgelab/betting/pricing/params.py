@@ -34,6 +34,7 @@ KAMBI_BOOKS = frozenset(
 NO_MONEYLINE_BOOKS = frozenset({"betfair"})
 MIN_BOOKS_TO_FLAG = 3
 MAX_QUOTE_AGE_HOURS = 6.0  # a book's quote older than this at a scoring time is left out
+STALENESS_HALF_LIFE_MINUTES = 180.0  # and a younger one weighs less the older it is
 POINT_WINDOW_MINUTES = 5.0  # quotes this close in time are scored as one moment
 
 
@@ -42,7 +43,8 @@ class TypeParams:
     """How one market type's books are combined.
 
     `sigma`: spread of X around its mean (points; None for line-free markets). `tau`: the
-    consensus's error floor (points, or probability for line-free markets). `how`: mean or
+    consensus's error floor (points, or probability for line-free markets; for props a share
+    of each market's sigma). `how`: mean or
     median across books; `space`: where line-free probabilities are averaged. `sharp_weight`:
     weight of a sharp book relative to 1; `gamma`: sharp lean (None: plain weighting).
     """
@@ -60,7 +62,9 @@ TYPE_PARAMS: dict[str, TypeParams] = {
     "spread": TypeParams(sigma=12.27, tau=1.881, sharp_weight=50.0, no_zero=True),
     "total": TypeParams(sigma=18.74, tau=2.795, gamma=2.5),
     "moneyline": TypeParams(sigma=None, tau=0.0535, how="median"),
-    "prop": TypeParams(sigma=None, tau=0.03, how="median"),  # sigma per line: prop_sigma
+    # sigma per line (prop_sigma) and tau = 0.15 x sigma: tau over sigma as fitted for spreads
+    # (1.88 / 12.27) and totals (2.80 / 18.74), both 0.15
+    "prop": TypeParams(sigma=None, tau=0.15, how="median"),
 }
 
 

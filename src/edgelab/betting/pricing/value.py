@@ -27,13 +27,8 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 from scipy.special import expit, ndtr
 
-from edgelab.betting.pricing.consensus import (
-    F,
-    consensus_line,
-    consensus_prob,
-    line_density,
-    line_probs,
-)
+from edgelab.betting.pricing.consensus import F, consensus_line, consensus_prob
+from edgelab.betting.pricing.lines import line_density, line_probs
 
 
 def ev_line(
@@ -144,7 +139,7 @@ def score_line_markets(
     d_under: F,
     w: ArrayLike | None,
     sigma: ArrayLike,
-    tau: float,
+    tau: float | F,
     devig: str = "power",
     how: str = "mean",
     discrete: bool = True,
@@ -201,7 +196,7 @@ def score_prob_markets(
     d_a: F,
     d_b: F,
     w: ArrayLike | None,
-    tau: float,
+    tau: float | F,
     devig: str = "power",
     space: str = "logit",
     k_a: float = 1.0,

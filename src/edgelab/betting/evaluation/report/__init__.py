@@ -1,5 +1,9 @@
 """What the walk-forward evaluation says, as JSON-ready dicts: pure, no I/O.
 
+This module is the stored report; beside it `summary` (the verdict in sentences), `export` (the
+`edgelab backtest --json` layout) and `a_vs_b` (that layout's older comparison of the two
+algorithms).
+
 `build_document` turns an `Evaluation` into the stored report: per season (and every season
 pooled, key "all") and market type, the forecasts (Brier, log loss, ECE of p_true, of the
 consensus at the bet moment and of the close, each on the markets it exists for, and the three
@@ -9,12 +13,17 @@ that beat the close), the blend weight the rating model earned, and the books be
 every flagged bet. `forecast_arrays` are the per-market forecasts the reliability curves are
 binned from (`calibration`), any number of bins, at serving time.
 
+The seasons the value model was tuned on (`TUNED_ON`) are reported on their own, marked
+`in_sample`, and left out of the pooled figures (key "all"), which are the default answer.
+
 Closing-line value is in points, price included, for spreads and totals (and the key
-"spread+total" pools them) and in probability for moneylines (`settle`); the two never pool.
+"spread+total" pools them) and in points of probability for moneylines (`settle`); the two
+never pool.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -22,17 +31,25 @@ from numpy.typing import NDArray
 
 from edgelab.betting.evaluation import metrics as ev
 from edgelab.betting.evaluation.engine import SIDE_NAMES
+from edgelab.betting.evaluation.report.summary import summary as verdict
 from edgelab.betting.evaluation.walkforward import (
     BASELINES,
     FORECAST_TYPES,
     LISTED_RULES,
     RULES,
+    BetTable,
     Evaluation,
 )
 from edgelab.betting.pricing import params as P
 
 DEFAULT_BOOTSTRAP = 2000
 SEED = 20241206
+TUNED_ON: tuple[int, ...] = (2022,)
+"""Seasons (ending years) the value model was tuned on: every parameter in
+`betting/pricing/params.py` (book weights, sigmas, taus, the de-vig method) and the default
+rules' thresholds (`params.DEFAULT_RULES`) were fitted on the 2021-22 multi-book odds. Those
+seasons are in sample: reported per season with `in_sample: true`, never pooled into "all".
+Add a season here when the parameters are refitted on it."""
 TYPE_KEYS = ("moneyline", "spread", "total", "prop", "spread+total")
 FORECASTS = ("p_true", "consensus", "close")
 RULE_TEXT = {
@@ -53,21 +70,25 @@ RULE_TEXT = {
     "line_shopping": "line shopping: best number at >= 1.80, >= 1 point better than the median "
     "book's, >= 3 books",
 }
-SINGLE_BOOK_NOTE = (
-    "One book quotes these markets before tip-off (or none does, closing lines only): the "
-    "consensus is that book's line, so no bet has value against it and the bet sections are "
-    "empty. The forecasts are still scored."
-)
 PARAMS_NOTE = (
     "The value model's parameters (weights, sigmas, taus, thresholds) were fitted on the "
-    "2021-22 multi-book odds: that season is in sample for them, later ones out of sample. The "
-    "rating model's blend weight is earned walk-forward (never on the season it is used for)."
+    "2021-22 multi-book odds: that season is in sample for them (reported on its own, marked "
+    "in_sample, and left out of the pooled figures), later ones out of sample. The rating "
+    "model's blend weight is earned walk-forward (never on the season it is used for)."
 )
 CLV_NOTE = (
     "Closing-line value: spreads and totals in points, price included (the number taken vs the "
     "closing number from the bettor's side, plus the price in points vs -110); moneylines in "
-    "probability (the de-vigged closing probability x odds taken - 1), where a close exists."
+    "points of probability (the de-vigged closing probability minus 1/odds taken: +0.02 is two "
+    "points), where a close exists."
 )
+SAME_GAMES_NOTE = (
+    "p_true and the morning consensus are scored on the same markets (those quoted before "
+    "tip-off); the close on the markets that have one, which may be other games: compare it "
+    "through `same_games` (all three on the games they share)."
+)
+CLV_UNIT = {"moneyline": "probability", "spread": "points", "total": "points", "prop": None}
+CLV_UNIT["spread+total"] = "points"
 Mask = NDArray[np.bool_]
 
 
@@ -81,10 +102,16 @@ def _forecast(y: NDArray[np.float64], p: NDArray[np.float64]) -> dict[str, Any]:
 
 
 def _forecasts(e: Evaluation, rows: Mask) -> dict[str, Any]:
+    """p_true and the consensus on the markets both exist for, the close on its own, and the
+    three on the markets all three exist for (`same_games`)."""
     f = e.forecasts
-    out: dict[str, Any] = {name: _forecast(f.y[rows], getattr(f, name)[rows]) for name in FORECASTS}
-    both = rows & np.isfinite(f.y) & np.isfinite(f.p_true) & np.isfinite(f.close)
-    both &= np.isfinite(f.consensus)
+    morning = rows & np.isfinite(f.p_true) & np.isfinite(f.consensus)
+    out: dict[str, Any] = {
+        "p_true": _forecast(f.y[morning], f.p_true[morning]),
+        "consensus": _forecast(f.y[morning], f.consensus[morning]),
+        "close": _forecast(f.y[rows], f.close[rows]),
+    }
+    both = morning & np.isfinite(f.y) & np.isfinite(f.close)
     same: dict[str, Any] = {"n": int(both.sum())}
     for name in FORECASTS:
         s = _forecast(f.y[both], getattr(f, name)[both])
@@ -154,7 +181,7 @@ def _type_doc(
     if not books:
         return None
     doc: dict[str, Any] = {
-        "clv_unit": "probability" if key == "moneyline" else None if key == "prop" else "points",
+        "clv_unit": CLV_UNIT.get(key),
         "markets": sum(r["markets"] for r in books),
         "pre_tip": sum(r["pre_tip"] for r in books),
         "books_median": float(np.median([r["books_median"] for r in books])),
@@ -179,58 +206,18 @@ def _type_doc(
     return doc
 
 
-def _fmt_ci(low: float | None, high: float | None, digits: int = 2) -> str:
-    if low is None or high is None:
-        return "n/a"
-    return f"{low:+.{digits}f}..{high:+.{digits}f}"
-
-
-def season_label(season: int | None) -> str:
-    return "every season" if season is None else f"{season - 1}-{season % 100:02d}"
-
-
-def summary(doc: dict[str, Any]) -> list[str]:
-    """The verdict in sentences: spreads and totals at the default rule, the moneyline
-    forecasts, and the baselines."""
-    label = season_label(doc["season"])
-    lines = []
-    if doc["single_book"]:
-        lines.append(f"{label}: " + SINGLE_BOOK_NOTE)
-    lines_doc = doc["markets"].get("spread+total")
-    if lines_doc and lines_doc["bets"]["default"]["n"]:
-        b = lines_doc["bets"]["default"]
-        shop = lines_doc["baselines"]["line_shopping"]
-        ci = _fmt_ci(b["clv_ci_low"], b["clv_ci_high"])
-        lines.append(
-            f"{label}, spreads and totals at the default rule: {b['n']} bets, CLV "
-            f"{b['clv']:+.2f} points incl. price (95% CI {ci}), {b['beat_close']:.0%} beat the "
-            f"close; line shopping {shop['n']} bets"
-            + (f", CLV {shop['clv']:+.2f}" if shop["clv"] is not None else "")
-            + "."
-        )
-    ml = doc["markets"].get("moneyline")
-    if ml and ml["p_true"]["n"]:
-        close = ml["close"]
-        lines.append(
-            f"{label}, moneyline Brier: p_true {ml['p_true']['brier']:.4f}, consensus "
-            f"{ml['consensus']['brier']:.4f} (n={ml['p_true']['n']}); the close "
-            + (
-                f"{close['brier']:.4f} (n={close['n']})."
-                if close["n"]
-                else "n/a (no closing price)."
-            )
-        )
-        b = ml["bets"]["default"]
-        if b["n"]:
-            clv = "n/a" if b["clv"] is None else f"{b['clv'] * 100:+.2f}% (n={b['n_clv']})"
-            lines.append(f"{label}, moneylines at the default rule: {b['n']} bets, CLV {clv}.")
-    return lines
-
-
 def season_doc(
-    e: Evaluation, season: int | None, n_boot: int = DEFAULT_BOOTSTRAP, seed: int = SEED
+    e: Evaluation,
+    season: int | None,
+    n_boot: int = DEFAULT_BOOTSTRAP,
+    seed: int = SEED,
+    tuned_on: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    seasons = e.seasons if season is None else [season]
+    """One season's figures, or (`season` None) every evaluated season's pooled but those
+    the value model was tuned on (`TUNED_ON`)."""
+    tuned = TUNED_ON if tuned_on is None else tuned_on
+    left_out = [s for s in e.seasons if s in tuned] if season is None else []
+    seasons = [s for s in e.seasons if s not in tuned] if season is None else [season]
     books = [r for r in e.books if r["season"] in seasons and r["market_type"] != "prop"]
     most = max((r["books_max"] for r in books), default=0)
     markets = {}
@@ -241,11 +228,13 @@ def season_doc(
     doc: dict[str, Any] = {
         "season": season,
         "seasons": seasons,
+        "in_sample": season in tuned,
+        "left_out": left_out,
         "single_book": most < P.MIN_BOOKS_TO_FLAG,
         "books_max": most,
         "markets": markets,
     }
-    doc["summary"] = summary(doc)
+    doc["summary"] = verdict(doc)
     return doc
 
 
@@ -253,6 +242,7 @@ def season_row(doc: dict[str, Any]) -> dict[str, Any]:
     """One line of the per-season table (pooled answers list them)."""
     row: dict[str, Any] = {
         "season": doc["season"],
+        "in_sample": doc["in_sample"],
         "single_book": doc["single_book"],
         "books_max": doc["books_max"],
         "forecasts": {},
@@ -260,57 +250,82 @@ def season_row(doc: dict[str, Any]) -> dict[str, Any]:
     }
     for key, m in doc["markets"].items():
         if "p_true" in m:
+            same = m["same_games"]
             row["forecasts"][key] = {
                 "n": m["p_true"]["n"],
                 "n_close": m["close"]["n"],
                 **{f: m[f]["brier"] for f in FORECASTS},
+                "same_games": {"n": same["n"], **{f: same[f]["brier"] for f in FORECASTS}},
             }
         b = m["bets"]["default"]
         row["default_bets"][key] = {k: b[k] for k in ("n", "clv", "beat_close", "roi")}
     return row
 
 
-def flagged_bets(e: Evaluation) -> list[dict[str, Any]]:
-    """Every bet a listed rule flags, with the rules that flag it."""
+BET_FIELDS = (
+    "season",
+    "game_date",
+    "home",
+    "away",
+    "market_type",
+    "side",
+    "line",
+    "odds",
+    "bookmaker",
+    "value_score_a",
+    "value_score_b",
+    "ev",
+    "p_true",
+    "flagged_by",
+)  # a flagged bet in `bets`, exactly the issue's contract (scripts rely on these names)
+
+
+def _result(b: BetTable, i: int) -> str | None:
+    if not b.settled[i]:
+        return None
+    return "push" if np.isnan(b.won[i]) else "won" if b.won[i] == 1 else "lost"
+
+
+def flagged_bets(e: Evaluation) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Every bet a listed rule flags, with the rules that flag it (`BET_FIELDS`), and beside
+    it, in the same order, what became of it: its market, result and closing-line value
+    (`bet_outcomes`)."""
     b, pm, games = e.bets, e.markets, e.games
     listed = np.zeros(len(b), bool)
     for name in LISTED_RULES:
         listed |= b.masks[name]
-    out = []
+    rows = []
     for i in np.flatnonzero(listed):
         k, side = int(b.market[i]), int(b.side[i])
         g = int(pm.game[k])
         mtype = str(pm.market_type[k])
         own = pm.line[k, side]
-        out.append(
-            {
-                "season": int(pm.season[k]),
-                "game_date": games.date[g].isoformat(),
-                "home": games.home[g],
-                "away": games.away[g],
-                "market_type": mtype,
-                "market_id": pm.market_id[k],
-                "side": SIDE_NAMES[mtype][side],
-                "line": None if np.isnan(own) else float(own),
-                "odds": round(float(b.odds[i]), 4),
-                "bookmaker": b.book[i],
-                "value_score_a": round(float(b.score_a[i]), 2),
-                "value_score_b": round(float(b.score_b[i]), 2),
-                "ev": round(float(b.ev[i]), 5),
-                "p_true": round(float(b.p_win[i]), 5),
-                "flagged_by": [n for n in LISTED_RULES if b.masks[n][i]],
-                "result": None
-                if not b.settled[i]
-                else "push"
-                if np.isnan(b.won[i])
-                else "won"
-                if b.won[i] == 1
-                else "lost",
-                "clv": _opt(b.clv[i]),
-            }
-        )
-    out.sort(key=lambda r: (r["game_date"], r["market_id"], r["side"]))
-    return out
+        bet = {
+            "season": int(pm.season[k]),
+            "game_date": games.date[g].isoformat(),
+            "home": games.home[g],
+            "away": games.away[g],
+            "market_type": mtype,
+            "side": SIDE_NAMES[mtype][side],
+            "line": None if np.isnan(own) else float(own),
+            "odds": round(float(b.odds[i]), 4),
+            "bookmaker": b.book[i],
+            "value_score_a": round(float(b.score_a[i]), 2),
+            "value_score_b": round(float(b.score_b[i]), 2),
+            "ev": round(float(b.ev[i]), 5),
+            "p_true": round(float(b.p_win[i]), 5),
+            "flagged_by": [n for n in LISTED_RULES if b.masks[n][i]],
+        }
+        outcome = {
+            "market_id": pm.market_id[k],
+            "side": bet["side"],
+            "result": _result(b, int(i)),
+            "clv": _opt(b.clv[i]),
+            "clv_unit": CLV_UNIT[mtype],
+        }
+        rows.append((bet, outcome))
+    rows.sort(key=lambda r: (r[0]["game_date"], r[1]["market_id"], r[0]["side"]))
+    return [r[0] for r in rows], [r[1] for r in rows]
 
 
 def build_document(
@@ -320,21 +335,27 @@ def build_document(
     engine: str,
     n_boot: int = DEFAULT_BOOTSTRAP,
     seed: int = SEED,
+    tuned_on: tuple[int, ...] | None = None,
 ) -> dict[str, Any]:
-    docs = {str(s): season_doc(e, s, n_boot, seed) for s in e.seasons}
-    docs["all"] = season_doc(e, None, n_boot, seed)
+    tuned = TUNED_ON if tuned_on is None else tuned_on
+    docs = {str(s): season_doc(e, s, n_boot, seed, tuned) for s in e.seasons}
+    docs["all"] = season_doc(e, None, n_boot, seed, tuned)
+    bets, outcomes = flagged_bets(e)
     return {
         "engine": engine,
         "devig_method": P.DEVIG,
         "sharp_books": sorted(sharp),
         "seasons": list(e.seasons),
+        "tuned_on": sorted(tuned),
+        "in_sample_seasons": [s for s in e.seasons if s in tuned],
         "rules": [{"name": n, "description": RULE_TEXT[n]} for n in [r.name for r in RULES]],
         "baselines": [{"name": n, "description": RULE_TEXT[n]} for n in BASELINES],
         "bootstrap": {"resamples": n_boot, "seed": seed, "unit": "game", "level": 0.95},
-        "notes": [PARAMS_NOTE, CLV_NOTE],
+        "notes": [PARAMS_NOTE, CLV_NOTE, SAME_GAMES_NOTE],
         "by_season": docs,
         "season_rows": [season_row(docs[str(s)]) for s in e.seasons],
-        "bets": flagged_bets(e),
+        "bets": bets,
+        "bet_outcomes": outcomes,
         "compute_seconds": round(e.seconds, 3),
     }
 
@@ -359,40 +380,19 @@ def calibration(
     market_type: str | None,
     market: str,
     n_bins: int,
+    left_out: Sequence[int] = (),
 ) -> tuple[ev.ForecastScores, ev.ForecastScores]:
     """The reliability curves of p_true and of a market forecast (`close` or `consensus`) on
-    the markets both exist for."""
+    the markets both exist for; pooled (`season` None) over every season but `left_out` (the
+    in-sample ones)."""
     rows = np.isfinite(arrays["y"]) & np.isfinite(arrays["p_true"])
     rows &= np.isfinite(arrays[market])
     if season is not None:
         rows &= arrays["season"] == season
+    else:
+        rows &= ~np.isin(arrays["season"], list(left_out))
     if market_type is not None:
         rows &= arrays["market_type"] == FORECAST_TYPES.index(market_type)
     y = arrays["y"][rows]
     model = ev.score_forecast(y, np.clip(arrays["p_true"][rows], 0, 1), n_bins)
     return model, ev.score_forecast(y, np.clip(arrays[market][rows], 0, 1), n_bins)
-
-
-def export(doc: dict[str, Any], bets: bool = True) -> dict[str, Any]:
-    """The `edgelab backtest --json` layout: `seasons.<year>.<market type>` (forecasts, bets,
-    baselines, blend), the pooled figures under `all_seasons`, and every flagged bet."""
-
-    def flat(sd: dict[str, Any]) -> dict[str, Any]:
-        keep = ("single_book", "books_max", "summary")
-        return {**sd["markets"], **{k: sd[k] for k in keep}}
-
-    by_season = doc["by_season"]
-    return {
-        "model_version": doc["engine"],
-        "devig_method": doc["devig_method"],
-        "sharp_books": doc["sharp_books"],
-        "backtest_seconds": doc["compute_seconds"],
-        "seasons": {str(s): flat(by_season[str(s)]) for s in doc["seasons"]},
-        "all_seasons": flat(by_season["all"]),
-        "table": doc["season_rows"],
-        "rules": doc["rules"],
-        "baselines": doc["baselines"],
-        "bootstrap": doc["bootstrap"],
-        "notes": doc["notes"],
-        "bets": doc["bets"] if bets else [],
-    }
