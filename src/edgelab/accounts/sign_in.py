@@ -18,7 +18,7 @@ from edgelab.accounts.models import MagicLink, RefreshToken, User
 from edgelab.accounts.service import active_user, audit, create_user, user_by_email
 from edgelab.accounts.tokens import hash_secret, new_id, new_secret
 from edgelab.core.auth import UnauthorizedError, issue_access_token
-from edgelab.core.clock import utcnow
+from edgelab.core.clock import real_utcnow as utcnow  # expiry: the real clock
 from edgelab.core.email import outbox as email
 from edgelab.core.email.outbox import EmailTemplate
 from edgelab.core.settings import Settings

@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 import orjson
 
+from edgelab.core import clock
 from edgelab.core import error_codes as codes
 from edgelab.core.cache import Cache
 from edgelab.core.error_codes import PLAYER_NOT_FOUND
@@ -148,7 +148,7 @@ class ChesscomClient:
         key = f"chess:http:{path}"
         raw = await self._cache.get(key)
         held: dict[str, Any] | None = orjson.loads(raw) if raw else None
-        if held is not None and time.time() - held["at"] < self.revalidate_seconds:
+        if held is not None and clock.time() - held["at"] < self.revalidate_seconds:
             return Fetched(held["body"], held["version"], 0)
         headers: dict[str, str] = {}
         if held is not None:
@@ -160,7 +160,7 @@ class ChesscomClient:
             response = await self._send(path, headers)
         status = response.status_code
         if status == 304 and held is not None:
-            held["at"] = time.time()
+            held["at"] = clock.time()
             await self._cache.set(key, orjson.dumps(held), KEEP_SECONDS)
             return Fetched(held["body"], held["version"], 304)
         if status == 410:
@@ -174,13 +174,13 @@ class ChesscomClient:
         body = self._upstream.json(response)
         etag = response.headers.get("ETag")
         last_modified = response.headers.get("Last-Modified")
-        version = etag or last_modified or f"t{time.time():.0f}"
+        version = etag or last_modified or f"t{clock.time():.0f}"
         entry = {
             "body": body,
             "etag": etag,
             "last_modified": last_modified,
             "version": version,
-            "at": time.time(),
+            "at": clock.time(),
         }
         await self._cache.set(key, orjson.dumps(entry), KEEP_SECONDS)
         return Fetched(body, version, 200)

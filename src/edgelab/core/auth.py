@@ -28,7 +28,7 @@ from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.core import error_codes as codes
-from edgelab.core.clock import utcnow
+from edgelab.core.clock import real_utcnow, utcnow
 from edgelab.core.db import ReadSessionMakerDep
 from edgelab.core.error_codes import ErrorCode
 from edgelab.core.errors import AppError
@@ -87,7 +87,7 @@ Resolver = Callable[[AsyncSession, str, str], Awaitable[Principal | None]]
 def issue_access_token(settings: Settings, user_id: str, *, now: dt.datetime | None = None) -> str:
     """Signed with the real wall clock, never a test's or a replay's simulated one: PyJWT
     checks `exp` against the system clock, and a session must not outlive real time."""
-    now = now or dt.datetime.now(dt.UTC)
+    now = now or real_utcnow()
     claims = {
         "sub": user_id,
         "iat": int(now.timestamp()),

@@ -147,6 +147,12 @@ def monotonic() -> float:
     return _clock.monotonic()
 
 
+def real_utcnow() -> dt.datetime:
+    """The system's wall clock whatever clock is installed: for security times (token and link
+    expiry, signature windows), which must never follow a test's or a replay's simulated time."""
+    return dt.datetime.now(dt.UTC)
+
+
 async def sleep(seconds: float) -> None:
     """Wait `seconds` of the current clock's time (a manual clock waits for `advance`)."""
     await _clock.sleep(seconds)

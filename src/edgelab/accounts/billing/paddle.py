@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from edgelab.core.clock import utcnow
+from edgelab.core.clock import real_utcnow as utcnow  # signature windows: the real clock
 
 log = logging.getLogger("edgelab.billing")
 SIGNATURE_HEADER = "Paddle-Signature"

@@ -13,13 +13,13 @@ always propagate.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
+from edgelab.core import clock
 from edgelab.core.cache import Cache
 from edgelab.core.errors import UpstreamError
 
@@ -55,12 +55,12 @@ class StaleCache:
     async def put(self, key: str, value: Any, ttl: float) -> None:
         if ttl <= 0:
             return
-        raw = orjson.dumps({"at": time.time(), "value": value})
+        raw = orjson.dumps({"at": clock.time(), "value": value})
         await self._cache.set(self._prefix + key, raw, ttl + STALE_KEEP_SECONDS)
 
     async def fetch(self, key: str, ttl: float, fill: Callable[[], Awaitable[Any]]) -> Cached:
         entry = await self.peek(key)
-        if entry is not None and time.time() - entry[0] < ttl:
+        if entry is not None and clock.time() - entry[0] < ttl:
             return Cached(entry[1], False, entry[0])
         try:
             value = await fill()
@@ -72,8 +72,8 @@ class StaleCache:
                 self.service,
                 exc.code,
                 key,
-                time.time() - entry[0],
+                clock.time() - entry[0],
             )
             return Cached(entry[1], True, entry[0])
         await self.put(key, value, ttl)
-        return Cached(value, False, time.time())
+        return Cached(value, False, clock.time())
