@@ -51,7 +51,8 @@ replay: install
 		$(BIN)/python -c "import urllib.request as u; u.urlopen('$(REPLAY_URL)/replay/clock', timeout=1)" 2>/dev/null && break; \
 		sleep 0.2; \
 	done; \
-	EDGELAB_ODDS_API_URL=$(REPLAY_URL) EDGELAB_ODDS_API_KEY=replay $(BIN)/edgelab serve
+	EDGELAB_ODDS_API_URL=$(REPLAY_URL) EDGELAB_ODDS_API_KEY=replay EDGELAB_CLOCK_URL=$(REPLAY_URL)/replay/clock \
+		$(BIN)/edgelab serve
 
 ## Lint, then the whole suite (PostgreSQL/Redis too when EDGELAB_TEST_* URLs are set).
 test: install-dev assets browser lint
@@ -73,6 +74,7 @@ bench: install-dev
 	$(BIN)/python benchmarks/bench_sentinel.py
 	$(BIN)/python benchmarks/bench_web.py
 	$(BIN)/python benchmarks/bench_api.py --duration 30
+	$(BIN)/python benchmarks/bench_live_loop.py
 
 clean:
 	rm -rf $(VENV) var benchmarks/out node_modules

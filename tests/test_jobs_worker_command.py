@@ -46,6 +46,22 @@ def test_the_worker_refuses_to_start_without_redis(tmp_path: Path) -> None:
     assert done.returncode == 2 and "EDGELAB_REDIS_URL" in done.stderr
 
 
+def test_the_scheduler_refuses_to_start_without_redis(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "EDGELAB_REDIS_URL": "",
+        "EDGELAB_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/s.db",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "edgelab.cli", "jobs", "scheduler"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "EDGELAB_REDIS_URL" in done.stderr
+
+
 @pytest.mark.asyncio(loop_scope="session")
 async def test_a_separate_worker_process_runs_the_apps_jobs_and_stops_on_sigterm(
     tmp_path: Path, redis_url: str

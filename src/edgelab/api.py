@@ -15,6 +15,7 @@ from edgelab.accounts.uploads.router import router as uploads
 from edgelab.betting.alerts.router import router as alerts
 from edgelab.betting.bets.router import router as bets
 from edgelab.betting.evaluation.router import router as evaluation
+from edgelab.betting.live.router import router as live_loop
 from edgelab.betting.markets.router import router as markets
 from edgelab.betting.model.router import router as model
 from edgelab.betting.trends.router import router as trends
@@ -33,6 +34,7 @@ API_ROUTES: tuple[tuple[str, APIRouter], ...] = (
     ("/evaluation", evaluation),  # GET /evaluation/compare, /evaluation/calibration
     ("/model", model),  # POST /model/update, GET /model/jobs/{id}
     ("", trends),  # GET /trends
+    ("/admin", live_loop),  # GET /admin/runs
     # accounts and billing
     ("", accounts),  # /auth/magic-link|verify|refresh|logout, /me, /me/api-keys[/{id}]
     ("", billing),  # POST /billing/checkout, GET /billing/subscription, POST /webhooks/paddle

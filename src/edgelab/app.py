@@ -139,6 +139,11 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
     """Open core's objects, then each product's (lowest first); `stack` closes them in reverse,
     so a product's clients close before the jobs, cache and engine they may still use."""
     settings = resources.settings
+    if settings.clock_url:  # first: schedules and stamps start on the followed time
+        from edgelab.core.followed_clock import follow
+
+        resources.followed_clock, previous = await follow(settings.clock_url)
+        stack.callback(clock.set_clock, previous)
     resources.started_monotonic = clock.monotonic()
     engine = create_engine(settings)
     stack.push_async_callback(engine.dispose)
@@ -151,7 +156,10 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
     resources.blob_store = make_upload_store(settings)  # no I/O until first use
     stack.push_async_callback(resources.blob_store.aclose)
     jobs = Jobs(
-        settings.redis_url, queue_name=settings.jobs_queue, session_factory=resources.sessionmaker
+        settings.redis_url,
+        queue_name=settings.jobs_queue,
+        session_factory=resources.sessionmaker,
+        run_schedules=settings.jobs_schedules_in_process,
     )
     register_all_jobs(jobs, settings, stack)
     await jobs.startup()

@@ -1,5 +1,5 @@
 """`edgelab` command line: assembles each product's commands (`<product>/commands.py`) and
-runs the composition-level ones: `serve`, `demo`, `jobs worker`."""
+runs the composition-level ones: `serve`, `demo`, `jobs worker`, `jobs scheduler`."""
 
 from __future__ import annotations
 
@@ -85,6 +85,7 @@ def jobs_worker(
             settings.redis_url,
             queue_name=settings.jobs_queue,
             session_factory=create_sessionmaker(engine),
+            run_schedules=settings.jobs_schedules_in_process,
         )
         stack = AsyncExitStack()
         register_all_jobs(jobs, settings, stack)
@@ -100,6 +101,54 @@ def jobs_worker(
             await stack.aclose()
             await engine.dispose()
         console.print("job worker stopped")
+
+    asyncio.run(main())
+
+
+@jobs_app.command("scheduler")
+def jobs_scheduler() -> None:
+    """Fire the interval schedules (the live loop, Sentinel's rescoring, retries...) into the
+    Redis queue until SIGINT/SIGTERM; `edgelab jobs worker` runs the jobs. Run it beside app
+    processes started with EDGELAB_JOBS_SCHEDULES_IN_PROCESS=false; two schedulers still send
+    each firing once (each slot is claimed in Redis)."""
+    import signal
+
+    from edgelab.app import register_all_jobs
+    from edgelab.core.jobs import Jobs
+    from edgelab.core.observability import configure_logging
+
+    settings = load_settings()
+    if not settings.redis_url:
+        console.print(
+            "[red]No EDGELAB_REDIS_URL: without Redis the app process fires its schedules "
+            "itself and there is no queue to send them to.[/red]"
+        )
+        raise typer.Exit(2)
+    configure_logging(settings.log_level)
+
+    async def main() -> None:
+        engine = create_engine(settings)  # tasks are registered with sessions; none opened here
+        jobs = Jobs(
+            settings.redis_url,
+            queue_name=settings.jobs_queue,
+            session_factory=create_sessionmaker(engine),
+            run_schedules=True,
+        )
+        stack = AsyncExitStack()
+        register_all_jobs(jobs, settings, stack)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await jobs.startup()
+        console.print(f"job scheduler up: queue {jobs.queue_name}, {jobs.schedule_count} schedules")
+        try:
+            await stop.wait()
+        finally:
+            await jobs.shutdown()
+            await stack.aclose()
+            await engine.dispose()
+        console.print("job scheduler stopped")
 
     asyncio.run(main())
 

@@ -17,12 +17,14 @@ from pydantic import BaseModel, Field
 from sqlalchemy import text
 
 import edgelab
+from edgelab.betting.live import service as live_loop_service
 from edgelab.betting.markets import service as betting_service
 from edgelab.core import clock
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, ResourcesDep, SettingsDep
 from edgelab.core.error_codes import DATABASE_UNAVAILABLE
 from edgelab.core.errors import envelope, error_responses
+from edgelab.core.resources import Resources
 from edgelab.core.settings import Settings
 from edgelab.predictions import service as predictions_service
 
@@ -37,11 +39,22 @@ class Health(BaseModel):
     database: str = Field(description="Backend in use: sqlite or postgresql.")
     database_ok: bool
     cache: str = Field(description="Cache backend in use: memory or redis.")
-    live_odds: str = Field(description="The Odds API when a key is set, else offline.")
+    live_odds: str = Field(
+        description="The Odds API when a key is set (and until when it is paused when the "
+        "month's credits are spent), else offline."
+    )
+    live_loop: dict[str, Any] = Field(
+        description="The live loop: `state` (off, polling, holding_reserve, out_of_credits), "
+        "the quota as last told, the interval stretch, each job's latest run and failure."
+    )
     predictions: str = Field(
         description="Prediction-markets backends: Polymarket (scheduled ingest or off) and news."
     )
     demo_date: dt.date | None
+    clock: dict[str, Any] = Field(
+        description="The app's time: `now` and `source` (`system`, or the replay's "
+        "`/replay/clock` URL followed through EDGELAB_CLOCK_URL, with its `speed`)."
+    )
     data: dict[str, Any]
     uptime_seconds: float
 
@@ -54,6 +67,22 @@ def _predictions_backend(settings: Settings, data: dict[str, Any]) -> str:
     if not data.get("prediction_markets"):
         return f"polymarket ({ingest}; no data ingested: run `edgelab ingest polymarket`), {news}"
     return f"polymarket ({ingest}; {data['prediction_markets']} markets), {news}"
+
+
+def _live_odds(settings: Settings, loop: dict[str, Any]) -> str:
+    if not settings.odds_api_key:
+        return "offline (shipped data)"
+    if loop.get("state") == "out_of_credits":
+        return f"the-odds-api: out of usage credits, paused until {loop['stopped_until']}"
+    return "the-odds-api"
+
+
+def _clock(resources: Resources) -> dict[str, Any]:
+    followed = resources.followed_clock
+    now = clock.utcnow().isoformat().replace("+00:00", "Z")
+    if followed is None:
+        return {"now": now, "source": "system"}
+    return {"now": now, "source": followed.url, "speed": followed.speed}
 
 
 router = APIRouter(tags=["platform"])
@@ -86,9 +115,11 @@ async def health(
             fresh.update(await predictions_service.freshness(own))
             return json.dumps(fresh).encode()
 
+    loop: dict[str, Any] = {"state": "unknown"}
     try:
         await session.execute(text("SELECT 1"))
         data = json.loads(await cache.get_or_fill("health:freshness", FRESHNESS_TTL, freshness))
+        loop = await live_loop_service.loop_status(session, settings, clock.utcnow())
     except Exception:  # the point of /health is to report this, not to fail on it
         log.exception("database check failed")
         ok = False
@@ -99,9 +130,11 @@ async def health(
         database="sqlite" if settings.is_sqlite else "postgresql",
         database_ok=ok,
         cache=settings.cache_backend,
-        live_odds="the-odds-api" if settings.odds_api_key else "offline (shipped data)",
+        live_odds=_live_odds(settings, loop),
+        live_loop=loop,
         predictions=_predictions_backend(settings, data),
         demo_date=settings.demo_date,
+        clock=_clock(resources),
         data=data,
         uptime_seconds=round(clock.monotonic() - resources.started_monotonic, 3),
     )

@@ -11,6 +11,7 @@ import edgelab.betting.ab.models
 import edgelab.betting.alerts.models
 import edgelab.betting.bets.models
 import edgelab.betting.evaluation.models
+import edgelab.betting.live.models
 import edgelab.betting.markets.models
 import edgelab.betting.model.jobs
 import edgelab.betting.model.models

@@ -331,10 +331,16 @@ def _backtest_tables(export: dict[str, Any], algorithms: list[str]) -> list[Tabl
                 continue
             b = [m[f]["brier"] for f in ("p_true", "consensus", "close")]
             cells.append(" | ".join("-" if x is None else f"{x:.4f}" for x in b))
-        brier.add_row(year + (" (one book)" if sd["single_book"] else ""), *cells)
+        notes = [
+            n for n, on in (("one book", sd["single_book"]), ("in sample", sd["in_sample"])) if on
+        ]
+        brier.add_row(year + (f" ({', '.join(notes)})" if notes else ""), *cells)
     shown = ("a>=50", "a>=70", "b>=50", "b>=70", "ev>=2%", "default")
     rules = [r for r in shown if r[0] not in "ab" or r[0] in algorithms]
-    bets = Table(title="Flagged bets: n, CLV (points incl. price; moneyline %), beat the close")
+    bets = Table(
+        title="Flagged bets: n, CLV (points incl. price; moneylines in pp, percentage points of "
+        "probability), beat the close"
+    )
     bets.add_column("season")
     bets.add_column("market")
     for rule in rules:
@@ -348,7 +354,7 @@ def _backtest_tables(export: dict[str, Any], algorithms: list[str]) -> list[Tabl
             m = sd.get(key)
             if not m:
                 continue
-            scale, unit = (100.0, "%") if key == "moneyline" else (1.0, "")
+            scale, unit = (100.0, "pp") if key == "moneyline" else (1.0, "")
             cells = []
             for b in [m["bets"][r] for r in rules] + [
                 m["baselines"].get(n) for n in ("kaunitz_0.02", "line_shopping")
@@ -359,7 +365,7 @@ def _backtest_tables(export: dict[str, Any], algorithms: list[str]) -> list[Tabl
                     cells.append(f"{b['n']} n/a")
                 else:
                     cells.append(f"{b['n']} {b['clv'] * scale:+.2f}{unit} {b['beat_close']:.0%}")
-            bets.add_row(year, key, *cells)
+            bets.add_row(year + (" (in sample)" if sd["in_sample"] else ""), key, *cells)
     return [brier, bets]
 
 
@@ -385,8 +391,8 @@ def backtest(
     morning consensus, the close), the bets each rule flags and the baselines, against the
     close and the results; nothing fitted on a season's results is used for it."""
     from edgelab.betting.evaluation import jobs as evaluation
-    from edgelab.betting.evaluation import report as evaluation_report
     from edgelab.betting.evaluation.dataset import seasons_with_results
+    from edgelab.betting.evaluation.report.export import export as backtest_json
 
     wanted = parse_seasons(seasons)
     algos = [a.strip().lower() for a in algorithms.split(",") if a.strip()]
@@ -401,7 +407,7 @@ def backtest(
         def say(message: str) -> None:
             progress.update(task, description=message)
 
-        async def work(session: AsyncSession) -> dict[str, Any]:
+        async def work(session: AsyncSession) -> tuple[evaluation.Computed, str]:
             available = await seasons_with_results(session)
             unknown = [s for s in wanted or [] if s not in available]
             if not available or unknown:
@@ -415,18 +421,26 @@ def backtest(
             )
             if wanted is None:  # every season: the report the API serves from now on
                 await evaluation.store(session, fp, done, time.perf_counter() - started)
-            return done.document
+            return done, fp.digest
 
         try:
-            document = run_in_session(settings, work)
+            done, digest = run_in_session(settings, work)
         except LookupError as exc:
             console.print(f"[red]{exc}[/]")
             raise typer.Exit(1) from exc
-    export = evaluation_report.export(document)
+        say("the report's tables and the comparison of A and B")
+        export = backtest_json(
+            done.document, done.evaluation, algorithms=tuple(algos), fingerprint=digest
+        )
     for table in _backtest_tables(export, algos):
         console.print(table)
     for year in export["seasons"]:
         for line in export["seasons"][year]["summary"]:
+            console.print(f"  {line}")
+    pooled = export["all_seasons"]
+    if len(export["seasons"]) > 1 or pooled["left_out"]:  # the headline: out of sample only
+        console.print(f"[bold]{pooled['label']}:[/]")
+        for line in pooled["summary"]:
             console.print(f"  {line}")
     console.print(
         f"evaluation of {len(export['seasons'])} seasons in {time.perf_counter() - started:.1f} s"

@@ -63,6 +63,12 @@ ODDS_EVENT_NOT_FOUND = error_code(
     "odds_event_not_found", 404, "The Odds API has no odds for this event (unknown, or over)."
 )
 ODDS_API_AUTH_FAILED = error_code("odds_api_auth_failed", 502, "The Odds API rejected the API key.")
+ODDS_API_OUT_OF_CREDITS = error_code(
+    "odds_api_out_of_credits",
+    503,
+    "The Odds API's monthly usage credits are spent (its 401 OUT_OF_USAGE_CREDITS); live odds "
+    "pause until the next month.",
+)
 ODDS_API_RATE_LIMITED = error_code(
     "odds_api_rate_limited", 503, "The Odds API is rate limiting us, or the quota is spent."
 )

@@ -1,6 +1,6 @@
-"""What value betting adds to the app at start-up: alert, evaluation and model jobs, the A/B
-exposure buffer (flushed in the background), and its part of deletion (alerts, tracked bets, A/B
-log)."""
+"""What value betting adds to the app at start-up: alert, evaluation, model and live-loop jobs,
+the A/B exposure buffer (flushed in the background), and its part of deletion (alerts, tracked
+bets, A/B log)."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from edgelab.core.settings import Settings
 def _register_jobs(jobs: Jobs, settings: Settings) -> None:
     from edgelab.betting.alerts.sending import register_alert_jobs
     from edgelab.betting.evaluation.jobs import register_evaluation_jobs
+    from edgelab.betting.live.jobs import register_live_jobs
     from edgelab.betting.model.recalibration import register_model_jobs
 
     register_alert_jobs(jobs, settings)
     register_evaluation_jobs(jobs, settings)
     register_model_jobs(jobs, settings)
+    register_live_jobs(jobs, settings)  # the live loop, scheduled when an Odds API key is set
 
 
 async def _start(resources: Resources, stack: AsyncExitStack) -> None:

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
     from edgelab.core.auth import Resolver
     from edgelab.core.cache import Cache
+    from edgelab.core.followed_clock import FollowedClock
     from edgelab.core.jobs import Jobs
     from edgelab.core.ratelimit import RateLimiter, RateLimitPolicy
     from edgelab.core.storage.store import BlobStore
@@ -53,6 +54,7 @@ class Resources:
     blob_store: BlobStore = field(init=False)
     ratelimiter: RateLimiter | None = None
     started_monotonic: float = 0.0  # `clock.monotonic()` when the lifespan started
+    followed_clock: FollowedClock | None = None  # EDGELAB_CLOCK_URL: a replay's simulated time
     metrics: CollectorRegistry | None = None  # this app's Prometheus registry
     _products: dict[type[Any], Any] = field(default_factory=dict)
 

@@ -111,6 +111,9 @@ class Settings(BaseSettings):
     # runs inside each app process unless this is off (then run workers separately)
     jobs_worker_in_process: bool = True
     jobs_queue: str = Field("edgelab", min_length=1, max_length=60, pattern=r"^[A-Za-z0-9_.:-]+$")
+    # whether app processes (and `edgelab jobs worker`) fire the interval schedules; off when
+    # `edgelab jobs scheduler` runs beside them (with Redis each firing is claimed once anyway)
+    jobs_schedules_in_process: bool = True
 
     # e-mail (Resend; without a key messages stay in the outbox table and the log)
     resend_api_key: SecretStr | None = None
@@ -140,6 +143,11 @@ class Settings(BaseSettings):
     vercel_blob_url: str = "https://vercel.com/api/blob"
     vercel_blob_token: SecretStr | None = None
 
+    # Run on a replay's simulated time: a URL answering `{"now": ISO, "speed": N}` (the
+    # replay's `/replay/clock`); read once at start-up, the app's clock then runs N times real
+    # time from that instant. Unset: the system clock.
+    clock_url: str | None = None
+
     # outbound HTTP (every external client)
     http_timeout_seconds: float = Field(10.0, gt=0)
     http_max_retries: int = Field(3, ge=0, le=10)
@@ -152,6 +160,16 @@ class Settings(BaseSettings):
     odds_api_regions: str = "us"
     odds_api_markets: str = "h2h,spreads,totals"
     odds_api_bookmakers: str | None = None
+    # the live loop (runs whenever a key is set): odds every EDGELAB_ODDS_POLL_SECONDS, every
+    # EDGELAB_ODDS_POLL_NEAR_TIP_SECONDS inside the last hour before a known tip-off; player
+    # props (the `player_*` keys of EDGELAB_ODDS_API_MARKETS) for games tipping within
+    # EDGELAB_PROPS_HOURS_AHEAD (0 = none); results every EDGELAB_SCORES_POLL_SECONDS; no call
+    # that would leave fewer than EDGELAB_ODDS_API_CREDIT_RESERVE credits
+    odds_poll_seconds: int = Field(600, ge=10, le=86_400)
+    odds_poll_near_tip_seconds: int = Field(120, ge=10, le=86_400)
+    scores_poll_seconds: int = Field(1800, ge=10, le=86_400)
+    props_hours_ahead: float = Field(24.0, ge=0, le=24 * 14)
+    odds_api_credit_reserve: int = Field(50, ge=0, le=10_000_000)
 
     # Sentinel (responsible gambling): a player's local time when none is set (IANA), the
     # category cut-offs on the composite risk score (0-1), and Claude for explanations (without

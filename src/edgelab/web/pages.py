@@ -16,6 +16,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from edgelab.core import clock
 from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
@@ -82,10 +83,15 @@ templates.env.filters.update(pct=_pct, num=_num, signed=_signed, when=_when, web
 
 
 def base_context(request: Request, user: WebUser | None) -> dict[str, Any]:
-    settings = resources_of(request).settings
+    resources = resources_of(request)
+    settings = resources.settings
+    followed = resources.followed_clock
     return {
         "request": request,
         "user": user,
+        # a replay drives the app: the simulated now, on every page
+        "simulated_now": clock.utcnow() if followed is not None else None,
+        "simulated_speed": followed.speed if followed is not None else None,
         "charts_available": vendor_file(settings, "lightweight-charts.js") is not None,
         "htmx_available": vendor_file(settings, "htmx.min.js") is not None,
         "refresh_seconds": settings.web_refresh_seconds,

@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import quote
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -105,8 +105,11 @@ def _pick(c: Candidate) -> str:
     return f"{c.label} {c.line:+g}" if c.market_type == "spread" else f"{c.label} {c.line:g}"
 
 
-async def _candidates(session: AsyncSession, slate_date: dt.date) -> list[Candidate]:
-    rows = await session.execute(
+async def _candidates(
+    session: AsyncSession, slate_date: dt.date, started_before: dt.datetime | None = None
+) -> list[Candidate]:
+    """The slate's current scores; with `started_before`, games tipping off by then left out."""
+    stmt = (
         select(ValueScore, Outcome.label, Market.market_type, Game.home_team, Game.away_team)
         .join(Outcome, Outcome.id == ValueScore.outcome_id)
         .join(Market, Market.id == Outcome.market_id)
@@ -114,6 +117,9 @@ async def _candidates(session: AsyncSession, slate_date: dt.date) -> list[Candid
         .where(ValueScore.is_current.is_(True), ValueScore.slate_date == slate_date)
         .order_by(ValueScore.outcome_id)
     )
+    if started_before is not None:
+        stmt = stmt.where(Game.tip_time > started_before)
+    rows = await session.execute(stmt)
     return [
         Candidate(
             s.outcome_id,
@@ -150,11 +156,13 @@ async def send_alerts_after_scoring(
     slate_date: dt.date | None = None,
     *,
     now: dt.datetime | None = None,
+    upcoming_only: bool = False,
 ) -> dict[str, Any]:
     """E-mail each subscribed paid user the slate's new matches; returns counts for the log.
 
     `slate_date` defaults to the slate `edgelab score` picks. Idempotent: a second run sends
     only markets that became matches since (rescored, or freed by the next day's cap).
+    `upcoming_only` (the live loop) leaves out games that have started by `now`.
     """
     now = now or utcnow()
     counts: dict[str, Any] = {
@@ -180,7 +188,8 @@ async def send_alerts_after_scoring(
     recipients = await accounts_service.alert_recipients(session, [r.user_id for r in rules])
     rules = [r for r in rules if r.user_id in recipients]  # free, deleted, unsubscribed: none
     counts["rules"] = len(rules)
-    candidates = await _candidates(session, slate_date) if rules else []
+    started = now if upcoming_only else None
+    candidates = await _candidates(session, slate_date, started) if rules else []
     if not candidates:
         return counts
     by_id = {c.outcome_id: c for c in candidates}
@@ -290,9 +299,28 @@ def _email_context(
 
 
 def register_alert_jobs(jobs: Jobs, settings: Settings) -> None:
-    """`betting.send_alerts`: enqueue it after a scoring run commits (slate date as ISO text)."""
+    """`betting.send_alerts`: enqueue it after a scoring run commits (slate date as ISO text, or
+    several, `slate_dates`, run one after the other; the live loop asks for games not yet
+    started only)."""
 
     @jobs.task("betting.send_alerts")
-    async def send_alerts(session: AsyncSession, slate_date: str | None = None) -> dict[str, Any]:
+    async def send_alerts(
+        session: AsyncSession,
+        slate_date: str | None = None,
+        upcoming_only: bool = False,
+        slate_dates: list[str] | None = None,
+    ) -> dict[str, Any]:
+        if session.get_bind().dialect.name == "sqlite":
+            # take the write lock before reading: a run that read first would fail its claim
+            # (busy snapshot) if another writer committed meanwhile, and its alerts be lost
+            await session.execute(text("UPDATE alert_deliveries SET id = id WHERE 1 = 0"))
+        if slate_dates:
+            runs = [
+                await send_alerts_after_scoring(
+                    session, settings, dt.date.fromisoformat(d), upcoming_only=upcoming_only
+                )
+                for d in slate_dates
+            ]
+            return {"slates": runs}
         day = dt.date.fromisoformat(slate_date) if slate_date else None
-        return await send_alerts_after_scoring(session, settings, day)
+        return await send_alerts_after_scoring(session, settings, day, upcoming_only=upcoming_only)

@@ -218,13 +218,19 @@ async def _settle(session: AsyncSession, settings: Settings, bet: UserBet, game:
 
 
 async def settle_open_bets(session: AsyncSession, settings: Settings) -> int:
-    """Settle every open bet whose game now has a final score; returns how many."""
+    """Settle every open bet whose game now has a final score; returns how many.
+
+    Each bet settles once: on PostgreSQL the open bets are locked (`FOR UPDATE SKIP LOCKED`),
+    so a second run at the same time skips them and, once the first commits, no longer finds
+    them open. SQLite commits one writer at a time: a run that read the bets before another's
+    commit fails on its write (busy snapshot) and finds them settled when retried."""
     rows = (
         await session.execute(
             select(UserBet, Game)
             .join(Game, Game.id == UserBet.game_id)
             .where(UserBet.status == "open", Game.home_score.is_not(None))
             .order_by(UserBet.placed_at)
+            .with_for_update(of=UserBet, skip_locked=True)
         )
     ).all()
     settled = 0

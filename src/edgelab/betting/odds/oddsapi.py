@@ -4,7 +4,8 @@
   request, so the app keeps running on the shipped historical data instead of failing calls.
 * Every call costs credits (markets x regions), so quota headers are parsed and logged after
   each call, and a 429 saying the quota is spent (``x-requests-remaining: 0``) is not retried:
-  waiting seconds cannot bring credits back.
+  waiting seconds cannot bring credits back. A spent month is really answered 401
+  ``OUT_OF_USAGE_CREDITS`` (not 429): that is ``odds_api_out_of_credits``, not a bad key.
 * Prices leave this module as DECIMAL odds only, parsed leniently (``oddsapi_payload``): a
   malformed piece is dropped and counted rather than failing a mostly good call.
 * The key travels in the query string (the API's only auth), so it is masked in the log lines
@@ -62,6 +63,7 @@ log = logging.getLogger(__name__)
 SERVICE = "The Odds API"
 DEFAULT_RETRY_AFTER_SECONDS = 60
 LOW_QUOTA_WARNING = 25
+OUT_OF_USAGE_CREDITS = "OUT_OF_USAGE_CREDITS"  # the error_code of a spent month (HTTP 401)
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_-]{1,128}")  # sport keys and 32-hex event ids
 
 
@@ -116,6 +118,13 @@ def _refused(refusal: Refusal, event_id: str | None = None) -> Exception:
         "upstream_message": refusal.said("message"),  # the key masked: some APIs echo it
         "upstream_error_code": refusal.field("error_code"),
     }
+    if status in (401, 403) and refusal.field("error_code") == OUT_OF_USAGE_CREDITS:
+        # a 401, yet not a bad key: the month's credits are spent (APIS.md section 9)
+        text = (
+            "The Odds API usage credits are spent (OUT_OF_USAGE_CREDITS); live odds return when "
+            "the plan's credits renew at the start of the next month."
+        )
+        return service_error(errors.ODDS_API_OUT_OF_CREDITS, text, details=details)
     if status in (401, 403):
         text = f"The Odds API rejected the API key (HTTP {status}); check EDGELAB_ODDS_API_KEY."
         return service_error(errors.ODDS_API_AUTH_FAILED, text, details=details)

@@ -32,7 +32,7 @@ from edgelab.core.http import Classify, json_or_none, send_with_retries
 from edgelab.core.settings import Settings
 
 log = logging.getLogger("edgelab.http")
-_TRANSIENT_SUFFIXES = ("_rate_limited", "_unavailable")
+_TRANSIENT_SUFFIXES = ("_rate_limited", "_unavailable", "_out_of_credits")  # a metered month ends
 UNAVAILABLE_RETRY_AFTER = 30  # seconds suggested to our caller when an upstream did not answer
 
 

@@ -37,24 +37,11 @@ from taskiq import AsyncBroker, Context, InMemoryBroker, TaskiqDepends
 from taskiq.receiver import Receiver
 
 from edgelab.core.jobs.buffer import (
-    JobBuffer,
-    current_buffer,
-    enqueue,
     session_unit_of_work,
     unit_of_work_jobs,
 )
 from edgelab.core.jobs.payload import check_json, check_payload, check_task_name
 from edgelab.core.jobs.schedule import Schedule, always_claim, redis_claim, run_schedule
-
-__all__ = [
-    "JobBuffer",
-    "Jobs",
-    "Schedule",
-    "current_buffer",
-    "enqueue",
-    "session_unit_of_work",
-    "unit_of_work_jobs",
-]
 
 log = logging.getLogger("edgelab.jobs")
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
@@ -155,6 +142,10 @@ class Jobs:
         except TypeError as exc:
             raise TypeError(f"payload does not fit job {name!r}: {exc}") from None
         return check_payload(payload)
+
+    @property
+    def schedule_count(self) -> int:
+        return len(self._schedules)
 
     # lifecycle ----------------------------------------------------------------------------
 
