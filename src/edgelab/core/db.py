@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import DateTime, MetaData, event
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -84,8 +85,30 @@ def _sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+SQLITE_IMMEDIATE = "edgelab_sqlite_immediate"  # connection option: BEGIN IMMEDIATE
+
+
 def _sqlite_begin(conn: Any) -> None:
-    conn.exec_driver_sql("BEGIN")
+    immediate = conn.get_execution_options().get(SQLITE_IMMEDIATE, False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+async def take_write_lock(session: AsyncSession) -> None:
+    """Make `session`'s next transaction a writer from its first statement. Call it before the
+    session's first statement.
+
+    On SQLite (one writer at a time, WAL) a transaction that reads and then writes fails at its
+    first write, at once and whatever the busy timeout ("database is locked": its snapshot is
+    stale), when another writer committed in between; one that begins IMMEDIATE waits for the
+    lock instead (`busy_timeout`) and cannot fail so. PostgreSQL locks rows: nothing to do.
+    """
+    if session.get_bind().dialect.name == "sqlite":
+        await session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+def is_sqlite_busy(exc: BaseException) -> bool:
+    """A SQLite write refused for the lock (see `take_write_lock`)."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:

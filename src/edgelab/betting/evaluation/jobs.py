@@ -32,6 +32,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from edgelab.betting.evaluation.models import EvaluationReport
 from edgelab.betting.odds.models import Game, Market, OddsSnapshot, Outcome
 from edgelab.core.clock import utcnow
+from edgelab.core.db import take_write_lock
 from edgelab.core.jobs import Jobs, enqueue
 from edgelab.core.settings import Settings
 
@@ -248,6 +249,7 @@ async def _claim(sessions: Sessions, settings: Settings) -> tuple[int, DataFinge
     """Mark the current fingerprint's report running; None when it is ready, or when a report
     is being computed (that job takes the newer data when it is done)."""
     async with sessions() as s:
+        await take_write_lock(s)  # it reads, then writes: see core.db.take_write_lock
         fp = await current_fingerprint(s, settings)
         now = utcnow()
         running = (
@@ -286,12 +288,14 @@ async def _compute_one(
                 raise LookupError("no game with a result to evaluate")
             done = await compute(s, settings)
         async with sessions() as s:
+            await take_write_lock(s)
             row = await store(s, fp, done, time.perf_counter() - started)
             await s.commit()
             return row
     except Exception as exc:
         log.exception("evaluation report %s failed", fp.digest)
         async with sessions() as s:
+            await take_write_lock(s)
             await s.execute(
                 update(EvaluationReport)
                 .where(EvaluationReport.id == report_id)

@@ -14,7 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.betting import errors
@@ -22,6 +22,7 @@ from edgelab.betting.live import plan
 from edgelab.betting.live.models import LoopRun
 from edgelab.betting.odds.oddsapi_payload import OddsQuota
 from edgelab.core.clock import utcnow
+from edgelab.core.db import take_write_lock
 
 Sessions = async_sessionmaker[AsyncSession]
 ODDS_JOB = "betting.poll_odds"
@@ -66,8 +67,7 @@ async def writing(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     when another writer committed in between, while one that asks for the lock first waits
     for it (`busy_timeout`). PostgreSQL locks rows and needs nothing."""
     async with sessions() as session:
-        if session.get_bind().dialect.name == "sqlite":
-            await session.execute(text("UPDATE loop_runs SET id = id WHERE 1 = 0"))
+        await take_write_lock(session)
         yield session
 
 

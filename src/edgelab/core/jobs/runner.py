@@ -5,8 +5,9 @@ process, through taskiq's real receiver (the same argument handling, result stor
 capture a Redis worker applies), so the embedded default and the tests exercise the code that
 runs in production; only the transport differs. `Jobs(redis_url)` uses taskiq-redis's
 `RedisStreamBroker` (a consumer group: each job goes to one worker, is acknowledged once its
-result is saved, and a worker that dies mid-job leaves it pending for another to reclaim, so
-tasks must be idempotent) with a `RedisAsyncResultBackend` storing JSON results for
+result is saved, and a worker that dies mid-job leaves it pending for another to reclaim after
+`redeliver_after_seconds`, so tasks must be idempotent; a group Redis lost in a restart is
+created again by the workers) with a `RedisAsyncResultBackend` storing JSON results for
 `result_ttl_seconds`. Workers run `await jobs.run_worker()` (the CLI's job); the API process
 only sends. The consumer group is created by whichever process starts first, senders included,
 so jobs sent before any worker is up wait for one.
@@ -69,6 +70,7 @@ class Jobs:
         session_factory: Callable[[], AsyncSession] | None = None,
         run_schedules: bool = True,
         result_ttl_seconds: int = 3600,
+        redeliver_after_seconds: float = 600.0,
     ) -> None:
         self.backend: Literal["memory", "redis"] = "memory" if redis_url is None else "redis"
         self.queue_name = queue_name
@@ -97,8 +99,10 @@ class Jobs:
                 consumer_group_name=queue_name,
                 maxlen=STREAM_MAXLEN,
                 # one entry per read: on a graceful stop nothing read ahead is left pending
-                # (unacknowledged entries wait `idle_timeout`, 10 min, before a reclaim)
                 xread_count=1,
+                # an entry a worker took and never acknowledged (it died mid-job) is reclaimed
+                # by a reading worker once idle this long
+                idle_timeout=max(1, round(redeliver_after_seconds * 1000)),
             ).with_result_backend(
                 RedisAsyncResultBackend(
                     redis_url,
@@ -299,9 +303,27 @@ class Jobs:
                         log.exception("job worker lost the broker; listening again in 1 s")
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stop_worker.wait(), 1.0)
+                        with contextlib.suppress(Exception):  # still down: the next try says
+                            await self._recreate_group()
         finally:
             if current is not None:
                 self._workers.discard(current)
+
+    async def _recreate_group(self) -> None:
+        """Create the consumer group again if Redis lost it (restarted without persistence):
+        every read fails with NOGROUP until then. From the stream's start: whatever the new
+        stream holds was sent since the loss and never delivered."""
+        from redis.exceptions import ResponseError
+
+        try:
+            await self._lock_redis.xgroup_create(
+                self.queue_name, self.queue_name, id="0", mkstream=True
+            )
+        except ResponseError as exc:
+            if "BUSYGROUP" in str(exc):  # the group exists: nothing was lost
+                return
+            raise
+        log.warning("job queue %s had no consumer group (Redis lost it); created", self.queue_name)
 
     def stop_worker(self) -> None:
         """Ask `run_worker` to finish its running jobs and return (e.g. on SIGTERM)."""
@@ -328,13 +350,32 @@ class Jobs:
 
     async def _execute(self, task: _Task, payload: dict[str, Any]) -> Any:
         if task.wants_session:
-            assert self._session_factory is not None
-            async with session_unit_of_work(self, self._session_factory) as session:
-                result = await task.func(session=session, **payload)
-                check_json(result, "the job's return value")
-            return result
+            try:
+                return await self._in_unit_of_work(task, payload, write_lock=False)
+            except Exception as exc:
+                from edgelab.core.db import is_sqlite_busy
+
+                if not is_sqlite_busy(exc):
+                    raise
+            # SQLite: another writer committed while the job read (its writes and follow-ups
+            # were rolled back and dropped); run it again holding the write lock from the start
+            log.info("job %s met SQLite's write lock; run again as the writer", task.func.__name__)
+            return await self._in_unit_of_work(task, payload, write_lock=True)
         async with unit_of_work_jobs(self) as buffer:
             result = await task.func(**payload)
             check_json(result, "the job's return value")
             await buffer.flush()
+        return result
+
+    async def _in_unit_of_work(
+        self, task: _Task, payload: dict[str, Any], *, write_lock: bool
+    ) -> Any:
+        assert self._session_factory is not None
+        async with session_unit_of_work(self, self._session_factory) as session:
+            if write_lock:
+                from edgelab.core.db import take_write_lock
+
+                await take_write_lock(session)
+            result = await task.func(session=session, **payload)
+            check_json(result, "the job's return value")
         return result
