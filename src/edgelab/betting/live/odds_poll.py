@@ -34,7 +34,6 @@ from edgelab.betting.odds.live import store_events
 from edgelab.betting.odds.models import Game
 from edgelab.betting.odds.oddsapi import OddsApiClient, OddsEvent
 from edgelab.core.clock import utcnow
-from edgelab.core.error_codes import INTERNAL_ERROR
 from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
 
@@ -143,13 +142,8 @@ async def poll_odds(sessions: Sessions, settings: Settings) -> dict[str, Any]:
             dates |= touched
             alert_dates |= touched
         await rescore(sessions, settings, dates, alert_dates, outcome)
-    except AppError as exc:
-        outcome.error_code, outcome.error = str(exc.code), exc.message
-        if exc.code == errors.ODDS_API_OUT_OF_CREDITS.code:
-            outcome.credits_remaining = 0
     except Exception as exc:
-        log.exception("live odds run %d failed", run_id)
-        outcome.error_code, outcome.error = INTERNAL_ERROR.code, f"{type(exc).__name__}: {exc}"
+        outcome.failed(exc, "odds", run_id)
     await runs.finish_run(sessions, run_id, outcome)
     status = "ok" if outcome.ok else "failed"
     return {"status": status, "run_id": run_id, "error_code": outcome.error_code}

@@ -9,6 +9,7 @@ since, the latest quota headers and a spent month are all read from `loop_runs`.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -23,6 +24,10 @@ from edgelab.betting.live.models import LoopRun
 from edgelab.betting.odds.oddsapi_payload import OddsQuota
 from edgelab.core.clock import utcnow
 from edgelab.core.db import take_write_lock
+from edgelab.core.error_codes import INTERNAL_ERROR
+from edgelab.core.errors import AppError
+
+log = logging.getLogger("edgelab.betting.live")
 
 Sessions = async_sessionmaker[AsyncSession]
 ODDS_JOB = "betting.poll_odds"
@@ -58,6 +63,17 @@ class RunOutcome:
     @property
     def ok(self) -> bool:
         return self.error_code is None
+
+    def failed(self, exc: Exception, what: str, run_id: int) -> None:
+        """Record why the run failed: an `AppError`'s code and message (a spent month leaves
+        no credits), anything else as an internal error, logged with its traceback."""
+        if isinstance(exc, AppError):
+            self.error_code, self.error = str(exc.code), exc.message
+            if exc.code == errors.ODDS_API_OUT_OF_CREDITS.code:
+                self.credits_remaining = 0
+            return
+        log.exception("live %s run %d failed", what, run_id)
+        self.error_code, self.error = INTERNAL_ERROR.code, f"{type(exc).__name__}: {exc}"
 
 
 @asynccontextmanager

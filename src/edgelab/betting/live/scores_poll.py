@@ -20,7 +20,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.betting import errors
 from edgelab.betting.bets.service import settle_open_bets
 from edgelab.betting.evaluation.jobs import EVALUATE_TASK
 from edgelab.betting.live import closes, plan, runs
@@ -31,8 +30,6 @@ from edgelab.betting.odds.models import Game
 from edgelab.betting.odds.oddsapi import OddsApiClient, OddsScore
 from edgelab.betting.odds.teams import UnknownTeamError, normalize_team
 from edgelab.core.clock import utcnow
-from edgelab.core.error_codes import INTERNAL_ERROR
-from edgelab.core.errors import AppError
 from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
 
@@ -116,13 +113,8 @@ async def poll_scores(sessions: Sessions, settings: Settings) -> dict[str, Any]:
         await rescore(sessions, settings, dates, set(), outcome)
         if finals:
             enqueue(EVALUATE_TASK)
-    except AppError as exc:
-        outcome.error_code, outcome.error = str(exc.code), exc.message
-        if exc.code == errors.ODDS_API_OUT_OF_CREDITS.code:
-            outcome.credits_remaining = 0
     except Exception as exc:
-        log.exception("live results run %d failed", run_id)
-        outcome.error_code, outcome.error = INTERNAL_ERROR.code, f"{type(exc).__name__}: {exc}"
+        outcome.failed(exc, "results", run_id)
     await runs.finish_run(sessions, run_id, outcome)
     status = "ok" if outcome.ok else "failed"
     return {"status": status, "run_id": run_id, "error_code": outcome.error_code}
