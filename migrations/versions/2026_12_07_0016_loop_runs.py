@@ -26,6 +26,7 @@ def upgrade() -> None:
         "loop_runs",
         sa.Column("id", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("job", sa.String(length=64), nullable=False),
+        sa.Column("job_id", sa.String(length=64), nullable=True),
         sa.Column("started_at", edgelab.core.db.UTCDateTime(timezone=True), nullable=False),
         sa.Column("finished_at", edgelab.core.db.UTCDateTime(timezone=True), nullable=True),
         sa.Column("calls", sa.Integer(), nullable=False),

@@ -15,7 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from edgelab.core.db import create_engine, create_sessionmaker, is_sqlite_busy, take_write_lock
+from edgelab.core.db import (
+    create_engine,
+    create_sessionmaker,
+    is_sqlite_busy,
+    take_write_lock,
+    unit_bind,
+)
 from edgelab.core.jobs import Jobs
 from tests.fixtures.database import make_settings
 
@@ -98,3 +104,18 @@ async def test_a_job_that_meets_the_lock_is_run_again_as_the_writer(engine: Asyn
         await jobs.shutdown(grace_seconds=2.0)
     assert len(attempts) == 2  # the first attempt met the lock and was rolled back
     assert await _bodies(sessions) == ["meanwhile", "job"]
+
+
+@pytest.mark.parametrize(("method", "waits"), [("POST", True), ("DELETE", True), ("GET", False)])
+async def test_a_request_that_may_write_holds_the_lock_from_its_first_statement(
+    engine: AsyncEngine, method: str, waits: bool
+) -> None:
+    sessions = create_sessionmaker(engine)
+    async with sessions(bind=unit_bind(engine, method)) as unit:
+        await unit.execute(text("SELECT count(*) FROM note"))
+        other = asyncio.create_task(_write(sessions, "other"))
+        await asyncio.sleep(0.2)
+        assert other.done() is not waits  # a GET's read does not keep writers out
+        await unit.rollback()
+    await other
+    assert await _bodies(sessions) == ["other"]

@@ -106,6 +106,19 @@ async def take_write_lock(session: AsyncSession) -> None:
         await session.connection(execution_options={SQLITE_IMMEDIATE: True})
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def unit_bind(engine: AsyncEngine, method: str) -> AsyncEngine:
+    """The engine a request's unit of work runs on: on SQLite, a request that may write (any
+    method but GET, HEAD and OPTIONS) begins IMMEDIATE at its first statement, so reading and
+    then writing cannot fail on another writer's commit (see `take_write_lock`); it waits for
+    the lock instead."""
+    if method.upper() in SAFE_METHODS or engine.dialect.name != "sqlite":
+        return engine
+    return engine.execution_options(**{SQLITE_IMMEDIATE: True})
+
+
 def is_sqlite_busy(exc: BaseException) -> bool:
     """A SQLite write refused for the lock (see `take_write_lock`)."""
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
@@ -144,7 +157,7 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
     jobs = getattr(resources, "jobs", None)  # None only in an app started without jobs
     async with AsyncExitStack() as stack:
         buffer = await stack.enter_async_context(unit_of_work_jobs(jobs)) if jobs else None
-        async with maker() as session:
+        async with maker(bind=unit_bind(resources.engine, request.method)) as session:
             try:
                 yield session
             except BaseException as exc:

@@ -23,6 +23,8 @@ class LoopRun(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     job: Mapped[str] = mapped_column(String(64))  # betting.poll_odds | betting.poll_scores
+    # the job delivery that ran it: a delivery again after its worker died takes its row over
+    job_id: Mapped[str | None] = mapped_column(String(64))
     started_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)  # null while running
     calls: Mapped[int] = mapped_column(Integer, default=0)  # The Odds API requests answered

@@ -15,7 +15,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.betting import errors
@@ -26,6 +26,7 @@ from edgelab.core.clock import utcnow
 from edgelab.core.db import take_write_lock
 from edgelab.core.error_codes import INTERNAL_ERROR
 from edgelab.core.errors import AppError
+from edgelab.core.jobs import current_job_id
 
 log = logging.getLogger("edgelab.betting.live")
 
@@ -87,11 +88,25 @@ async def writing(sessions: Sessions) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+ABANDONED = "its worker stopped mid-run (killed or lost); the job was delivered again"
+
+
 async def start_run(sessions: Sessions, job: str) -> int:
+    """Record a run of `job` as started. A run left unfinished by an earlier delivery of the
+    same job (its worker died: jobs are delivered at least once) is closed as failed first."""
+    job_id = current_job_id()
+    now = utcnow()
     async with sessions() as session:
+        if job_id is not None:
+            await session.execute(
+                update(LoopRun)
+                .where(LoopRun.job == job, LoopRun.job_id == job_id, LoopRun.finished_at.is_(None))
+                .values(finished_at=now, error_code=INTERNAL_ERROR.code, error=ABANDONED)
+            )
         run = LoopRun(
             job=job,
-            started_at=utcnow(),
+            job_id=job_id,
+            started_at=now,
             calls=0,
             credits_used=0,
             rows_written=0,
@@ -136,16 +151,17 @@ class QuotaView:
 
 
 async def running_since(session: AsyncSession, job: str, now: dt.datetime) -> dt.datetime | None:
-    """The start of a run of `job` still going (not yet stale), if any."""
-    started = (
-        await session.execute(
-            select(func.max(LoopRun.started_at)).where(
-                LoopRun.job == job,
-                LoopRun.finished_at.is_(None),
-                LoopRun.started_at > now - STALE_AFTER,
-            )
-        )
-    ).scalar_one_or_none()
+    """The start of a run of `job` still going (not yet stale), if any: not one this very job
+    started before its worker died (that one is taken over, see `start_run`)."""
+    query = select(func.max(LoopRun.started_at)).where(
+        LoopRun.job == job,
+        LoopRun.finished_at.is_(None),
+        LoopRun.started_at > now - STALE_AFTER,
+    )
+    job_id = current_job_id()
+    if job_id is not None:
+        query = query.where(or_(LoopRun.job_id.is_(None), LoopRun.job_id != job_id))
+    started = (await session.execute(query)).scalar_one_or_none()
     return started
 
 

@@ -11,7 +11,7 @@ from edgelab.core.jobs.buffer import (
     session_unit_of_work,
     unit_of_work_jobs,
 )
-from edgelab.core.jobs.runner import Jobs
+from edgelab.core.jobs.runner import Jobs, current_job_id
 from edgelab.core.jobs.schedule import Schedule
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "Jobs",
     "Schedule",
     "current_buffer",
+    "current_job_id",
     "enqueue",
     "session_unit_of_work",
     "unit_of_work_jobs",

@@ -30,6 +30,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
@@ -45,6 +46,15 @@ from edgelab.core.jobs.payload import check_json, check_payload, check_task_name
 from edgelab.core.jobs.schedule import Schedule, always_claim, redis_claim, run_schedule
 
 log = logging.getLogger("edgelab.jobs")
+_current_job_id: ContextVar[str | None] = ContextVar("edgelab_job_id", default=None)
+
+
+def current_job_id() -> str | None:
+    """The id of the job this code runs in (the same when a job is delivered again after its
+    worker died), None outside a job."""
+    return _current_job_id.get()
+
+
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 STREAM_MAXLEN = 100_000  # approximate trim of the Redis stream; acknowledged entries stay in it
 
@@ -335,6 +345,7 @@ class Jobs:
 
         async def run(_edgelab_context: Context = TaskiqDepends(), **payload: Any) -> Any:
             task_id = _edgelab_context.message.task_id
+            token = _current_job_id.set(task_id)
             try:
                 return await self._execute(task, payload)
             except Exception:
@@ -343,6 +354,7 @@ class Jobs:
                 )
                 raise
             finally:
+                _current_job_id.reset(token)
                 self._pending.discard(task_id)
 
         run.__name__ = run.__qualname__ = f"job_{name.replace('.', '_')}"
