@@ -16,9 +16,10 @@ install: $(BIN)/python
 install-dev: $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 
-## The dashboard's browser assets from the npm registry (Lightweight Charts, htmx; not committed)
+## The dashboard's browser assets from the npm registry (Lightweight Charts, htmx, Paddle.js's
+## loader @paddle/paddle-js; not committed), served under /app/vendor/
 assets:
-	@command -v npm >/dev/null && npm ci --no-audit --no-fund --loglevel=error || echo "npm not found: the dashboard runs without charts (install Node.js, then make assets)"
+	@command -v npm >/dev/null && npm ci --no-audit --no-fund --loglevel=error || echo "npm not found: the dashboard runs without charts, and checkout loads Paddle.js from its CDN (install Node.js, then make assets)"
 
 ## Debian's Chromium for the browser tests (best effort: without it they skip and say why)
 browser:

@@ -14,13 +14,14 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.routing import APIRoute
 
 import edgelab
 from edgelab.accounts import service as accounts_service
 from edgelab.accounts import wiring as accounts
+from edgelab.accounts.uploads import service as uploads_service
 from edgelab.api import mount_api
 from edgelab.betting import wiring as betting
 from edgelab.chess import wiring as chess
@@ -29,12 +30,15 @@ from edgelab.core.cache import make_cache
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.email.delivery import register_delivery
 from edgelab.core.errors import install_error_handlers
+from edgelab.core.guards.body_limit import BodyLimitMiddleware
+from edgelab.core.guards.metrics_access import require_metrics_access
 from edgelab.core.jobs import Jobs
 from edgelab.core.observability import RequestIdMiddleware, configure_logging
 from edgelab.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware, RateLimitPolicy
 from edgelab.core.resources import Product, Resources
-from edgelab.core.settings import Settings
+from edgelab.core.settings import Settings, development_secret_refusal
 from edgelab.predictions import wiring as predictions
+from edgelab.sentinel import schemas as sentinel_schemas
 from edgelab.sentinel import wiring as sentinel
 from edgelab.web.router import install_dashboard
 
@@ -47,6 +51,10 @@ PRODUCTS: tuple[Product, ...] = (
     predictions.PRODUCT,
     chess.PRODUCT,
 )
+
+
+class InsecureStartupError(RuntimeError):
+    """The app would serve other machines with the development JWT secret."""
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -89,6 +97,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # `edgelab serve` checks its bind address first; this covers any other server, which
+        # must then say where it binds in EDGELAB_HOST
+        refusal = development_secret_refusal(settings)
+        if refusal is not None:
+            log.error("%s", refusal)
+            raise InsecureStartupError(refusal)
         async with AsyncExitStack() as stack:
             await _start(resources, stack)
             # Move everything made at start-up out of the collector's sight: full collections
@@ -108,6 +122,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.resources = resources
     install_error_handlers(app)
+    # innermost of the middleware, so a 413 still gets CORS and request-id headers.
+    # `POST /uploads` caps its body itself (per kind, answering `upload_too_large`): here it
+    # only gets a backstop far enough above that cap that the route's own check trips first;
+    # Sentinel's bulk routes take up to 10,000 rows
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=settings.max_body_bytes,
+        overrides={
+            "/uploads": 2 * uploads_service.body_cap(settings),
+            **dict.fromkeys(sentinel_schemas.BULK_PATHS, sentinel_schemas.BULK_BODY_MAX_BYTES),
+        },
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -131,7 +157,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     Instrumentator(excluded_handlers=["/metrics"], registry=resources.metrics).instrument(
         app
-    ).expose(app, endpoint="/metrics", include_in_schema=False)
+    ).expose(
+        app,
+        endpoint="/metrics",
+        include_in_schema=False,
+        dependencies=[Depends(require_metrics_access)],
+    )
     return app
 
 
@@ -140,7 +171,7 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
     so a product's clients close before the jobs, cache and engine they may still use."""
     settings = resources.settings
     if settings.clock_url:  # first: schedules and stamps start on the followed time
-        from edgelab.core.followed_clock import follow
+        from edgelab.core.clock.followed import follow
 
         resources.followed_clock, previous = await follow(settings.clock_url)
         stack.callback(clock.set_clock, previous)
@@ -160,6 +191,7 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
         queue_name=settings.jobs_queue,
         session_factory=resources.sessionmaker,
         run_schedules=settings.jobs_schedules_in_process,
+        redeliver_after_seconds=settings.jobs_redeliver_after_seconds,
     )
     register_all_jobs(jobs, settings, stack)
     await jobs.startup()

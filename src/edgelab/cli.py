@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 from contextlib import AsyncExitStack
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from edgelab.accounts import commands as accounts
 from edgelab.betting import commands as betting
@@ -16,6 +18,7 @@ from edgelab.betting.odds.replay.commands import replay_odds_api
 from edgelab.chess.commands import chess_app
 from edgelab.core.commands import console, db_app, load_settings
 from edgelab.core.db import create_engine, create_sessionmaker
+from edgelab.core.settings import Settings, development_secret_refusal
 from edgelab.predictions import commands as predictions
 from edgelab.sentinel import commands as sentinel
 from edgelab.sentinel.commands import sentinel_app
@@ -58,6 +61,26 @@ users_app.command("token")(accounts.users_token)
 email_app.command("outbox")(accounts.email_outbox)
 
 
+def refuse_development_secret(settings: Settings, host: str | None = None) -> None:
+    """Exit (2) with one line saying what to set when this process would be reachable from
+    other machines with the development JWT secret (see `development_secret_refusal`)."""
+    from edgelab.core.email.backend import email_backend_refusal
+
+    reason = development_secret_refusal(settings, host) or email_backend_refusal(settings)
+    if reason is not None:
+        console.print(f"[red]{escape(reason)}[/red]", highlight=False)
+        raise typer.Exit(2)
+
+
+async def follow_clock(settings: Settings) -> None:
+    """Run this process on EDGELAB_CLOCK_URL's time (a replay's), as the app does: the jobs a
+    worker runs and the slots a scheduler fires must be on the app's time."""
+    if settings.clock_url:
+        from edgelab.core.clock.followed import follow
+
+        await follow(settings.clock_url)
+
+
 @jobs_app.command("worker")
 def jobs_worker(
     concurrency: Annotated[int, typer.Option(min=1, max=100, help="Jobs run at once.")] = 10,
@@ -71,6 +94,7 @@ def jobs_worker(
     from edgelab.core.observability import configure_logging
 
     settings = load_settings()
+    refuse_development_secret(settings)
     if not settings.redis_url:
         console.print(
             "[red]No EDGELAB_REDIS_URL: without Redis, jobs run inside the app process and "
@@ -80,12 +104,14 @@ def jobs_worker(
     configure_logging(settings.log_level)
 
     async def main() -> None:
+        await follow_clock(settings)
         engine = create_engine(settings)
         jobs = Jobs(
             settings.redis_url,
             queue_name=settings.jobs_queue,
             session_factory=create_sessionmaker(engine),
             run_schedules=settings.jobs_schedules_in_process,
+            redeliver_after_seconds=settings.jobs_redeliver_after_seconds,
         )
         stack = AsyncExitStack()
         register_all_jobs(jobs, settings, stack)
@@ -118,6 +144,7 @@ def jobs_scheduler() -> None:
     from edgelab.core.observability import configure_logging
 
     settings = load_settings()
+    refuse_development_secret(settings)
     if not settings.redis_url:
         console.print(
             "[red]No EDGELAB_REDIS_URL: without Redis the app process fires its schedules "
@@ -127,6 +154,7 @@ def jobs_scheduler() -> None:
     configure_logging(settings.log_level)
 
     async def main() -> None:
+        await follow_clock(settings)
         engine = create_engine(settings)  # tasks are registered with sessions; none opened here
         jobs = Jobs(
             settings.redis_url,
@@ -163,10 +191,15 @@ def serve(
     import uvicorn
 
     settings = load_settings()
+    bind = host or settings.host
+    refuse_development_secret(settings, bind)
+    # the app each worker process builds reads its settings again: it must see this bind
+    # address too (its lifespan refuses the development secret off loopback as well)
+    os.environ["EDGELAB_HOST"] = bind
     uvicorn.run(
         "edgelab.app:create_app",
         factory=True,
-        host=host or settings.host,
+        host=bind,
         port=port or settings.port,
         workers=workers,
         log_level=settings.log_level.lower(),

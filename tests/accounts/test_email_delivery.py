@@ -4,6 +4,7 @@ sign-in request to a delivered e-mail."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import re
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -18,7 +19,7 @@ from edgelab.accounts.sign_in import MAGIC_LINK_MAIL
 from edgelab.app import create_app
 from edgelab.core import migrations
 from edgelab.core.db import create_engine, create_sessionmaker
-from edgelab.core.email.delivery import MAX_ATTEMPTS, deliver
+from edgelab.core.email.delivery import MAX_ATTEMPTS, REDACTED, deliver
 from edgelab.core.email.models import OutboxEmail
 from edgelab.core.email.outbox import queue_email
 from edgelab.core.email.resend import ResendClient
@@ -52,7 +53,9 @@ async def sender(resend_server) -> AsyncIterator[ResendClient]:
     await client.aclose()
 
 
-async def _pending(session: AsyncSession, settings: Settings) -> OutboxEmail:
+async def _pending(
+    session: AsyncSession, settings: Settings, secret_expires_at: dt.datetime | None = None
+) -> OutboxEmail:
     resend_settings = settings.model_copy(update={"resend_api_key": SecretStr(VALID_KEY)})
 
     class NoJobs:  # the send is driven by hand here
@@ -66,6 +69,7 @@ async def _pending(session: AsyncSession, settings: Settings) -> OutboxEmail:
             to="to@example.com",
             template=MAGIC_LINK_MAIL,
             context={"link": "https://x/y", "minutes": 15},
+            secret_expires_at=secret_expires_at,
         )
         buffer.discard()
     return message
@@ -99,6 +103,20 @@ async def test_a_permanent_refusal_fails_at_once_and_a_transient_one_stays_pendi
     flaky.attempts = MAX_ATTEMPTS - 1
     resend_server[0].plan(status=503, times=5)
     assert await deliver(session, settings, sender, flaky.id) == "failed"  # out of attempts
+
+
+async def test_a_message_whose_sign_in_link_expired_before_it_went_out_is_never_sent(
+    session, settings, sender, resend_server
+):
+    expired = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+    message = await _pending(session, settings, secret_expires_at=expired)
+    assert await deliver(session, settings, sender, message.id) == "failed"
+    assert resend_server[0].sent == [] and message.attempts == 0
+    assert message.text == message.html == REDACTED
+    fresh = await _pending(
+        session, settings, secret_expires_at=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=15)
+    )
+    assert await deliver(session, settings, sender, fresh.id) == "sent"
 
 
 async def test_a_sign_in_request_reaches_the_inbox_through_a_job(tmp_path: Path, resend_server):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from zoneinfo import available_timezones
 
 import httpx
 import jwt
@@ -226,6 +227,47 @@ async def test_profile_updates_validate_the_time_zone(client, session, settings)
     assert bad.status_code == 422 and bad.json()["error"]["code"] == "validation_error"
     unknown_field = await client.patch("/me", json={"tier": "paid"}, headers=auth)
     assert unknown_field.status_code == 422
+
+
+async def test_profile_null_fields_answer_200_and_null_preferences_reset_them(
+    client, session, settings
+):
+    """The fuzz's 500: null alert_preferences was stored as JSON null, then not a profile."""
+    user = await create_user(session, "nulls@example.com")
+    auth = _auth(issue_access_token(settings, user.id))
+    await client.patch("/me", json={"alert_preferences": {"email": False}}, headers=auth)
+    r = await client.patch(
+        "/me",
+        json={"time_zone": "Europe/London", "display_name": None, "alert_preferences": None},
+        headers=auth,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["alert_preferences"] == {} and r.json()["display_name"] is None
+    assert r.json()["time_zone"] == "Europe/London"
+
+
+async def test_profile_refuses_text_that_is_not_unicode_with_422(client, session, settings):
+    user = await create_user(session, "surrogate@example.com")
+    await session.commit()  # a refused request rolls back to here
+    auth = _auth(issue_access_token(settings, user.id))
+    for body in ('{"alert_preferences": {"k": "\\ud800"}}', '{"display_name": "\\udfff"}'):
+        r = await client.patch(
+            "/me", content=body, headers={**auth, "Content-Type": "application/json"}
+        )
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", r.text
+    assert (await client.get("/me", headers=auth)).json()["alert_preferences"] == {}
+
+
+async def test_profile_time_zones_are_exactly_the_ones_the_schema_lists(client, session, settings):
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["MeUpdate"]
+    zone = next(o for o in schema["properties"]["time_zone"]["anyOf"] if "enum" in o)
+    assert set(zone["enum"]) == available_timezones()
+    user = await create_user(session, "zones@example.com")
+    auth = _auth(issue_access_token(settings, user.id))
+    for name in ("Pacific/Chatham", "America/Argentina/Ushuaia", zone["enum"][-1]):
+        r = await client.patch("/me", json={"time_zone": name}, headers=auth)
+        assert r.status_code == 200 and r.json()["time_zone"] == name
+    assert "Mars/Olympus" not in zone["enum"]
 
 
 async def test_deleting_the_account_anonymises_it_and_ends_every_session(client, session, settings):

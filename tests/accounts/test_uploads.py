@@ -27,6 +27,7 @@ from edgelab.accounts.uploads import service as uploads
 from edgelab.accounts.uploads.models import Upload
 from edgelab.app import create_app
 from edgelab.core.auth import issue_access_token
+from edgelab.core.jobs import unit_of_work_jobs
 from edgelab.core.settings import Settings
 from edgelab.core.storage.store import LocalStore, StorageUnavailableError
 from tests.fixtures.app import resources
@@ -191,6 +192,24 @@ async def test_an_avatar_is_accepted_by_its_magic_bytes(
     assert download.status_code == 200 and download.content == data
     assert download.headers["content-type"] == mime
     assert download.headers["content-disposition"] == f'inline; filename="{body["id"]}{extension}"'
+
+
+async def test_extra_form_fields_are_ignored(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The schema allows other fields beside `kind` and `file` (no additionalProperties): they
+    are accepted and ignored, whatever their names and values."""
+    user = await signed_in(session, settings, "extras@example.com")
+    r = await client.post(
+        "/uploads",
+        headers=auth(user),
+        data={"kind": "avatar", "0..0": '{"k": 1.5}', "ARí{": "{}", "note": ""},
+        files={"file": ("me.png", png_bytes(), "image/png")},
+    )
+    assert r.status_code == 201, r.text
+    form = (await client.get("/openapi.json")).json()["components"]["schemas"]
+    body = next(v for k, v in form.items() if k.endswith("create_upload"))
+    assert body.get("additionalProperties", True) is not False
 
 
 async def test_a_utf8_bom_is_accepted(
@@ -533,9 +552,30 @@ async def test_deleting_a_users_uploads_removes_rows_and_files(
         )
     await uploads.save_upload(session, settings, store, leaving.id, "avatar", Source(png_bytes()))
 
-    assert await uploads.delete_user_uploads(session, store, leaving.id) == 2
-    assert await uploads.list_uploads(session, leaving.id) == []
-    assert len(await uploads.list_uploads(session, staying.id)) == 1
+    sent: list[tuple[str, dict]] = []
+
+    class Jobs:  # records what the deletion sends after its commit
+        def prepare(self, name: str, payload: dict) -> dict:
+            return payload
+
+        async def send(self, name: str, /, **payload: object) -> str:
+            sent.append((name, payload))
+            return name
+
+    async with unit_of_work_jobs(Jobs()) as buffer:  # type: ignore[arg-type]
+        assert await uploads.delete_user_uploads(session, leaving.id) == 2
+        assert await uploads.list_uploads(session, leaving.id) == []
+        assert len(await uploads.list_uploads(session, staying.id)) == 1
+        assert len(stored_files(settings)) == 3  # files wait for the commit
+        await session.commit()
+        await buffer.flush()
+    ((name, payload),) = sent
+    assert name == uploads.REMOVE_FILES_TASK and len(payload["keys"]) == 2
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        jobs = resources(app).jobs
+        await jobs.send(name, **payload)
+        await jobs.drain()
     assert [p.split("/")[0] for p in stored_files(settings)] == [staying.id]
 
 

@@ -177,6 +177,21 @@ async def test_invalid_rules_are_refused_naming_the_field(client, session, setti
     assert (await client.get("/alerts/rules", headers=auth)).json()["items"] == []
 
 
+@pytest.mark.parametrize("name", ["\\ud800", "ok \\udfff", "\\udc00\\ud800"])
+async def test_a_rule_name_that_is_not_unicode_is_refused_with_422(client, session, settings, name):
+    """Lone surrogates are legal JSON escapes but no text: refused, never stored."""
+    _, auth = await _user(session, settings, "surrogates@example.com")
+    rule = await _rule(client, auth)
+    json_headers = {**auth, "Content-Type": "application/json"}
+    body = f'{{"name": "{name}", "min_value_score": 40}}'.encode()
+    created = await client.post("/alerts/rules", content=body, headers=json_headers)
+    renamed = await client.patch(f"/alerts/rules/{rule['id']}", content=body, headers=json_headers)
+    for r in (created, renamed):
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", r.text
+        assert r.json()["error"]["details"][0]["loc"] == ["body", "name"]
+    assert (await client.get("/alerts/rules", headers=auth)).json()["items"] == [rule]
+
+
 async def test_a_patch_may_not_null_a_field(client, session, settings):
     _, auth = await _user(session, settings, "nulls@example.com")
     rule = await _rule(client, auth)

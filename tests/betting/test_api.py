@@ -160,6 +160,11 @@ async def test_history_runs_from_open_to_close(paid: httpx.AsyncClient, slate):
         ("/markets?min_value_score=101", 422, "validation_error"),
         ("/markets?market_type=parlay", 422, "validation_error"),
         ("/markets?date=yesterday", 422, "validation_error"),
+        # numbers are not dates (pydantic's lax mode read 0 as 1970-01-01)
+        ("/markets?date=0", 422, "validation_error"),
+        ("/markets?date=20240101", 422, "validation_error"),
+        ("/markets?date=2023-04-09T00:00:00", 422, "validation_error"),
+        ("/markets/props?date=0", 422, "validation_error"),
     ],
 )
 async def test_bad_requests_get_the_error_envelope(client: httpx.AsyncClient, path, status, code):

@@ -212,6 +212,17 @@ async def test_bad_bets_are_refused_with_the_envelope(
             422,
         ),
         ({"market_id": market_id, "odds_decimal": 2, "stake_minor": 1, "placed_at": future}, 400),
+        # a number is not a time; year 1 at +01:00 has no UTC time (it overflowed: a 500)
+        ({"market_id": market_id, "odds_decimal": 2, "stake_minor": 1, "placed_at": 0}, 422),
+        (
+            {
+                "market_id": market_id,
+                "odds_decimal": 2,
+                "stake_minor": 1,
+                "placed_at": "0001-01-01T00:00:00+01:00",
+            },
+            422,
+        ),
         ({"market_id": "nba-no-such", "odds_decimal": 2, "stake_minor": 1}, 404),
     ]
     for body, status in cases:

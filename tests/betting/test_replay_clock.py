@@ -17,7 +17,7 @@ from edgelab.betting.odds.replay.results import FinalScores
 from edgelab.betting.odds.replay.server import ReplayConfig, create_replay_app
 from edgelab.core import clock
 from edgelab.core.clock import ScaledClock, SystemClock
-from edgelab.core.followed_clock import ClockUrlError
+from edgelab.core.clock.followed import ClockUrlError
 from edgelab.core.settings import Settings
 from tests.betting.test_replay import SPORT, recording_file, results_file  # noqa: F401
 from tests.fixtures.app import serve_app

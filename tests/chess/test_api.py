@@ -41,6 +41,7 @@ def _error(response: httpx.Response) -> dict[str, Any]:
         {"username": PLAYER, "game_count": 501},
         {"username": PLAYER, "game_count": "many"},
         {"username": PLAYER, "tz": "Mars/Olympus"},
+        {"username": PLAYER, "tz": "europe/london"},
     ],
 )
 async def test_bad_input_is_a_422_envelope(
@@ -151,16 +152,35 @@ async def test_review_without_the_engine_is_503(
     assert patterns.status_code == 200 and patterns.json()["games_analyzed"] == 3
 
 
-async def test_review_game_count_over_the_cap_is_400(
+async def test_review_game_count_over_the_schemas_bound_is_422(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:
-    if ENGINE is None:
-        pytest.skip("Stockfish is not installed (apt-get install stockfish): engine tests skip")
+    """The schema allowed 200 games, the server 20 (`EDGELAB_CHESS_REVIEW_MAX_GAMES`): a
+    valid-by-schema request was refused. The schema's bound is now the server's default."""
+    body = (await client.get("/openapi.json")).json()["components"]["schemas"]["ReviewRequest"]
+    assert body["properties"]["game_count"]["maximum"] == settings.chess_review_max_games == 20
     paid = await _user(session, settings, "paid-cap@chess.test", "paid")
     response = await client.post(
         "/api/analyze/review", json={"username": PLAYER, "game_count": 21}, headers=paid
     )
+    assert response.status_code == 422 and _error(response)["code"] == "validation_error"
+
+
+async def test_review_game_count_over_a_lower_server_cap_is_400(
+    settings: Settings, session: AsyncSession, fake: FakeChesscom
+) -> None:
+    if ENGINE is None:
+        pytest.skip("Stockfish is not installed (apt-get install stockfish): engine tests skip")
+    from tests.fixtures.app import app_in_session
+
+    lower = settings.model_copy(update={"chess_review_max_games": 5})
+    paid = await _user(session, settings, "paid-cap5@chess.test", "paid")
+    async with app_in_session(lower, session, base_url="http://t") as (_, c):
+        response = await c.post(
+            "/api/analyze/review", json={"username": PLAYER, "game_count": 6}, headers=paid
+        )
     assert response.status_code == 400 and _error(response)["code"] == "invalid_input"
+    assert _error(response)["details"] == {"max_games": 5}
 
 
 async def test_review_job_flow(

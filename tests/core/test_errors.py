@@ -98,6 +98,57 @@ async def test_wrong_method_answers_405_method_not_allowed(app_client: httpx.Asy
     assert "GET" in response.headers.get("allow", "")
 
 
+async def test_a_body_that_is_not_utf8_is_a_422_not_an_undocumented_400(
+    app_client: httpx.AsyncClient,
+) -> None:
+    response = await app_client.post(
+        "/auth/magic-link",
+        content=b'{"email": "\xff@example.com"}',
+        headers={"Content-Type": "application/json"},
+    )
+    body = _assert_envelope(response, 422, "validation_error")
+    assert body["error"]["details"][0]["loc"] == ["body"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "code"),
+    [
+        ("post", "/billing/checkout", "billing_not_configured"),
+        ("post", "/webhooks/paddle", "billing_not_configured"),
+        ("post", "/api/analyze", "upstream_unavailable"),
+        ("post", "/api/analyze/review", "upstream_unavailable"),
+        ("post", "/api/analyze/review", "engine_unavailable"),
+    ],
+)
+async def test_a_503_is_documented_with_the_code_it_answers(
+    app_client: httpx.AsyncClient, method: str, path: str, code: str
+) -> None:
+    responses = (await app_client.get("/openapi.json")).json()["paths"][path][method]["responses"]
+    assert f"`{code}`" in responses["503"]["description"]
+    assert responses["503"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ErrorEnvelope"
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allow"),
+    [
+        ("PUT", "/alerts/rules", "GET, POST"),  # two routes: GET and POST
+        ("OPTIONS", "/alerts/rules", "GET, POST"),
+        ("DELETE", "/markets", "GET"),  # GET only
+        ("OPTIONS", "/me", "GET, PATCH, DELETE"),  # three routes on one path
+        ("PUT", "/alerts/rules/alr_x", "GET, PATCH, DELETE"),  # a path parameter
+    ],
+)
+async def test_a_405_allows_every_method_the_path_serves(
+    app_client: httpx.AsyncClient, method: str, path: str, allow: str
+) -> None:
+    """Starlette's 405 names only the methods of the route it matched first (`GET` for `/me`)."""
+    response = await app_client.request(method, path)
+    _assert_envelope(response, 405, "method_not_allowed")
+    assert response.headers["allow"] == allow
+
+
 async def test_query_validation_answers_422_listing_each_field(
     app_client: httpx.AsyncClient,
 ) -> None:

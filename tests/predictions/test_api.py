@@ -109,6 +109,11 @@ async def test_filters(client: httpx.AsyncClient, params: dict[str, Any], ids: l
 async def test_bad_input_is_an_envelope_not_a_500(client: httpx.AsyncClient) -> None:
     r = await client.get("/predictions/markets", params={"ending_before": "2027-01-01T00:00:00"})
     assert r.status_code == 400 and r.json()["error"]["code"] == "invalid_input"
+    for number in ("0.5", "0", "1790000000", "0001-01-01T00:00:00+01:00"):  # no epoch, no UTC
+        r = await client.get("/predictions/markets", params={"ending_before": number})
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+        r = await client.get("/predictions/markets", params={"ending_after": number})
+        assert r.status_code == 422
     r = await client.get("/predictions/markets", params={"sort": "nope", "limit": 0})
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
     r = await client.get(

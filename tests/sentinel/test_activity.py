@@ -210,6 +210,7 @@ async def test_an_unknown_player_is_404(
         ({"before": "2026-10-01T18:00:00"}, "before"),  # naive: no offset
         ({"before": "yesterday"}, "before"),
         ({"before": "0001-01-01T00:00:00+01:00"}, "before"),  # before year 1 in UTC
+        ({"before": "1790000000"}, "before"),  # a number is not read as epoch seconds
         ({"before": _at(0), "before_id": "row_1"}, "before_id"),
         ({"before_id": "bet_1"}, "before"),  # an id needs its time
     ],

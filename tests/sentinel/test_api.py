@@ -3,6 +3,8 @@ the ranked list and the score history."""
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 import httpx
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -71,6 +73,23 @@ async def test_a_players_time_zone_is_set_validated_and_reset(
     assert r.json()["time_zone_is_default"] is True
     over = await client.put("/sentinel/players/PLR_3001_CA", headers=h, json={"gamalyze_score": 2})
     assert over.status_code == 422
+    flag = await client.put(
+        "/sentinel/players/PLR_3001_CA", headers=h, json={"gamalyze_score": True}
+    )
+    assert flag.status_code == 422  # a boolean is not a score of 1.0
+
+
+async def test_a_players_time_zone_is_one_the_schema_lists(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """The schema named no zones, so a client could send any string and meet a 422."""
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["PlayerUpdate"]
+    zone = next(o for o in schema["properties"]["time_zone"]["anyOf"] if "enum" in o)
+    assert set(zone["enum"]) == available_timezones()
+    h = await headers_for(session, settings, "tz-schema@example.com")
+    for name in (zone["enum"][0], zone["enum"][-1], "Asia/Kathmandu"):
+        r = await client.put("/sentinel/players/PLR_3002_CA", headers=h, json={"time_zone": name})
+        assert r.status_code == 200 and r.json()["time_zone"] == name, r.text
 
 
 async def test_analyze_player_answers_the_seed_risk_assessment(

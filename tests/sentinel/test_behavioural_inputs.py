@@ -236,6 +236,14 @@ async def test_limit_change_upload_is_all_or_nothing_listing_every_bad_row(
     assert r.status_code == 422 and r.json()["error"]["details"][0]["row"] == 1
     r = await client.post("/sentinel/limit-changes", headers=h, json={"limit_changes": []})
     assert r.status_code == 422
+    # a boolean is not an amount (it was stored as 0 or 1), nor a number a time
+    for wrong in ({"amount_minor": False}, {"amount_minor": True}, {"occurred_at": 1790000000}):
+        r = await client.post(
+            "/sentinel/limit-changes",
+            headers=h,
+            json={"limit_changes": [limit_row("typed", "PLR_7721_NJ", **wrong)]},
+        )
+        assert r.status_code == 422, wrong
 
 
 async def test_limit_changes_are_idempotent_and_for_analysts_only(

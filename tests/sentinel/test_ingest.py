@@ -108,6 +108,18 @@ async def test_the_same_external_id_twice_in_a_request(
         {"status": "lost", "payout_minor": 100},
         {"status": "open"},  # still has settled_at
         {"odds_decimal": 1.0},
+        # the fuzz: JSON of the wrong type read as data (a boolean as 0 minor units, a float a
+        # hair above evens as a price, a number as epoch seconds)
+        {"odds_decimal": 1.0000000000000002},
+        {"odds_decimal": 1.009},
+        {"odds_decimal": True},
+        {"stake_minor": True},
+        {"stake_minor": "2500"},
+        {"status": "lost", "payout_minor": False},
+        {"payout_minor": True},
+        {"is_live": 0},
+        {"is_live": "false"},
+        {"placed_at": 1790000000},
         {"currency": "usd"},
         {"placed_at": "2999-01-01T00:00:00+00:00"},
         {"sport": "bad\u0000sport"},
@@ -146,6 +158,24 @@ async def test_transactions_are_idempotent_and_validated(
         "/sentinel/transactions", headers=h, json={"transactions": [tx_row("t9", kind="bonus")]}
     )
     assert r.status_code == 422 and r.json()["error"]["details"][0]["loc"][2] == "0"
+    for wrong in ({"amount_minor": False}, {"amount_minor": True}, {"amount_minor": "100"}):
+        r = await client.post(
+            "/sentinel/transactions", headers=h, json={"transactions": [tx_row("t8", **wrong)]}
+        )
+        assert r.status_code == 422, wrong
+    assert await _count(session, SentinelTransaction) == 3
+
+
+async def test_the_lowest_odds_a_bet_may_have_are_1_01(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    h = await headers_for(session, settings, "ops-odds@example.com")
+    r = await client.post(
+        "/sentinel/bets", headers=h, json={"bets": [bet_row("odds", odds_decimal=1.01)]}
+    )
+    assert r.status_code == 200, r.text
+    schema = (await client.get("/openapi.json")).json()["components"]["schemas"]["BetRow"]
+    assert schema["properties"]["odds_decimal"]["minimum"] == 1.01
 
 
 CSV_HEADER = (

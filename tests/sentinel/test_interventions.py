@@ -213,6 +213,14 @@ async def test_the_list_filters_by_player_type_status_and_updated_since_with_pag
     assert bad.status_code == 422
     naive = await client.get("/api/interventions?updated_since=2026-01-01T00:00:00", headers=h)
     assert naive.status_code == 422
+    for number in ("0.5", "0", "1790000000"):  # not read as epoch seconds
+        r = await client.get(f"/api/interventions?updated_since={number}", headers=h)
+        assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    # year 1 at +01:00 has no UTC time: it overflowed in the query (a 500)
+    r = await client.get(
+        "/api/interventions", params={"updated_since": "0001-01-01T00:00:00+01:00"}, headers=h
+    )
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
 
 
 async def test_a_watchlist_entry_surfaces_the_player_until_cancelled(

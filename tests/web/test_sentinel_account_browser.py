@@ -1,6 +1,6 @@
 """The Sentinel console and the account page in a real browser (Debian's Chromium): an analyst
 records a timeout for one of our users, who is then restricted; a new user lands on the account
-page after signing in and opens checkout; a paid user creates an API key and an alert rule."""
+page after signing in; a paid user creates an API key and an alert rule."""
 
 from __future__ import annotations
 
@@ -188,7 +188,7 @@ def test_a_user_who_is_not_an_analyst_sees_the_apis_refusal(
     screenshot(page, "sentinel-forbidden")
 
 
-def test_a_new_user_lands_on_the_account_page_after_sign_in_and_opens_checkout(
+def test_a_new_user_lands_on_the_account_page_after_sign_in(
     open_page: Any, live_dashboard: LiveDashboard
 ) -> None:
     page = open_page()
@@ -204,12 +204,8 @@ def test_a_new_user_lands_on_the_account_page_after_sign_in_and_opens_checkout(
     assert page.get_by_test_id("upgrade-prompt").is_visible()
     screenshot(page, "account")
 
-    page.get_by_test_id("checkout-button").click()
-    checkout = page.get_by_test_id("checkout")
-    checkout.wait_for()
-    assert "pri_web" in checkout.inner_text()
-    assert "browser.account@example.com" in checkout.inner_text()
-    screenshot(page, "account-checkout")
+    # no Paddle client token here: checkout itself is tests/web/test_checkout_browser.py
+    assert page.get_by_test_id("checkout-not-configured").is_visible()
 
 
 def test_a_paid_user_creates_an_api_key_and_an_alert_rule(

@@ -26,7 +26,10 @@ API_KEY_NOT_FOUND = error_code("api_key_not_found", 404, "No API key with this i
 # --- billing (Paddle) -------------------------------------------------------------------------
 
 BILLING_NOT_CONFIGURED = error_code(
-    "billing_not_configured", 503, "Billing (checkout or Paddle webhooks) is not configured here."
+    "billing_not_configured",
+    503,
+    "Billing (checkout, Paddle webhooks or the Paddle API key for self-service) is not configured"
+    " here.",
 )
 ALREADY_SUBSCRIBED = error_code("already_subscribed", 409, "The user already has a subscription.")
 INVALID_WEBHOOK_SIGNATURE = error_code(
@@ -34,6 +37,52 @@ INVALID_WEBHOOK_SIGNATURE = error_code(
 )
 INVALID_WEBHOOK_PAYLOAD = error_code(
     "invalid_webhook_payload", 400, "A signed webhook body that is not a Paddle notification."
+)
+
+# self-service through Paddle's API (accounts.billing.selfservice, .paddle_api)
+NO_SUBSCRIPTION = error_code(
+    "no_subscription", 404, "The user has no Paddle subscription to manage."
+)
+SUBSCRIPTION_NOT_MANAGEABLE = error_code(
+    "subscription_not_manageable",
+    409,
+    "The subscription's state does not allow this (e.g. it is canceled, not paused, or has no "
+    "scheduled change); `details.status` says its state.",
+)
+UNKNOWN_PLAN = error_code(
+    "unknown_plan", 400, "No plan by this name; `details.plans` lists the configured ones."
+)
+ALREADY_ON_PLAN = error_code("already_on_plan", 409, "The subscription is already on this plan.")
+TRANSACTION_NOT_FOUND = error_code(
+    "transaction_not_found", 404, "No Paddle transaction with this id for this user."
+)
+PADDLE_REFUSED = error_code(
+    "paddle_refused",
+    409,
+    "Paddle refused the change in the subscription's current state; `details.paddle_code` says "
+    "why (e.g. `subscription_locked_renewal`).",
+)
+PADDLE_NOT_FOUND = error_code(
+    "paddle_not_found", 404, "Paddle has no such subscription, customer or transaction."
+)
+PADDLE_AUTH_FAILED = error_code(
+    "paddle_auth_failed",
+    502,
+    "Paddle refused our API key (HTTP 403: missing, revoked, or for the other environment).",
+)
+PADDLE_BAD_REQUEST = error_code(
+    "paddle_bad_request",
+    502,
+    "Paddle rejected our request as malformed; `details` carry its code and field errors.",
+)
+PADDLE_RATE_LIMITED = error_code(
+    "paddle_rate_limited", 503, "Paddle is rate limiting our API calls; retry after Retry-After."
+)
+PADDLE_UNAVAILABLE = error_code(
+    "paddle_unavailable", 503, "Paddle's API failed (5xx) or did not answer in time."
+)
+PADDLE_BAD_RESPONSE = error_code(
+    "paddle_bad_response", 502, "Paddle's API answered something we cannot read."
 )
 
 # --- uploads ----------------------------------------------------------------------------------

@@ -75,6 +75,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16))  # shown in lists so a user can tell keys apart
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # "read" (GET only, the default) or "write" (any method); keys never manage keys or the
+    # account, whatever their scope (core.auth: API_KEY_SCOPES, require_session)
+    scope: Mapped[str] = mapped_column(String(8), default="read", server_default="read")
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends, Path, Request, Response
 
 from edgelab.accounts import schemas, service, sign_in
 from edgelab.accounts.models import User
-from edgelab.core.auth import CurrentUser, Principal
+from edgelab.core.auth import CurrentUser, Principal, SessionUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import ResourcesDep, SettingsDep
 from edgelab.core.errors import error_responses
@@ -95,10 +95,10 @@ async def get_me(principal: CurrentUser, session: SessionDep) -> schemas.Me:
     "/me",
     dependencies=[Depends(rate_limit("PATCH /me"))],
     response_model=schemas.Me,
-    responses=error_responses(401, 404, 422, 429),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def patch_me(
-    body: schemas.MeUpdate, principal: CurrentUser, session: SessionDep
+    body: schemas.MeUpdate, principal: SessionUser, session: SessionDep
 ) -> schemas.Me:
     changes = body.model_dump(exclude_unset=True)
     if changes.get("time_zone", "") is None:
@@ -110,10 +110,10 @@ async def patch_me(
     "/me",
     status_code=204,
     dependencies=[Depends(rate_limit("DELETE /me"))],
-    responses=error_responses(401, 404, 429),
+    responses=error_responses(401, 403, 404, 429),
 )
 async def delete_me(
-    principal: CurrentUser, request: Request, session: SessionDep, resources: ResourcesDep
+    principal: SessionUser, request: Request, session: SessionDep, resources: ResourcesDep
 ) -> Response:
     """Anonymise the account and remove its data: files, alert rules, tracked bets and the
     A/B exposure log (written rows, and rows still waiting in this process's buffer)."""
@@ -129,9 +129,10 @@ async def delete_me(
     responses=error_responses(401, 403, 422, 429),
 )
 async def create_api_key(
-    body: schemas.ApiKeyCreate, principal: CurrentUser, session: SessionDep
+    body: schemas.ApiKeyCreate, principal: SessionUser, session: SessionDep
 ) -> schemas.ApiKeyCreated:
-    key, plaintext = await service.create_api_key(session, principal, body.name)
+    """Sessions only (an API key gets 403 `session_required`); `scope` defaults to `read`."""
+    key, plaintext = await service.create_api_key(session, principal, body.name, scope=body.scope)
     return schemas.ApiKeyCreated.model_validate(
         {**schemas.ApiKeyOut.model_validate(key).model_dump(), "key": plaintext}
     )
@@ -141,9 +142,9 @@ async def create_api_key(
     "/me/api-keys",
     dependencies=[Depends(rate_limit("GET /me/api-keys"))],
     response_model=schemas.ApiKeyList,
-    responses=error_responses(401, 429),
+    responses=error_responses(401, 403, 429),
 )
-async def list_api_keys(principal: CurrentUser, session: SessionDep) -> schemas.ApiKeyList:
+async def list_api_keys(principal: SessionUser, session: SessionDep) -> schemas.ApiKeyList:
     keys = await service.list_api_keys(session, principal)
     return schemas.ApiKeyList(items=[schemas.ApiKeyOut.model_validate(k) for k in keys])
 
@@ -152,10 +153,10 @@ async def list_api_keys(principal: CurrentUser, session: SessionDep) -> schemas.
     "/me/api-keys/{key_id}",
     status_code=204,
     dependencies=[Depends(rate_limit("DELETE /me/api-keys"))],
-    responses=error_responses(401, 404, 422, 429),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def revoke_api_key(
-    key_id: Annotated[str, Path(max_length=40)], principal: CurrentUser, session: SessionDep
+    key_id: Annotated[str, Path(max_length=40)], principal: SessionUser, session: SessionDep
 ) -> Response:
     await service.revoke_api_key(session, principal, key_id)
     return Response(status_code=204)

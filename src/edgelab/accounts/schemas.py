@@ -5,9 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import re
 from typing import Any, Literal
-from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from edgelab.core.formats import FreeJson, TimeZoneName
 
 # Deliberately simple and ASCII-only (one meaning in every regex engine, so the OpenAPI pattern
 # and the server agree): the address is proven by the link that reaches it, not by a regex.
@@ -63,19 +64,22 @@ class MeUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     display_name: str | None = Field(None, max_length=120)
-    time_zone: str | None = Field(None, max_length=64, examples=["Europe/London"])
-    alert_preferences: dict[str, Any] | None = None
+    time_zone: TimeZoneName | None = Field(None, description="Null: unchanged.")
+    alert_preferences: FreeJson | None = Field(None, description="Null: back to the defaults.")
 
-    @field_validator("time_zone")
+    @field_validator("alert_preferences")
     @classmethod
-    def _known_zone(cls, value: str | None) -> str | None:
-        if value is not None and value not in available_timezones():
-            raise ValueError("not an IANA time zone name")
-        return value
+    def _defaults(cls, value: dict[str, Any] | None) -> dict[str, Any]:
+        return {} if value is None else value  # the column holds an object, never null
 
 
 class ApiKeyCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+    scope: Literal["read", "write"] = Field(
+        "read",
+        description="`read`: GET requests only (the default); `write`: any request. No key "
+        "may manage API keys or change or delete the account.",
+    )
 
 
 class ApiKeyOut(BaseModel):
@@ -84,6 +88,7 @@ class ApiKeyOut(BaseModel):
     id: str
     name: str
     prefix: str
+    scope: Literal["read", "write"]
     created_at: dt.datetime
     last_used_at: dt.datetime | None
     revoked_at: dt.datetime | None

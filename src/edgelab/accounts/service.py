@@ -12,13 +12,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts import errors
 from edgelab.accounts.models import ApiKey, AuditEvent, MagicLink, RefreshToken, User
 from edgelab.accounts.tokens import hash_secret, new_api_key, new_id
-from edgelab.core.auth import ForbiddenError, Principal
+from edgelab.core.auth import API_KEY_SCOPES, ForbiddenError, Principal
 from edgelab.core.clock import utcnow
+from edgelab.core.email import outbox
 from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.core.errors import ConflictError, NotFoundError
 from edgelab.core.resources import Resources
@@ -60,8 +62,15 @@ async def create_user(
         time_zone="America/New_York",
         alert_preferences={},
     )
-    session.add(user)
-    await session.flush()
+    try:
+        # a savepoint: a concurrent sign-up of the same address that committed first makes
+        # this insert a unique violation, which must not spoil the caller's unit of work
+        async with session.begin_nested():
+            session.add(user)
+    except IntegrityError:
+        raise ConflictError(
+            f"A user with e-mail {normalize_email(address)} exists.", code=errors.USER_EXISTS
+        ) from None
     return user
 
 
@@ -70,6 +79,13 @@ async def active_user(session: AsyncSession, user_id: str) -> User:
     if user is None or user.deleted_at is not None:
         raise NotFoundError("No such user.", code=errors.USER_NOT_FOUND)
     return user
+
+
+async def lock_user(session: AsyncSession, user_id: str) -> None:
+    """Hold the user's row lock until this unit of work ends (PostgreSQL `FOR UPDATE`), so a
+    per-user check-then-insert (the alert-rule cap) runs one request at a time: a concurrent
+    one waits here, then counts what the first committed. (SQLite has one writer at a time.)"""
+    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
 
 
 # --- who is calling ------------------------------------------------------------------------
@@ -95,15 +111,19 @@ async def resolve_principal(session: AsyncSession, kind: str, credential: str) -
     if user is None or user.deleted_at is not None:
         return None
     key.last_used_at = utcnow()
-    return Principal(user.id, user.role, user.tier, "api_key", user.restricted_until)
+    return Principal(
+        user.id, user.role, user.tier, "api_key", user.restricted_until, scope=key.scope
+    )
 
 
 # --- API keys -------------------------------------------------------------------------------
 
 
 async def create_api_key(
-    session: AsyncSession, principal: Principal, name: str
+    session: AsyncSession, principal: Principal, name: str, *, scope: str = "read"
 ) -> tuple[ApiKey, str]:
+    if scope not in API_KEY_SCOPES:
+        raise ValueError(f"unknown API key scope {scope!r}")
     if principal.tier != "paid":
         raise ForbiddenError(
             "API keys come with a paid subscription.", code=PAID_SUBSCRIPTION_REQUIRED
@@ -115,10 +135,11 @@ async def create_api_key(
         name=name,
         prefix=plaintext[:10],
         key_hash=hash_secret(plaintext),
+        scope=scope,
     )
     session.add(key)
     await session.flush()
-    await audit(session, "api_key_created", user_id=principal.id, key_id=key.id)
+    await audit(session, "api_key_created", user_id=principal.id, key_id=key.id, scope=scope)
     return key, plaintext
 
 
@@ -154,10 +175,13 @@ async def update_profile(
 async def delete_account(
     session: AsyncSession, resources: Resources, principal: Principal, *, ip: str | None
 ) -> None:
-    """Anonymise: the row stays (audit and billing history refer to it), the person goes; then
-    every product's registered eraser removes its data of the user (files, alert rules,
-    tracked bets, A/B log, Sentinel's copy of the bets), all in this unit of work."""
+    """Anonymise: the row stays (audit and billing history refer to it), the person goes with
+    the e-mails sent to them; then every product's registered eraser removes its data of the
+    user (uploads, alert rules, tracked bets, A/B log, Sentinel's copy of the bets, chess
+    reviews), all in this unit of work. Files go only after it commits (a job)."""
     user = await active_user(session, principal.id)
+    if user.email is not None:  # its e-mails: the address, sign-in links, receipts, alerts
+        await outbox.delete_messages_to(session, user.email)
     user.email = None
     user.display_name = None
     user.alert_preferences = {}

@@ -20,6 +20,7 @@ from fastapi.responses import Response as RawResponse
 
 from edgelab.chess import schemas, service
 from edgelab.chess.chesscom import ChesscomClient
+from edgelab.core import error_codes as codes
 from edgelab.core.auth import CurrentUser, PaidUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
@@ -47,7 +48,7 @@ async def limit_username(request: Request, username: str, limit: str) -> None:
     "",
     responses={
         200: {"description": "The pattern analysis (see the README for the keys)."},
-        **error_responses(401, 404, 422, 429, 502, 503),
+        **error_responses(401, 404, 422, 429, 502, codes.UPSTREAM_UNAVAILABLE),
     },
     dependencies=[Depends(rate_limit("POST /api/analyze"))],
     summary="Pattern analysis of a Chess.com player's newest games",
@@ -80,7 +81,9 @@ def _status_url(job_id: str) -> str:
     "/review",
     status_code=202,
     response_model=schemas.ReviewAccepted,
-    responses=error_responses(400, 401, 403, 404, 422, 429, 502, 503),
+    responses=error_responses(
+        400, 401, 403, 404, 422, 429, 502, codes.UPSTREAM_UNAVAILABLE, schemas.ENGINE_UNAVAILABLE
+    ),
     dependencies=[Depends(rate_limit("POST /api/analyze/review"))],
     summary="Start a Stockfish review of a player's newest games (background job)",
 )

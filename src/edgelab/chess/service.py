@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 import orjson
+from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.chess.chesscom import ChesscomClient, PlayerGames
@@ -130,3 +131,12 @@ async def get_review(session: AsyncSession, job_id: str, requested_by: str) -> C
     if job is None or job.requested_by != requested_by[:64]:
         raise NotFoundError(f"No review job with id {job_id!r}.", code=REVIEW_JOB_NOT_FOUND)
     return job
+
+
+async def delete_user_reviews(session: AsyncSession, user_id: str) -> int:
+    """Account deletion: the user's review jobs go (what they asked about, and the results);
+    a review still running finds its row gone and its updates change nothing."""
+    result = await session.execute(
+        delete(ChessReviewJob).where(ChessReviewJob.requested_by == user_id[:64])
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

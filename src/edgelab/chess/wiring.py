@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from edgelab.chess.chesscom import ChesscomClient
 from edgelab.core.jobs import Jobs
 from edgelab.core.resources import Product, Resources
@@ -22,4 +24,10 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
     stack.push_async_callback(client.aclose)
 
 
-PRODUCT = Product(name="chess", register_jobs=_register_jobs, start=_start)
+async def _erase_user(session: AsyncSession, resources: Resources, user_id: str) -> None:
+    from edgelab.chess.service import delete_user_reviews
+
+    await delete_user_reviews(session, user_id)
+
+
+PRODUCT = Product(name="chess", register_jobs=_register_jobs, start=_start, erase_user=_erase_user)

@@ -37,6 +37,8 @@ from edgelab.core.settings import Settings
 
 ALGORITHM = "HS256"
 API_KEY_PREFIX = "elk_"  # personal API keys look like elk_<random>; JWTs never start so
+API_KEY_SCOPES = ("read", "write")  # read: GET (and HEAD, OPTIONS) only; write: any method
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class UnauthorizedError(AppError):
@@ -71,6 +73,8 @@ class Principal:
     via: str  # "jwt" | "api_key" | "admin_token"
     # a Sentinel time-out on the account: paid feeds, alerts and bet tracking refused until then
     restricted_until: dt.datetime | None = None
+    # an API key's scope: "read" (GET only) or "write"; None for sessions and the admin token
+    scope: str | None = None
 
     def restriction(self, now: dt.datetime | None = None) -> dt.datetime | None:
         """The end of a time-out still running at `now`; None when not restricted."""
@@ -152,8 +156,22 @@ async def optional_principal(request: Request, sessions: ReadSessionMakerDep) ->
         raise UnauthorizedError("Unknown or revoked API key.", code=codes.INVALID_API_KEY)
     if principal is None:
         raise UnauthorizedError("This account no longer exists.", code=codes.INVALID_TOKEN)
+    refuse_read_only_key(principal, request.method)
     request.state.principal = principal
     return principal
+
+
+def refuse_read_only_key(principal: Principal, method: str) -> None:
+    """403 `api_key_read_only` for a `read` API key on anything but GET, HEAD or OPTIONS.
+
+    Checked where every credential is resolved, so no route can forget it; a key that leaks
+    from a dashboard or a script can read, not act."""
+    if principal.via == "api_key" and principal.scope != "write" and method not in READ_METHODS:
+        raise ForbiddenError(
+            "This API key is read-only: only GET requests. Create a key with the `write` "
+            "scope (signed in) for requests that change data.",
+            code=codes.API_KEY_READ_ONLY,
+        )
 
 
 async def current_principal(
@@ -161,6 +179,20 @@ async def current_principal(
 ) -> Principal:
     if principal is None:
         raise UnauthorizedError()
+    return principal
+
+
+async def require_session(
+    principal: Annotated[Principal, Depends(current_principal)],
+) -> Principal:
+    """A signed-in session (an access token) only: an API key, whatever its scope, cannot
+    mint or list keys or change or delete the account (a leaked key must not outlive its
+    revocation or take the account with it)."""
+    if principal.via != "jwt":
+        raise ForbiddenError(
+            "This needs a signed-in session (an access token), not an API key.",
+            code=codes.SESSION_REQUIRED,
+        )
     return principal
 
 
@@ -238,6 +270,7 @@ async def admin_caller(request: Request, sessions: ReadSessionMakerDep) -> Princ
 
 OptionalUser = Annotated[Principal | None, Depends(optional_principal)]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
+SessionUser = Annotated[Principal, Depends(require_session)]  # an access token, no API key
 PaidUser = Annotated[Principal, Depends(require_paid)]  # and not in a Sentinel time-out
 UnrestrictedUser = Annotated[Principal, Depends(require_unrestricted)]
 AnalystUser = Annotated[Principal, Depends(require_role("analyst", "admin"))]

@@ -92,7 +92,12 @@ METHOD_NOT_ALLOWED = error_code(
 )
 NOT_ACCEPTABLE = error_code("not_acceptable", 406, "No answer in a media type the caller accepts.")
 CONFLICT = error_code("conflict", 409, "The request conflicts with the current state.")
-PAYLOAD_TOO_LARGE = error_code("payload_too_large", 413, "The request body is too large.")
+PAYLOAD_TOO_LARGE = error_code(
+    "payload_too_large",
+    413,
+    "The request body is over its cap (`EDGELAB_MAX_BODY_BYTES` unless the route has its own), "
+    "refused before the rest is read.",
+)
 UNSUPPORTED_MEDIA_TYPE = error_code(
     "unsupported_media_type", 415, "The request body's media type is not accepted."
 )
@@ -123,6 +128,17 @@ TOKEN_EXPIRED = error_code("token_expired", 401, "The access token has expired: 
 INVALID_API_KEY = error_code("invalid_api_key", 401, "Unknown or revoked API key.")
 AUTH_UNAVAILABLE = error_code("auth_unavailable", 401, "Sign-in is not available on this server.")
 ROLE_REQUIRED = error_code("role_required", 403, "The caller's role may not do this.")
+API_KEY_READ_ONLY = error_code(
+    "api_key_read_only",
+    403,
+    "The API key has the `read` scope: only GET requests; create a `write` key to change data.",
+)
+SESSION_REQUIRED = error_code(
+    "session_required",
+    403,
+    "Only a signed-in session (an access token), never an API key, may manage API keys or "
+    "change or delete the account.",
+)
 PAID_SUBSCRIPTION_REQUIRED = error_code(
     "paid_subscription_required", 403, "This needs a paid subscription."
 )

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from edgelab.core import error_codes as codes
 from edgelab.core.error_codes import ErrorCode
@@ -132,11 +133,23 @@ class ErrorEnvelope(BaseModel):
     request_id: str | None = None
 
 
-def error_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` entries declaring that an operation may answer with the envelope."""
+def error_responses(*answers: int | ErrorCode) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses=` entries declaring that an operation may answer with the envelope:
+    a status, or a catalogued code (its status, the code named in the description), so a 503
+    reads `Service Unavailable: billing_not_configured` rather than a bare status."""
+    named: dict[int, list[str]] = {}
+    for answer in answers:
+        status = answer.status if isinstance(answer, ErrorCode) else answer
+        named.setdefault(status, [])
+        if isinstance(answer, ErrorCode):
+            named[status].append(answer.code)
     return {
-        status: {"model": ErrorEnvelope, "description": HTTPStatus(status).phrase}
-        for status in statuses
+        status: {
+            "model": ErrorEnvelope,
+            "description": HTTPStatus(status).phrase
+            + (": " + ", ".join(f"`{c}`" for c in found) if found else ""),
+        }
+        for status, found in named.items()
     }
 
 
@@ -198,8 +211,18 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
     return envelope(request, invalid.status, invalid, f"Invalid request: {fields}.", details)
 
 
+# FastAPI's 400 for a body it could not decode (not UTF-8, a broken multipart form); JSON that
+# does not parse is its 422 `json_invalid`. Both are the payload's fault: one answer, 422.
+_UNREADABLE_BODY = "There was an error parsing the body"
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == _UNREADABLE_BODY:
+        invalid = codes.VALIDATION_ERROR
+        problem = "The body could not be read (not UTF-8 JSON, or a malformed form)."
+        detail = {"loc": ["body"], "message": problem, "type": "body_unreadable"}
+        return envelope(request, invalid.status, invalid, f"Invalid request: {problem}", [detail])
     known = _STATUS_CODES.get(exc.status_code)
     code = known.code if known is not None else f"http_{exc.status_code}"  # not catalogued
     if exc.status_code == 404 and exc.detail == "Not Found":
@@ -208,7 +231,28 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
         message = f"Method {request.method} is not allowed on {request.url.path}."
     else:
         message = str(exc.detail)
-    return envelope(request, exc.status_code, code, message, None, dict(exc.headers or {}))
+    headers = dict(exc.headers or {})
+    if exc.status_code == 405 and (methods := allowed_methods(request)):
+        headers["Allow"] = ", ".join(methods)
+    return envelope(request, exc.status_code, code, message, None, headers)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app serves at this request's path (mounts aside).
+
+    Starlette's 405 names the methods of the one route it matched (`GET` for `/me`, though
+    `PATCH` and `DELETE` are routes of the same path): RFC 9110 wants them all in `Allow`.
+    Each method is asked of the app's own router, so nested routers count as they route.
+    """
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:

@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
     from edgelab.core.auth import Resolver
     from edgelab.core.cache import Cache
-    from edgelab.core.followed_clock import FollowedClock
+    from edgelab.core.clock.followed import FollowedClock
     from edgelab.core.jobs import Jobs
     from edgelab.core.ratelimit import RateLimiter, RateLimitPolicy
     from edgelab.core.storage.store import BlobStore

@@ -8,6 +8,7 @@ reads the environment at import time.
 from __future__ import annotations
 
 import datetime as dt
+import ipaddress
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -39,6 +40,11 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(8000, ge=1, le=65535)
     cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # every request body is refused (413 `payload_too_large`) past this many bytes, counted as
+    # it arrives; `POST /uploads` has its own larger cap (EDGELAB_UPLOAD_MAX_*_BYTES)
+    max_body_bytes: int = Field(1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
+    # `/metrics` wants `Authorization: Bearer <this>`; unset, it answers loopback clients only
+    metrics_token: SecretStr | None = None
 
     # value betting
     demo_date: dt.date | None = None
@@ -114,11 +120,18 @@ class Settings(BaseSettings):
     # whether app processes (and `edgelab jobs worker`) fire the interval schedules; off when
     # `edgelab jobs scheduler` runs beside them (with Redis each firing is claimed once anyway)
     jobs_schedules_in_process: bool = True
+    # a job a worker took but never acknowledged (the worker died mid-job) goes to another
+    # worker after this long; longer than any job runs (a slower one would run twice)
+    jobs_redeliver_after_seconds: float = Field(600.0, ge=1, le=86_400)
 
     # e-mail (Resend; without a key messages stay in the outbox table and the log)
     resend_api_key: SecretStr | None = None
     resend_url: str = "https://api.resend.com"
     email_from: str = "edgelab <onboarding@resend.dev>"
+    # where e-mail goes: `resend` (needs EDGELAB_RESEND_API_KEY) or `log` (the outbox table
+    # only: sign-in links never reach anyone); unset = `resend` with a key, else `log`, which
+    # outside development/test refuses to start unless set explicitly (core.email.backend)
+    email_backend: Literal["resend", "log"] | None = None
 
     # alerts (paid): at most this many matches e-mailed per user per day (the user's local day,
     # users.time_zone); matches over the cap are not recorded and may go out on a later run
@@ -131,6 +144,42 @@ class Settings(BaseSettings):
     paddle_client_token: SecretStr | None = None
     paddle_environment: Literal["sandbox", "production"] = "sandbox"
     paddle_webhook_tolerance_seconds: float = Field(5.0, ge=0, le=3600)
+    # self-service (cancel, pause, plan change, payment method, portal, invoices) goes through
+    # Paddle's API with this server-side key (`pdl_sdbx_apikey_...`/`pdl_live_apikey_...`;
+    # unset: those routes answer 503); the API host follows EDGELAB_PADDLE_ENVIRONMENT unless
+    # set. Plans are `name=pri_...` pairs; EDGELAB_PADDLE_PRICE_ID, when set, is the default
+    # plan (named `default` unless it appears here). A plan change is billed this way.
+    paddle_api_key: SecretStr | None = None
+    paddle_api_url: str | None = None
+    paddle_price_ids: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict)
+    paddle_proration_billing_mode: Literal[
+        "prorated_immediately",
+        "prorated_next_billing_period",
+        "full_immediately",
+        "full_next_billing_period",
+        "do_not_bill",
+    ] = "prorated_immediately"
+
+    @field_validator("paddle_api_key", "paddle_api_url", mode="before")
+    @classmethod
+    def _paddle_api_empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
+    @field_validator("paddle_price_ids", mode="before")
+    @classmethod
+    def _plan_pairs(cls, value: object) -> object:
+        """`monthly=pri_a,yearly=pri_b` (or a mapping) -> {"monthly": "pri_a", ...}."""
+        if not isinstance(value, str):
+            return value
+        plans: dict[str, str] = {}
+        for pair in (item.strip() for item in value.split(",")):
+            if not pair:
+                continue
+            name, sep, price = (part.strip() for part in pair.partition("="))
+            if not sep or not name or not price.startswith("pri_"):
+                raise ValueError(f"{pair!r} is not `plan=pri_...`")
+            plans[name] = price
+        return plans
 
     # uploads: bet-history CSVs and avatars, in a local directory (default) or a private Vercel
     # Blob store; sizes in bytes; downloads through signed links valid for the TTL
@@ -247,6 +296,7 @@ class Settings(BaseSettings):
         "vercel_blob_token",
         "anthropic_api_key",
         "admin_token",
+        "metrics_token",
         "ab_force_arm",
         "newsapi_key",
         mode="before",
@@ -293,6 +343,13 @@ class Settings(BaseSettings):
                 problems.append(
                     "EDGELAB_ADMIN_TOKEN is a placeholder or shorter than 32 characters"
                 )
+        metrics = self.metrics_token
+        if (
+            self.env == "production"
+            and metrics is not None
+            and metrics.get_secret_value() in PLACEHOLDER_SECRETS
+        ):
+            problems.append("EDGELAB_METRICS_TOKEN is a placeholder")
         key = self.odds_api_key
         if (
             self.env == "production"
@@ -328,6 +385,42 @@ class Settings(BaseSettings):
     @property
     def cache_backend(self) -> str:
         return "redis" if self.redis_url else "memory"
+
+
+def is_loopback_host(host: str) -> bool:
+    """True for an address only this machine can reach (127.0.0.0/8, ::1, `localhost`)."""
+    name = host.strip().strip("[]").lower()
+    if name == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def development_secret_refusal(settings: Settings, host: str | None = None) -> str | None:
+    """Why a process reachable from other machines must not start, or None when it may.
+
+    A process signs tokens with the public development JWT secret only when it binds to
+    loopback (`host`, default EDGELAB_HOST) or EDGELAB_ENV=development is set explicitly: a
+    production deployment that never set EDGELAB_ENV is otherwise `development` by default and
+    anyone could forge its tokens. (Outside development the validator above already refuses a
+    placeholder secret.)
+    """
+    secret = settings.jwt_secret.get_secret_value()
+    if secret not in PLACEHOLDER_SECRETS and len(secret) >= 32:
+        return None
+    if "env" in settings.model_fields_set and settings.env == "development":
+        return None
+    bind = settings.host if host is None else host
+    if is_loopback_host(bind):
+        return None
+    return (
+        f"refusing to start on {bind!r} with the development (or a short) JWT secret: set "
+        "EDGELAB_JWT_SECRET (`python -c 'import secrets; print(secrets.token_urlsafe(48))'`) "
+        "and EDGELAB_ENV=production, or bind to 127.0.0.1, or set EDGELAB_ENV=development "
+        "explicitly"
+    )
 
 
 def data_dir() -> Path:

@@ -26,6 +26,7 @@ from edgelab.core.auth import PaidUser
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import InvalidInputError, error_responses
+from edgelab.core.formats import IsoDatetime
 from edgelab.core.ratelimit import rate_limit
 from edgelab.core.resources import resource
 from edgelab.predictions import charts, schemas, service, views
@@ -36,7 +37,7 @@ MarketKey = Annotated[
     str, Path(min_length=1, max_length=300, description="Market id, slug or condition id.")
 ]
 AwareDatetime = Annotated[
-    dt.datetime | None, Query(description="ISO 8601 with an offset, e.g. 2026-12-31T00:00:00Z.")
+    IsoDatetime | None, Query(description="ISO 8601 with an offset, e.g. 2026-12-31T00:00:00Z.")
 ]
 
 

@@ -12,7 +12,8 @@ fails because of Claude, and `explanation_source` says `claude` or `template`.
 What is sent: the category, the composite and component scores (0-1), the weights, the top
 features (name, label, value, population score) and which components are absent. Nothing that
 identifies the player: no player id, account, e-mail, name or raw bets. The key is sent only
-in the `x-api-key` header by the SDK and never logged here.
+in the `x-api-key` header by the SDK, never logged here, and dropped from a redirect to another
+origin (`edgelab.core.http.redirects`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
 
+from edgelab.core.http.redirects import drop_credentials_off_origin
 from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 
@@ -109,7 +111,7 @@ class ClaudeExplainer:
     """One SDK client for the app's life (made in the lifespan, closed with it)."""
 
     def __init__(self, settings: Settings) -> None:
-        from anthropic import AsyncAnthropic
+        from anthropic import AsyncAnthropic, DefaultAsyncHttpxClient
 
         assert settings.anthropic_api_key is not None
         self.model = settings.anthropic_model
@@ -119,6 +121,10 @@ class ClaudeExplainer:
             base_url=settings.anthropic_url,
             timeout=self.timeout,
             max_retries=0,
+            # the SDK follows redirects with `x-api-key`: never to another origin
+            http_client=DefaultAsyncHttpxClient(
+                event_hooks={"request": [drop_credentials_off_origin]}
+            ),
         )
 
     async def explain(self, facts: dict[str, Any]) -> str:

@@ -9,13 +9,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Query
 from fastapi.exceptions import RequestValidationError
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator
 
 from edgelab.accounts.uploads.router import UploadStoreDep
 from edgelab.core.auth import AnalystUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
+from edgelab.core.formats import AwareIsoDatetime
 from edgelab.core.settings import Settings
 from edgelab.sentinel import service
 from edgelab.sentinel.anthropic_client import ClaudeExplainer, get_explainer
@@ -57,7 +58,7 @@ def _in_utc(value: dt.datetime) -> dt.datetime:
         raise ValueError("the time is out of range in UTC") from None
 
 
-UTCQueryTime = Annotated[AwareDatetime, AfterValidator(_in_utc)]
+UTCQueryTime = Annotated[AwareIsoDatetime, AfterValidator(_in_utc)]
 
 
 def _score_out(score: SentinelScore) -> ScoreOut:

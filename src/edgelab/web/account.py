@@ -9,21 +9,34 @@ says whether the account may use them: a list for a paid account, 403
 during a time-out (rules paused). Forms post to this page's routes, which call the API and
 show its 422 details next to the fields; a created API key is shown once, on the answer to
 the form, and never stored by the page.
+
+Checkout is Paddle.js's overlay, opened in the browser (`static/checkout.js`) from the
+account page and from every upgrade prompt, for one of the named plans
+(`EDGELAB_PADDLE_PRICE_IDS`), with the user's e-mail and `customData.user_id`. The browser's
+`checkout.completed` only navigates to `/app/account/upgraded`, which polls until the signed
+webhook has made the user paid: nothing is provisioned from the browser. The subscription's
+controls (cancel, resume, change plan, Paddle's portal, receipts) post to this page's routes,
+which call the `/billing/...` API routes; each control shows only when its route is mounted.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
+from starlette.routing import Match, Mount
 
+from edgelab.accounts.billing.plans import plans as plans_on_sale
 from edgelab.betting.alerts.schemas import TeamCode
 from edgelab.betting.markets.schemas import Algorithm, MarketType
+from edgelab.core.resources import resources_of
+from edgelab.core.settings import Settings
 from edgelab.web.api import call_api
-from edgelab.web.pages import error_page, render
-from edgelab.web.session import SameOrigin, WebRoute, WebUserDep, finish_response
+from edgelab.web.pages import error_page, render, templates, vendor_file
+from edgelab.web.session import SameOrigin, WebRoute, WebUser, WebUserDep, finish_response
 
 router = APIRouter(route_class=WebRoute)
 
@@ -33,6 +46,97 @@ ALGORITHMS: tuple[str, ...] = get_args(Algorithm)
 DEFAULT_MARKET_TYPES = ("moneyline", "spread", "total")  # what the API defaults to
 PROFILE_FIELDS = ("display_name", "time_zone")
 RULE_FIELDS = ("name", "min_value_score", "algorithm", "market_types", "teams", "active")
+UPGRADED_URL = "/app/account/upgraded"
+PADDLE_MODULE = "paddle-js.mjs"  # npm @paddle/paddle-js under /app/vendor/ (make assets)
+# the billing API routes the subscription's controls use: (method, path)
+BILLING_ROUTES = {
+    "cancel": ("POST", "/billing/cancel"),
+    "resume": ("POST", "/billing/resume"),
+    "change_plan": ("POST", "/billing/change-plan"),
+    "portal": ("POST", "/billing/portal"),
+    "transactions": ("GET", "/billing/transactions"),
+    "invoice": ("GET", "/billing/transactions/{transaction_id}/invoice"),
+}
+
+
+# --- checkout (Paddle.js) -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    price_id: str
+
+
+@dataclass(frozen=True)
+class CheckoutConfig:
+    """What `static/checkout.js` reads from the page's data attributes: Paddle.js's
+    `initializePaddle({environment, token})`, then `Checkout.open({items: [{priceId}],
+    customer: {email}, customData: {user_id}})`; `checkout.completed` goes to `success_url`."""
+
+    client_token: str
+    environment: str
+    email: str
+    user_id: str
+    plans: tuple[Plan, ...]
+    success_url: str
+    module_url: str | None  # the vendored loader; None: checkout.js loads Paddle's CDN itself
+
+
+def configured_plans(settings: Settings) -> tuple[Plan, ...]:
+    """The named plans on sale (`EDGELAB_PADDLE_PRICE_IDS`, e.g. `monthly=pri_…,yearly=pri_…`,
+    and the older `EDGELAB_PADDLE_PRICE_ID` as plan `default`), in configuration order."""
+    return tuple(Plan(name, price) for name, price in plans_on_sale(settings).items())
+
+
+def checkout_config(request: Request, user: WebUser | None) -> CheckoutConfig | None:
+    """The checkout a free signed-in user can open here, or None (signed out, already paid, or
+    Paddle.js not configured: no client token or no price)."""
+    if user is None or user.paid:
+        return None
+    settings = resources_of(request).settings
+    token = settings.paddle_client_token
+    plans = configured_plans(settings)
+    if token is None or not token.get_secret_value() or not plans:
+        return None
+    return CheckoutConfig(
+        client_token=token.get_secret_value(),
+        environment=settings.paddle_environment,
+        email=user.email,
+        user_id=user.id,
+        plans=plans,
+        success_url=UPGRADED_URL,
+        module_url=(
+            f"/app/vendor/{PADDLE_MODULE}"
+            if vendor_file(settings, PADDLE_MODULE) is not None
+            else None
+        ),
+    )
+
+
+# every page's upgrade prompt opens the same checkout
+templates.env.globals["paddle_checkout"] = checkout_config
+
+
+def _mounted(request: Request) -> set[str]:
+    """Which of the billing controls' API routes this app has (others are not shown); none
+    without a Paddle API key (`EDGELAB_PADDLE_API_KEY`: the routes would only answer 503)."""
+    if getattr(resources_of(request).settings, "paddle_api_key", None) is None:
+        return set()
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+
+    def served(method: str, path: str) -> bool:
+        scope = {**request.scope, "method": method, "path": path.format(transaction_id="txn_0")}
+        return any(r.matches(scope)[0] == Match.FULL for r in routes)
+
+    return {name for name, (method, path) in BILLING_ROUTES.items() if served(method, path)}
+
+
+def _receipt_url(data: Any) -> str | None:
+    """A Paddle link from the API's answer (`url`), https only: a redirect to it can never be
+    turned into a script URL."""
+    url = data.get("url") if isinstance(data, dict) else None
+    return str(url) if url and str(url).startswith("https://") else None
 
 
 def _back(anchor: str) -> Response:
@@ -58,6 +162,13 @@ async def _account_view(
     subscription = await call_api(request, "GET", "/billing/subscription")
     keys = await call_api(request, "GET", "/me/api-keys")
     rules = await call_api(request, "GET", "/alerts/rules")
+    mounted = _mounted(request)
+    settings = resources_of(request).settings
+    has_subscription = bool(subscription.ok and subscription.data.get("subscription_id"))
+    payments = "transactions" in mounted and has_subscription
+    transactions = None  # asked of Paddle: after the page with htmx (`/account/payments`)
+    if payments and vendor_file(settings, "htmx.min.js") is None:
+        transactions = await call_api(request, "GET", "/billing/transactions")
     context: dict[str, Any] = {
         "me": user.raw,
         "subscription": subscription,
@@ -69,7 +180,11 @@ async def _account_view(
         "algorithms": ALGORITHMS,
         "default_market_types": DEFAULT_MARKET_TYPES,
         "created_key": None,
-        "checkout": None,
+        "billing_controls": mounted,
+        "plans": configured_plans(settings),
+        "payments": payments,
+        "transactions": transactions,
+        "billing_notice": None,
         "profile_form": None,
         "profile_errors": {},
         "key_form": None,
@@ -82,9 +197,17 @@ async def _account_view(
     return render(request, "account/index.html", context, status_code=status_code, headers=headers)
 
 
+BILLING_NOTICES = {
+    "cancel": "Paddle has your cancellation.",
+    "resume": "Paddle has your request to keep (or resume) the subscription.",
+    "change_plan": "Paddle has your plan change.",
+}
+
+
 @router.get("/account")
-async def account_page(request: Request, user: WebUserDep) -> Response:
-    return await _account_view(request)
+async def account_page(request: Request, user: WebUserDep, billing: str = "") -> Response:
+    """`?billing=<action>` after a subscription control: a notice that the change was asked."""
+    return await _account_view(request, billing_notice=BILLING_NOTICES.get(billing))
 
 
 @router.post("/account/profile", dependencies=[SameOrigin])
@@ -112,14 +235,100 @@ async def update_profile(
     return finish_response(request, _back("profile"))
 
 
-@router.post("/account/checkout", dependencies=[SameOrigin])
-async def checkout(request: Request, user: WebUserDep) -> Response:
-    """`POST /billing/checkout`: what Paddle.js needs to open checkout, or the API's refusal
-    (503 when billing is not configured here, 409 when already subscribed)."""
-    answer = await call_api(request, "POST", "/billing/checkout")
+@router.get("/account/upgraded")
+async def upgraded_page(request: Request, user: WebUserDep) -> Response:
+    """Where checkout lands: waits (polling the fragment below) until the webhook made the
+    user paid. The browser's `checkout.completed` is no proof of payment."""
+    if user is None:
+        return error_page(request, await call_api(request, "GET", "/me"), title="Upgrade")
+    return render(request, "account/upgraded.html", {"paid": user.paid})
+
+
+@router.get("/account/upgraded/status")
+async def upgraded_status(request: Request, user: WebUserDep) -> Response:
+    """The fragment htmx polls every 2 s: the tier as `GET /me` has it now."""
+    if user is None:
+        return error_page(request, await call_api(request, "GET", "/me"), title="Upgrade")
+    return render(
+        request,
+        "account/_upgraded_status.html",
+        {"paid": user.paid},
+        headers={"Cache-Control": "no-store"},
+    )
+
+
+@router.get("/account/payments")
+async def payments_fragment(request: Request, user: WebUserDep) -> Response:
+    """The payments table (`GET /billing/transactions`, which asks Paddle), loaded by htmx
+    after the account page so a slow Paddle never holds the page up."""
+    if user is None:
+        return error_page(request, await call_api(request, "GET", "/me"), title="Payments")
+    transactions = await call_api(request, "GET", "/billing/transactions")
+    return render(
+        request,
+        "account/_payments.html",
+        {"transactions": transactions, "billing_controls": _mounted(request)},
+    )
+
+
+async def _billing_action(
+    request: Request, name: str, body: dict[str, Any] | None, title: str
+) -> Response:
+    """Ask Paddle (through the API), then back to the account, which says the change was
+    asked for: our copy of the subscription changes only when Paddle's webhook arrives."""
+    method, path = BILLING_ROUTES[name]
+    answer = await call_api(request, method, path, json=body)
     if not answer.ok:
-        return error_page(request, answer, title="Checkout")
-    return await _account_view(request, checkout=answer.data)
+        return error_page(request, answer, title=title)
+    response = RedirectResponse(f"/app/account?billing={name}#subscription", status_code=303)
+    return finish_response(request, response)
+
+
+@router.post("/account/subscription/cancel", dependencies=[SameOrigin])
+async def cancel_subscription(
+    request: Request, user: WebUserDep, when: Annotated[str, Form()] = "end_of_period"
+) -> Response:
+    """`POST /billing/cancel` `{"when": "end_of_period"|"now"}`."""
+    return await _billing_action(request, "cancel", {"when": when}, "Cancel subscription")
+
+
+@router.post("/account/subscription/resume", dependencies=[SameOrigin])
+async def resume_subscription(request: Request, user: WebUserDep) -> Response:
+    """`POST /billing/resume`: undo a scheduled cancellation, or resume a pause."""
+    return await _billing_action(request, "resume", None, "Resume subscription")
+
+
+@router.post("/account/subscription/change-plan", dependencies=[SameOrigin])
+async def change_plan(
+    request: Request, user: WebUserDep, plan: Annotated[str, Form()] = ""
+) -> Response:
+    """`POST /billing/change-plan` `{"plan": name}` (a name of EDGELAB_PADDLE_PRICE_IDS)."""
+    return await _billing_action(request, "change_plan", {"plan": plan}, "Change plan")
+
+
+@router.post("/account/subscription/portal", dependencies=[SameOrigin])
+async def billing_portal(request: Request, user: WebUserDep) -> Response:
+    """`POST /billing/portal`, then to Paddle's customer portal (a fresh, short-lived link:
+    never cached, never framed)."""
+    method, path = BILLING_ROUTES["portal"]
+    answer = await call_api(request, method, path)
+    if not answer.ok:
+        return error_page(request, answer, title="Billing portal")
+    url = _receipt_url(answer.data)
+    if url is None:
+        return error_page(request, answer, title="Billing portal")
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/account/transactions/{transaction_id}/receipt")
+async def transaction_receipt(request: Request, user: WebUserDep, transaction_id: str) -> Response:
+    """`GET /billing/transactions/{id}/invoice`, then to Paddle's (temporary) invoice PDF."""
+    path = f"/billing/transactions/{quote(transaction_id, safe='')}/invoice"
+    answer = await call_api(request, "GET", path)
+    url = _receipt_url(answer.data) if answer.ok else None
+    if url is None:
+        return error_page(request, answer, title="Receipt")
+    return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/account/api-keys", dependencies=[SameOrigin])

@@ -29,6 +29,8 @@ templates = Jinja2Templates(directory=HERE / "templates")
 VENDOR_FILES = {
     "lightweight-charts.js": "lightweight-charts/dist/lightweight-charts.standalone.production.js",
     "htmx.min.js": "htmx.org/dist/htmx.min.js",
+    # an ES module: `initializePaddle` injects https://cdn.paddle.com/paddle/v2/paddle.js
+    "paddle-js.mjs": "@paddle/paddle-js/dist/index.esm.js",
 }
 
 

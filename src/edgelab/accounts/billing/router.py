@@ -2,18 +2,41 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
+from edgelab.accounts import errors
+from edgelab.accounts.billing import selfservice
 from edgelab.accounts.billing import service as billing
-from edgelab.accounts.billing.schemas import Checkout, SubscriptionOut, WebhookAck
+from edgelab.accounts.billing.paddle_api import PaddleApi
+from edgelab.accounts.billing.plans import default_price_id, plans
+from edgelab.accounts.billing.schemas import (
+    BillingChange,
+    CancelRequest,
+    ChangePlanRequest,
+    Checkout,
+    CheckoutRequest,
+    InvoiceLink,
+    PauseRequest,
+    PaymentMethodUpdate,
+    PlanOut,
+    PortalLink,
+    SubscriptionOut,
+    TransactionList,
+    WebhookAck,
+)
+from edgelab.accounts.errors import BILLING_NOT_CONFIGURED
 from edgelab.core.auth import CurrentUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.error_codes import PAYLOAD_TOO_LARGE
 from edgelab.core.errors import AppError, error_responses
+from edgelab.core.resources import optional_resource
 
 router = APIRouter(tags=["billing"])
+PaddleApiDep = Annotated[PaddleApi | None, Depends(optional_resource(PaddleApi))]
 MAX_WEBHOOK_BYTES = 1_000_000  # Paddle's largest notifications are a few tens of kB
 
 
@@ -25,13 +48,19 @@ class PayloadTooLargeError(AppError):
 @router.post(
     "/billing/checkout",
     response_model=Checkout,
-    responses=error_responses(401, 404, 409, 503),
+    responses=error_responses(
+        401, 404, errors.ALREADY_SUBSCRIBED, errors.UNKNOWN_PLAN, BILLING_NOT_CONFIGURED
+    ),
 )
 async def create_checkout(
-    principal: CurrentUser, session: SessionDep, settings: SettingsDep
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    body: CheckoutRequest | None = None,
 ) -> Checkout:
-    """What Paddle.js needs to open checkout for the configured price, for this user."""
-    return Checkout.model_validate(await billing.checkout(session, settings, principal))
+    """What Paddle.js needs to open checkout for a plan (default: the default plan)."""
+    plan = body.plan if body is not None else None
+    return Checkout.model_validate(await billing.checkout(session, settings, principal, plan))
 
 
 @router.get(
@@ -43,10 +72,157 @@ async def get_subscription(principal: CurrentUser, session: SessionDep) -> Subsc
     return SubscriptionOut.model_validate(await billing.subscription_view(session, principal))
 
 
+# --- self-service (Paddle's API; the change itself arrives by webhook) -----------------------
+
+# every self-service route may answer these besides its own
+_PADDLE_ANSWERS = (
+    401,
+    errors.NO_SUBSCRIPTION,
+    errors.PADDLE_NOT_FOUND,
+    errors.SUBSCRIPTION_NOT_MANAGEABLE,
+    errors.PADDLE_REFUSED,
+    errors.PADDLE_AUTH_FAILED,
+    errors.PADDLE_BAD_REQUEST,
+    errors.PADDLE_BAD_RESPONSE,
+    errors.PADDLE_RATE_LIMITED,
+    errors.PADDLE_UNAVAILABLE,
+    BILLING_NOT_CONFIGURED,
+)
+
+
+@router.get("/billing/plans", response_model=list[PlanOut], responses=error_responses(401))
+async def list_plans(principal: CurrentUser, settings: SettingsDep) -> list[PlanOut]:
+    """The plans on sale (EDGELAB_PADDLE_PRICE_IDS, and EDGELAB_PADDLE_PRICE_ID)."""
+    default = default_price_id(settings)
+    return [
+        PlanOut(name=name, price_id=price_id, default=price_id == default)
+        for name, price_id in plans(settings).items()
+    ]
+
+
+@router.post(
+    "/billing/cancel", response_model=BillingChange, responses=error_responses(*_PADDLE_ANSWERS)
+)
+async def cancel_subscription(
+    body: CancelRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    paddle: PaddleApiDep,
+) -> BillingChange:
+    """Cancel at the period's end (a scheduled change; the paid tier lasts until then) or now."""
+    return BillingChange.model_validate(
+        await selfservice.cancel(session, settings, paddle, principal, when=body.when)
+    )
+
+
+@router.post(
+    "/billing/resume", response_model=BillingChange, responses=error_responses(*_PADDLE_ANSWERS)
+)
+async def resume_subscription(
+    principal: CurrentUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
+) -> BillingChange:
+    """Undo what is pending: resume a paused subscription now, or remove a scheduled cancel or
+    pause. 409 `subscription_not_manageable` when there is neither."""
+    return BillingChange.model_validate(
+        await selfservice.resume(session, settings, paddle, principal)
+    )
+
+
+@router.post(
+    "/billing/pause", response_model=BillingChange, responses=error_responses(*_PADDLE_ANSWERS)
+)
+async def pause_subscription(
+    body: PauseRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    paddle: PaddleApiDep,
+) -> BillingChange:
+    """Pause at the period's end (default) or now, optionally until `resume_at`."""
+    return BillingChange.model_validate(
+        await selfservice.pause(
+            session, settings, paddle, principal, when=body.when, resume_at=body.resume_at
+        )
+    )
+
+
+@router.post(
+    "/billing/change-plan",
+    response_model=BillingChange,
+    responses=error_responses(*_PADDLE_ANSWERS, errors.UNKNOWN_PLAN, errors.ALREADY_ON_PLAN),
+)
+async def change_plan(
+    body: ChangePlanRequest,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    paddle: PaddleApiDep,
+) -> BillingChange:
+    """Switch plan, billed per EDGELAB_PADDLE_PRORATION_BILLING_MODE (default prorated now)."""
+    return BillingChange.model_validate(
+        await selfservice.change_plan(session, settings, paddle, principal, plan=body.plan)
+    )
+
+
+@router.post(
+    "/billing/payment-method",
+    response_model=PaymentMethodUpdate,
+    responses=error_responses(*_PADDLE_ANSWERS),
+)
+async def update_payment_method(
+    principal: CurrentUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
+) -> PaymentMethodUpdate:
+    """A Paddle transaction to open in Paddle.js (or its checkout link) to replace the card."""
+    return PaymentMethodUpdate.model_validate(
+        await selfservice.payment_method_update(session, settings, paddle, principal)
+    )
+
+
+@router.post(
+    "/billing/portal", response_model=PortalLink, responses=error_responses(*_PADDLE_ANSWERS)
+)
+async def customer_portal(
+    principal: CurrentUser, session: SessionDep, paddle: PaddleApiDep
+) -> PortalLink:
+    """A fresh, temporary link into Paddle's customer portal."""
+    return PortalLink.model_validate(await selfservice.portal(session, paddle, principal))
+
+
+@router.get(
+    "/billing/transactions",
+    response_model=TransactionList,
+    responses=error_responses(*_PADDLE_ANSWERS),
+)
+async def list_transactions(
+    principal: CurrentUser, session: SessionDep, paddle: PaddleApiDep
+) -> TransactionList:
+    """Your billed transactions, newest first, with invoice links."""
+    found = await selfservice.transactions(session, paddle, principal)
+    return TransactionList.model_validate({"transactions": found})
+
+
+@router.get(
+    "/billing/transactions/{transaction_id}/invoice",
+    response_model=InvoiceLink,
+    responses=error_responses(*_PADDLE_ANSWERS, errors.TRANSACTION_NOT_FOUND),
+)
+async def transaction_invoice(
+    transaction_id: Annotated[str, Path(pattern=r"^txn_[a-z0-9]{1,64}$")],
+    principal: CurrentUser,
+    session: SessionDep,
+    paddle: PaddleApiDep,
+) -> InvoiceLink:
+    """A temporary link to the invoice PDF of one of your transactions."""
+    return InvoiceLink.model_validate(
+        await selfservice.invoice(session, paddle, principal, transaction_id)
+    )
+
+
 @router.post(
     "/webhooks/paddle",
     response_model=WebhookAck,
-    responses=error_responses(400, 401, 413, 503),
+    responses=error_responses(400, 401, 413, BILLING_NOT_CONFIGURED),
     openapi_extra={
         "requestBody": {
             "required": True,

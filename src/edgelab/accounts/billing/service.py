@@ -21,6 +21,7 @@ from edgelab.accounts.billing.paddle import (
     parse_notification,
     verify_signature,
 )
+from edgelab.accounts.billing.plans import default_price_id, plans
 from edgelab.accounts.service import active_user, audit
 from edgelab.core.auth import Principal, UnauthorizedError
 from edgelab.core.errors import AppError, ConflictError, InvalidInputError
@@ -51,19 +52,31 @@ class Intake:
 
 
 async def checkout(
-    session: AsyncSession, settings: Settings, principal: Principal
+    session: AsyncSession, settings: Settings, principal: Principal, plan: str | None = None
 ) -> dict[str, Any]:
     """What Paddle.js needs: `Paddle.Initialize({token, environment})`, then
-    `Paddle.Checkout.open({items, customer, customData, settings})`."""
-    if not settings.paddle_price_id:
+    `Paddle.Checkout.open({items, customer, customData, settings})`, for `plan` (a name of
+    EDGELAB_PADDLE_PRICE_IDS) or the default plan."""
+    price_id = default_price_id(settings)
+    if not price_id:
         raise BillingNotConfiguredError(
-            "Billing is not configured here (EDGELAB_PADDLE_PRICE_ID is not set)."
+            "Billing is not configured here (neither EDGELAB_PADDLE_PRICE_ID nor "
+            "EDGELAB_PADDLE_PRICE_IDS is set)."
         )
+    if plan is not None:
+        catalogue = plans(settings)
+        if plan not in catalogue:
+            raise InvalidInputError(
+                f"No plan named {plan!r}.",
+                code=errors.UNKNOWN_PLAN,
+                details={"plans": [*catalogue]},
+            )
+        price_id = catalogue[plan]
     user = await active_user(session, principal.id)
     current = await current_subscription(session, user.id)
     if current is not None and current.status in PAID_STATUSES:
         raise ConflictError(
-            "You already have a subscription; manage it from the receipt e-mail's link.",
+            "You already have a subscription; change its plan with POST /billing/change-plan.",
             code=errors.ALREADY_SUBSCRIBED,
         )
     return {
@@ -73,7 +86,7 @@ async def checkout(
             if settings.paddle_client_token
             else None
         ),
-        "items": [{"price_id": settings.paddle_price_id, "quantity": 1}],
+        "items": [{"price_id": price_id, "quantity": 1}],
         "customer": {"email": user.email},
         "custom_data": {"user_id": user.id},
         "settings": {"success_url": f"{settings.app_base_url.rstrip('/')}/billing/subscription"},

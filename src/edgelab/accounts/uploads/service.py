@@ -34,6 +34,7 @@ from edgelab.accounts.uploads.content import AVATAR_TYPES, UploadKind, sniff
 from edgelab.accounts.uploads.models import Upload
 from edgelab.core.clock import utcnow
 from edgelab.core.errors import AppError, NotFoundError, UpstreamError
+from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
 from edgelab.core.storage.store import BlobNotFoundError, BlobReader, BlobStore, make_upload_store
 
@@ -48,6 +49,7 @@ ORPHAN_GRACE = dt.timedelta(hours=1)
 CLEANUP_EVERY_SECONDS = 3600.0
 CLEANUP_BATCH = 500
 _SIGNING_PURPOSE = b"edgelab/uploads/download-link/v1"
+REMOVE_FILES_TASK = "accounts.remove_upload_files"  # files of rows deleted by a committed unit
 
 
 class UploadTooLargeError(AppError):
@@ -203,18 +205,21 @@ async def delete_upload(
     await _remove_files(store, [upload.storage_key])
 
 
-async def delete_user_uploads(session: AsyncSession, store: BlobStore, user_id: str) -> int:
+async def delete_user_uploads(session: AsyncSession, user_id: str) -> int:
     """Remove every upload of a user (account deletion); returns how many rows went.
 
-    Rows go in the caller's unit of work; files are removed at once, and a file whose removal
-    fails is left to the cleanup job as an orphan.
+    Rows go in the caller's unit of work; the files only once it has committed
+    (`accounts.remove_upload_files`, enqueued here): a deletion that rolls back keeps the
+    user's files with their rows. A file whose removal fails (or whose job is lost) is left
+    to the cleanup job as an orphan.
     """
     stmt = select(Upload).where(Upload.user_id == user_id)
     uploads = list((await session.execute(stmt)).scalars())
     for upload in uploads:
         await session.delete(upload)
     await session.flush()
-    await _remove_files(store, [upload.storage_key for upload in uploads])
+    if uploads:
+        enqueue(REMOVE_FILES_TASK, keys=[upload.storage_key for upload in uploads])
     return len(uploads)
 
 
@@ -369,3 +374,12 @@ def register_upload_jobs(jobs: Jobs, settings: Settings) -> None:
             await store.aclose()
 
     jobs.schedule("accounts.cleanup_uploads", every_seconds=CLEANUP_EVERY_SECONDS)
+
+    @jobs.task(REMOVE_FILES_TASK)
+    async def remove_files(keys: list[str]) -> int:
+        store = make_upload_store(settings)
+        try:
+            await _remove_files(store, keys)
+        finally:
+            await store.aclose()
+        return len(keys)

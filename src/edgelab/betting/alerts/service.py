@@ -37,6 +37,7 @@ RULE_FIELDS = frozenset({"name", "min_value_score", "algorithm", "market_types",
 
 
 async def create_rule(session: AsyncSession, user_id: str, fields: dict[str, Any]) -> AlertRule:
+    await accounts_service.lock_user(session, user_id)  # concurrent creates: one at a time
     count = (
         await session.execute(
             select(func.count()).select_from(AlertRule).where(AlertRule.user_id == user_id)

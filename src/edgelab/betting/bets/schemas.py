@@ -5,7 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from edgelab.core.formats import AwareIsoDatetime
 
 BetStatus = Literal["open", "won", "lost", "push", "void"]
 
@@ -23,7 +25,7 @@ class BetCreate(BaseModel):
     stake_minor: int = Field(gt=0, le=10**12, description="Stake in minor units (cents).")
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
     bookmaker: str | None = Field(None, min_length=1, max_length=64)
-    placed_at: AwareDatetime | None = Field(
+    placed_at: AwareIsoDatetime | None = Field(
         None, description="When you placed it (ISO 8601 with offset); default now."
     )
     line: float | None = Field(

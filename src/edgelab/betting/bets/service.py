@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 from sqlalchemy import and_, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import errors
@@ -74,6 +75,13 @@ async def _line_at(session: AsyncSession, outcome_id: str, at: dt.datetime) -> f
     return None if value is None else float(value)
 
 
+async def _bet_by_external_id(
+    session: AsyncSession, user_id: str, external_id: str
+) -> UserBet | None:
+    stmt = select(UserBet).where(UserBet.user_id == user_id, UserBet.external_id == external_id)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
 async def record_bet(
     session: AsyncSession, settings: Settings, principal: Principal, new: NewBet
 ) -> tuple[UserBet, bool]:
@@ -83,13 +91,7 @@ async def record_bet(
     already stored (created=False) and changes nothing.
     """
     if new.external_id is not None:
-        existing = (
-            await session.execute(
-                select(UserBet).where(
-                    UserBet.user_id == principal.id, UserBet.external_id == new.external_id
-                )
-            )
-        ).scalar_one_or_none()
+        existing = await _bet_by_external_id(session, principal.id, new.external_id)
         if existing is not None:
             return existing, False
     row = (
@@ -130,8 +132,18 @@ async def record_bet(
         status="open",
         created_at=utcnow(),
     )
-    session.add(bet)
-    await session.flush()
+    try:
+        async with session.begin_nested():  # a savepoint: a lost race must not spoil the unit
+            session.add(bet)
+    except IntegrityError:
+        # the same external_id, sent twice at once: the first insert won the unique key; this
+        # one answers as any repeat does, with the stored bet
+        stored = None
+        if new.external_id is not None:
+            stored = await _bet_by_external_id(session, principal.id, new.external_id)
+        if stored is None:
+            raise
+        return stored, False
     await _settle(session, settings, bet, game)
     await tracker.sync_tracked_bets(session, principal.id, [_tracked(bet)])  # Sentinel's log
     return bet, True

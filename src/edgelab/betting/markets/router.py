@@ -6,7 +6,6 @@ rate limited per user by tier, or per IP for anonymous callers (`core.ratelimit`
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
@@ -21,6 +20,7 @@ from edgelab.core.auth import refuse_if_restricted
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, ResourcesDep, SettingsDep
 from edgelab.core.errors import error_responses
+from edgelab.core.formats import IsoDate
 from edgelab.core.observability import request_id_of
 from edgelab.core.ratelimit import limited_caller
 from edgelab.core.resources import optional_resource
@@ -85,7 +85,7 @@ async def list_markets(
         Query(ge=0, le=1, description="Paid: confidence is a paid field (free callers get 403)."),
     ] = None,
     date: Annotated[
-        dt.date | None, Query(description="Slate date; default the demo slate.")
+        IsoDate | None, Query(description="Slate date; default the demo slate.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
@@ -139,7 +139,7 @@ async def list_props(
     ] = None,
     min_value_score: Annotated[float | None, Query(ge=0, le=100)] = None,
     date: Annotated[
-        dt.date | None, Query(description="Slate date; default the demo slate.")
+        IsoDate | None, Query(description="Slate date; default the demo slate.")
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,

@@ -1,20 +1,23 @@
-"""Sending the outbox through Resend, as jobs: one send per message, retried by a sweep.
+"""Sending the outbox through Resend, as jobs: one send per message, retried by a sweep; and
+blanking the bodies of messages whose secret (a sign-in link) has expired.
 
 A message is tried at most `MAX_ATTEMPTS` times. A permanent refusal (bad address, bad key)
 marks it `failed` at once; a transient one (429, 5xx, timeout) leaves it `pending` for the
 next sweep. The outbox's idempotency key goes to Resend, so a retry after a lost answer never
-sends twice.
+sends twice. A message whose secret expired before it went out is never sent (`failed`).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from contextlib import AsyncExitStack
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from edgelab.core.clock import utcnow
+from edgelab.core.clock import real_utcnow, utcnow
+from edgelab.core.email.backend import check_email_backend, email_backend
 from edgelab.core.email.models import OutboxEmail
 from edgelab.core.email.resend import EmailMessage, ResendClient
 from edgelab.core.errors import AppError
@@ -24,6 +27,8 @@ from edgelab.core.settings import Settings
 log = logging.getLogger("edgelab.email")
 MAX_ATTEMPTS = 5
 SWEEP_SECONDS = 60.0
+REDACT_SECONDS = 60.0  # a sign-in link's body outlives the link by at most about this
+REDACTED = "[removed: this message held a sign-in link that has expired]"
 
 
 async def deliver(
@@ -34,6 +39,11 @@ async def deliver(
     if message is None:
         return "missing"
     if message.status != "pending":
+        return message.status
+    if _secret_expired(message, real_utcnow()):
+        message.status = "failed"
+        message.last_error = "not sent: its sign-in link expired first"
+        message.html = message.text = REDACTED
         return message.status
     message.attempts += 1
     try:
@@ -62,8 +72,45 @@ async def deliver(
     return message.status
 
 
+def _secret_expired(message: OutboxEmail, now: dt.datetime) -> bool:
+    return message.secret_expires_at is not None and message.secret_expires_at <= now
+
+
+async def redact_expired_emails(session: AsyncSession, *, now: dt.datetime | None = None) -> int:
+    """Blank the bodies whose secret has expired (a sign-in link in the outbox table would
+    otherwise stay readable for ever); an unsent one is marked `failed`. Returns how many.
+
+    Compared on the real clock, like the links' own expiry."""
+    now = now or real_utcnow()
+    expired = OutboxEmail.secret_expires_at.is_not(None), OutboxEmail.secret_expires_at <= now
+    await session.execute(
+        update(OutboxEmail)
+        .where(*expired, OutboxEmail.status == "pending")
+        .values(status="failed", last_error="not sent: its sign-in link expired first")
+    )
+    result = await session.execute(
+        update(OutboxEmail)
+        .where(*expired)
+        .values(html=REDACTED, text=REDACTED, secret_expires_at=None)
+    )
+    count = int(getattr(result, "rowcount", 0) or 0)
+    if count:
+        log.info("blanked %d outbox e-mails whose sign-in links had expired", count)
+    return count
+
+
+def register_redaction(jobs: Jobs) -> None:
+    """`accounts.redact_expired_emails`, every `REDACT_SECONDS`, whatever the backend."""
+
+    @jobs.task("accounts.redact_expired_emails")
+    async def redact(session: AsyncSession) -> int:
+        return await redact_expired_emails(session)
+
+    jobs.schedule("accounts.redact_expired_emails", every_seconds=REDACT_SECONDS)
+
+
 def register_email_jobs(jobs: Jobs, settings: Settings, sender: ResendClient | None) -> None:
-    """Register the e-mail jobs; without a Resend client messages stay in the outbox (logged)."""
+    """Register the sending jobs; without a Resend client messages stay in the outbox."""
     if sender is None:
         return
 
@@ -88,9 +135,13 @@ def register_email_jobs(jobs: Jobs, settings: Settings, sender: ResendClient | N
 
 
 def register_delivery(jobs: Jobs, settings: Settings, stack: AsyncExitStack) -> None:
-    """The e-mail jobs with a Resend client when `EDGELAB_RESEND_API_KEY` is set (closed with
-    `stack`); without a key nothing is registered and messages stay in the outbox."""
-    if not settings.resend_api_key:
+    """Refuse a configuration that cannot deliver e-mail where it must (`check_email_backend`:
+    this runs at every app start-up and in `edgelab jobs worker`), register the redaction of
+    expired secrets, and with the `resend` backend the sending jobs and their Resend client
+    (closed with `stack`); with `log` messages stay in the outbox."""
+    check_email_backend(settings)
+    register_redaction(jobs)
+    if email_backend(settings) != "resend" or not settings.resend_api_key:
         return
     from edgelab.core.email.resend import ResendClient
 

@@ -31,3 +31,6 @@ class OutboxEmail(Base):
     provider_id: Mapped[str | None] = mapped_column(String(100))
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    # the body holds a secret (a sign-in link) valid until then: afterwards the body is
+    # blanked (`delivery.redact_expired_emails`) and an unsent message is never sent
+    secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)

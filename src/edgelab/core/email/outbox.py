@@ -1,21 +1,25 @@
 """E-mail: rendering templates and queueing every message in the outbox table.
 
-Backends: with `EDGELAB_RESEND_API_KEY` a message is queued `pending` and a job sends it through
-Resend; without a key it is stored with status `logged` and written to the log, and
-`edgelab email outbox` shows it (that is how a developer reads a sign-in link locally).
+Backends (`core.email.backend`): `resend` queues a message `pending` and a job sends it through
+Resend; `log` stores it with status `logged` and logs that it did (never its body: a sign-in
+link in a log is a session for whoever reads the log), and `edgelab email outbox` shows it
+(that is how a developer reads a sign-in link locally). A body holding a secret carries the
+secret's expiry and is blanked once it has passed.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import secrets
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from edgelab.core.email.backend import email_backend
 from edgelab.core.email.models import OutboxEmail
 
 if TYPE_CHECKING:
@@ -59,7 +63,8 @@ def render(template: EmailTemplate, context: dict[str, Any]) -> tuple[str, str]:
 
 
 def backend(settings: Settings) -> str:
-    return "resend" if settings.resend_api_key else "outbox"
+    """The outbox row's `backend`: `resend`, or `outbox` for the `log` backend."""
+    return "resend" if email_backend(settings) == "resend" else "outbox"
 
 
 async def queue_email(
@@ -69,7 +74,10 @@ async def queue_email(
     to: str,
     template: EmailTemplate,
     context: dict[str, Any],
+    secret_expires_at: dt.datetime | None = None,
 ) -> OutboxEmail:
+    """Queue one message. `secret_expires_at`: the body holds a secret (a sign-in link) valid
+    until then; past it the body is blanked and the message, if still unsent, never goes."""
     html, text = render(template, context)
     kind = backend(settings)
     message = OutboxEmail(
@@ -82,17 +90,19 @@ async def queue_email(
         backend=kind,
         attempts=0,
         idempotency_key=secrets.token_hex(16),
+        secret_expires_at=secret_expires_at,
     )
     session.add(message)
     await session.flush()
     if kind == "resend":
         enqueue("accounts.send_email", outbox_id=message.id)  # sent after the commit
-    if kind == "outbox":
+    if kind == "outbox":  # the body may hold a sign-in link: never logged
         log.info(
-            "e-mail %s to %s kept in the outbox (no EDGELAB_RESEND_API_KEY):\n%s",
+            "e-mail %s #%s to %s kept in the outbox (EDGELAB_EMAIL_BACKEND=log); read it with "
+            "`edgelab email outbox`",
             template.name,
+            message.id,
             to,
-            text,
         )
     return message
 
@@ -100,3 +110,10 @@ async def queue_email(
 async def latest_outbox(session: AsyncSession, last: int) -> list[OutboxEmail]:
     rows = await session.execute(select(OutboxEmail).order_by(OutboxEmail.id.desc()).limit(last))
     return list(rows.scalars())
+
+
+async def delete_messages_to(session: AsyncSession, address: str) -> int:
+    """Forget every message to `address` (account deletion: the outbox holds the address and
+    what was said to it); returns how many rows went."""
+    result = await session.execute(delete(OutboxEmail).where(OutboxEmail.to_address == address))
+    return int(getattr(result, "rowcount", 0) or 0)

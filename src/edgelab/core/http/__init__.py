@@ -33,6 +33,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from edgelab.core.http.redirects import drop_credentials_off_origin
 from edgelab.core.settings import Settings
 
 log = logging.getLogger("edgelab.http")
@@ -63,7 +64,10 @@ def make_http_client(
     headers: dict[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """A client with the house timeouts, pool limits and User-Agent; owned by the lifespan."""
+    """A client with the house timeouts, pool limits and User-Agent; owned by the lifespan.
+
+    It follows redirects, but a hop to another origin carries none of the credential headers
+    (`edgelab.core.http.redirects`)."""
     timeout = httpx.Timeout(
         settings.http_timeout_seconds, connect=min(5.0, settings.http_timeout_seconds)
     )
@@ -75,6 +79,7 @@ def make_http_client(
         transport=transport,
         follow_redirects=True,
         verify=tls_context(),
+        event_hooks={"request": [drop_credentials_off_origin]},
     )
 
 

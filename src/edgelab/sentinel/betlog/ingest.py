@@ -84,12 +84,16 @@ def _raise_rows(errors: list[dict[str, Any]], what: str) -> None:
 def validate_rows(
     model: type[Row], raw: Sequence[dict[str, Any]], *, what: str, first_index: int = 0
 ) -> list[Row]:
-    """Every row validated, or RowsInvalidError listing each bad row (index from first_index)."""
+    """Every row validated, or RowsInvalidError listing each bad row (index from first_index).
+
+    Lax, unlike the JSON API: CSV cells are text (`"1500"`, `"true"`) and the simulator's and
+    payments file's values Python objects; the API's JSON must carry its numbers and flags as
+    JSON numbers and booleans (the row models' strict fields)."""
     out: list[Row] = []
     errors: list[dict[str, Any]] = []
     for i, item in enumerate(raw, start=first_index):
         try:
-            out.append(model.model_validate(item))
+            out.append(model.model_validate(item, strict=False))
         except ValidationError as exc:
             errors.extend(_row_errors(i, exc, [what]))
     if errors:

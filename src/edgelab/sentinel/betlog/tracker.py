@@ -129,7 +129,8 @@ def _row(player_id: str, bet: TrackedBet) -> BetRow | None:
                 "currency": bet.currency,
                 "odds_decimal": bet.odds_decimal,
                 "status": STATUS_MAP.get(bet.status, bet.status),
-            }
+            },
+            strict=False,  # Python values from our own rows, not client JSON
         )
     except ValidationError as exc:  # never block the tracker: log and leave it out
         log.warning("tracked bet %s not copied to Sentinel: %s", bet.bet_id, exc.errors()[:3])

@@ -10,12 +10,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Path, Query
-from pydantic import AwareDatetime
 
 from edgelab.core.auth import AnalystUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
+from edgelab.core.formats import AwareIsoDatetime
 from edgelab.sentinel.interventions import service as interventions
 from edgelab.sentinel.interventions.schemas import (
     InterventionCancel,
@@ -83,7 +83,8 @@ async def list_interventions(
         bool | None, Query(description="true: status active; false: expired or cancelled.")
     ] = None,
     updated_since: Annotated[
-        AwareDatetime | None, Query(description="Only those changed after this (ISO 8601).")
+        AwareIsoDatetime | None,
+        Query(description="Only those changed after this (ISO 8601 with an offset)."),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
