@@ -32,6 +32,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -143,7 +144,7 @@ class Sampler:
 async def bettor(
     client: httpx.AsyncClient,
     sessions: Any,
-    auth: dict[str, str],
+    auth: Callable[[], dict[str, str]],
     clock: Any,
     scored: dict[str, dt.datetime],
 ) -> None:
@@ -162,7 +163,7 @@ async def bettor(
 async def _bet_on_scored_games(
     client: httpx.AsyncClient,
     sessions: Any,
-    auth: dict[str, str],
+    auth: Callable[[], dict[str, str]],
     clock: Any,
     scored: dict[str, dt.datetime],
     done: set[str],
@@ -193,7 +194,7 @@ async def _bet_on_scored_games(
             "stake_minor": 10_000,
             "external_id": f"bench-{gid}",
         }
-        r = await client.post("/me/bets", json=body, headers=auth)
+        r = await client.post("/me/bets", json=body, headers=auth())
         if r.status_code in (200, 201):
             done.add(gid)
         else:
@@ -219,13 +220,16 @@ async def replay_month(db: Path, speed: float, days: float, sample_ms: float) ->
         async with sessions() as s:
             user = await create_user(s, "bench.bettor@example.com", tier="paid")
             await s.commit()
-        auth = {"Authorization": f"Bearer {issue_access_token(settings, user.id)}"}
+
+        def auth() -> dict[str, str]:  # tokens expire on the real clock: a fresh one each time
+            return {"Authorization": f"Bearer {issue_access_token(settings, user.id)}"}
+
         async with app.router.lifespan_context(app):
             # a 500 (a write SQLite refused as busy) is an answer, not an exception here
             transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
             async with httpx.AsyncClient(transport=transport, base_url="http://b") as client:
                 rule = {"name": "everything", "min_value_score": 0, "algorithm": "a"}
-                r = await client.post("/alerts/rules", json=rule, headers=auth)
+                r = await client.post("/alerts/rules", json=rule, headers=auth())
                 assert r.status_code == 201, r.text
                 sampler = Sampler(client, sample_ms / 1000)
                 scored: dict[str, dt.datetime] = {}
