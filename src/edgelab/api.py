@@ -20,6 +20,7 @@ from edgelab.betting.markets.router import router as markets
 from edgelab.betting.model.router import router as model
 from edgelab.betting.trends.router import router as trends
 from edgelab.chess.router import router as chess
+from edgelab.core.email.webhooks import router as email_webhooks
 from edgelab.health import router as health
 from edgelab.predictions.router import router as predictions
 from edgelab.sentinel.interventions.router import router as interventions
@@ -36,9 +37,11 @@ API_ROUTES: tuple[tuple[str, APIRouter], ...] = (
     ("", trends),  # GET /trends
     ("/admin", live_loop),  # GET /admin/runs
     # accounts and billing
-    ("", accounts),  # /auth/magic-link|verify|refresh|logout, /me, /me/api-keys[/{id}]
+    ("", accounts),  # /auth/magic-link|verify|verify-email|refresh|logout, /me, /me/email,
+    # /me/api-keys[/{id}]
     ("", billing),  # POST /billing/checkout, GET /billing/subscription, POST /webhooks/paddle
     ("", uploads),  # /uploads, /uploads/{id}, GET /files/{id}
+    ("", email_webhooks),  # POST /webhooks/resend (delivery events: bounces suppress)
     # Sentinel
     ("", sentinel),  # /sentinel/bets|transactions|limit-changes|players|runs|imports, analyze
     ("/api/interventions", interventions),  # /api/interventions, /{id}, /{id}/cancel

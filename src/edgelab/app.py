@@ -81,14 +81,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     resources = Resources(
         settings=settings,
-        ratelimit_policy=RateLimitPolicy(
-            anonymous=settings.rate_limit_anonymous,
-            free=settings.rate_limit_free,
-            paid=settings.rate_limit_paid,
-            auth_per_email=settings.rate_limit_auth_per_email,
-            auth_per_ip=settings.rate_limit_auth_per_ip,
-            trusted_proxies=frozenset(settings.trusted_proxies),
-        ),
+        ratelimit_policy=RateLimitPolicy.from_settings(settings),
         principal_resolver=accounts_service.resolve_principal,
         user_erasers=[p.erase_user for p in PRODUCTS if p.erase_user is not None],
         # a registry per app: the process-wide default would freeze every app but the first

@@ -17,7 +17,7 @@ from limits.errors import StorageError
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
-from edgelab.core.auth import Principal, issue_access_token
+from edgelab.core.auth import Principal, UnauthorizedError, issue_access_token
 from edgelab.core.errors import RateLimitedError, install_error_handlers
 from edgelab.core.ratelimit import (
     MemoryMovingWindow,
@@ -26,6 +26,7 @@ from edgelab.core.ratelimit import (
     RateLimitHeadersMiddleware,
     RateLimitPolicy,
     client_ip,
+    count_rejected_webhook,
     enforce,
     enforce_auth_limits,
     parse_limit,
@@ -151,7 +152,9 @@ async def test_unreachable_redis_lets_requests_through_unless_fail_closed() -> N
 async def test_policy_defaults_and_tiers() -> None:
     policy = RateLimitPolicy()
     assert (policy.anonymous, policy.free, policy.paid) == ("60/minute", "120/minute", "600/minute")
-    assert (policy.auth_per_email, policy.auth_per_ip) == ("5/minute;20/hour", "20/minute")
+    assert (policy.auth_per_ip, policy.auth_per_email_ip) == ("20/minute", "5/minute;20/hour")
+    assert policy.auth_per_email == "20/minute;100/hour"  # looser than one requester's share
+    assert parse_limit(policy.sentinel)[0].amount >= 100  # the seed: 100 a minute per API key
     assert policy.for_tier("paid") == "600/minute"
     assert policy.for_tier("free") == policy.for_tier("unknown") == policy.for_tier(None)
 
@@ -159,6 +162,24 @@ async def test_policy_defaults_and_tiers() -> None:
 async def test_policy_refuses_a_malformed_limit_at_construction() -> None:
     with pytest.raises(ValueError):
         RateLimitPolicy(paid="600 a minute")
+    with pytest.raises(ValueError):
+        RateLimitPolicy(webhook_unsigned="lots")
+
+
+async def test_policy_takes_every_limit_from_its_setting() -> None:
+    settings = AUTH_SETTINGS.model_copy(
+        update={"rate_limit_billing": "3/minute", "rate_limit_auth_per_email_ip": "1/minute"}
+    )
+    policy = RateLimitPolicy.from_settings(settings)
+    assert (policy.billing, policy.auth_per_email_ip) == ("3/minute", "1/minute")
+    assert policy.sentinel == settings.rate_limit_sentinel
+
+
+async def test_an_unknown_named_limit_fails_when_the_route_is_declared() -> None:
+    with pytest.raises(ValueError):
+        rate_limit("GET /x", policy_limit="nope")
+    with pytest.raises(ValueError):
+        rate_limit("GET /x", limit="1/minute", policy_limit="billing")
 
 
 async def test_headers_carry_retry_after_only_when_refused() -> None:
@@ -250,6 +271,17 @@ def _make_app(limiter: RateLimiter | None, policy: RateLimitPolicy) -> FastAPI:
     async def health() -> dict[str, str]:
         return {"ok": "yes"}
 
+    @app.get("/billing", dependencies=[Depends(rate_limit("billing", policy_limit="billing"))])
+    async def billing() -> dict[str, str]:
+        return {"ok": "yes"}
+
+    @app.post("/webhook")
+    async def webhook(request: Request) -> dict[str, str]:
+        if request.headers.get("signature") != "good":
+            await count_rejected_webhook(request, "test")
+            raise UnauthorizedError("bad signature")
+        return {"ok": "yes"}
+
     @app.post("/sign-in")
     async def sign_in(body: SignIn, request: Request) -> dict[str, str]:
         await enforce_auth_limits(request, body.email)
@@ -262,8 +294,11 @@ SMALL = RateLimitPolicy(
     anonymous="2/minute",
     free="3/minute",
     paid="5/minute",
-    auth_per_email="2/minute;3/hour",
+    auth_per_email="3/minute;4/hour",
+    auth_per_email_ip="2/minute",
     auth_per_ip="4/minute",
+    billing="1/minute",
+    webhook_unsigned="2/minute",
 )
 ClientFactory = Callable[..., httpx.AsyncClient]
 
@@ -357,22 +392,70 @@ async def test_a_per_ip_limit_ignores_the_authorization_header(
     assert statuses == [200, 200, 429]
 
 
-async def test_auth_limits_apply_per_email_and_per_ip(
+async def _sign_in(client: httpx.AsyncClient, email: str) -> int:
+    return (await client.post("/sign-in", json={"email": email})).status_code
+
+
+async def test_auth_limits_apply_per_email_and_ip_and_per_ip(
     limiter: RateLimiter, make_client: ClientFactory
 ) -> None:
     app = _make_app(limiter, SMALL)
     async with make_client(app, "192.0.2.1") as first, make_client(app, "192.0.2.2") as second:
-
-        async def attempt(client: httpx.AsyncClient, email: str) -> int:
-            return (await client.post("/sign-in", json={"email": email})).status_code
-
-        # per e-mail, whatever its case: 2 a minute
-        assert [await attempt(first, e) for e in ("a@x.io", "A@x.io", "a@x.io")] == [200, 200, 429]
-        # the same account from another address is still refused
-        assert await attempt(second, "a@x.io") == 429
+        # per (e-mail, IP), whatever the e-mail's case: 2 a minute
+        assert [await _sign_in(first, e) for e in ("a@x.io", "A@x.io", "a@x.io")] == [200, 200, 429]
+        # the same account from another address is not refused: that requester has its own share
+        assert await _sign_in(second, "a@x.io") == 200
         # per IP: the first address has made 3 attempts of 4, whichever accounts they named
-        assert [await attempt(first, e) for e in ("b@x.io", "c@x.io")] == [200, 429]
-        assert await attempt(second, "c@x.io") == 200
+        assert [await _sign_in(first, e) for e in ("b@x.io", "c@x.io")] == [200, 429]
+        assert await _sign_in(second, "c@x.io") == 200
+
+
+async def test_one_requester_cannot_spend_an_addresss_shared_budget(
+    limiter: RateLimiter, make_client: ClientFactory
+) -> None:
+    """The requests one IP is refused do not count against the address's cap, so the owner
+    still gets a link; only requesters from enough addresses together reach the cap."""
+    app = _make_app(limiter, SMALL)
+    async with (
+        make_client(app, "198.51.100.66") as attacker,
+        make_client(app, "192.0.2.10") as owner,
+        make_client(app, "192.0.2.11") as third,
+        make_client(app, "192.0.2.12") as fourth,
+    ):
+        statuses = [await _sign_in(attacker, "victim@x.io") for _ in range(4)]
+        assert statuses == [200, 200, 429, 429]  # 4 of the IP's 4, 2 for the address
+        assert await _sign_in(owner, "victim@x.io") == 200  # 3 of the address's 3 a minute
+        assert await _sign_in(third, "victim@x.io") == 429  # the address's cap, from anywhere
+        assert await _sign_in(fourth, "someone@x.io") == 200
+
+
+async def test_a_named_limit_replaces_the_tier_limit(
+    limiter: RateLimiter, make_client: ClientFactory
+) -> None:
+    async with make_client(_make_app(limiter, SMALL)) as client:
+        first = await client.get("/billing", headers=_signed_in("u2"))
+        refused = await client.get("/billing", headers=_signed_in("u2"))
+        other_user = await client.get("/billing", headers=_signed_in("u1"))
+    assert first.status_code == 200 and first.headers["x-ratelimit-limit"] == "1"
+    assert refused.status_code == 429 and int(refused.headers["retry-after"]) >= 1
+    assert other_user.status_code == 200
+
+
+async def test_failed_webhook_signatures_are_limited_per_ip_and_signed_ones_never(
+    limiter: RateLimiter, make_client: ClientFactory
+) -> None:
+    app = _make_app(limiter, SMALL)
+    async with make_client(app, "203.0.113.5") as flood, make_client(app, "203.0.113.6") as other:
+        bad = [(await flood.post("/webhook")).status_code for _ in range(3)]
+        good = [
+            (await flood.post("/webhook", headers={"signature": "good"})).status_code
+            for _ in range(3)
+        ]
+        elsewhere = (await other.post("/webhook")).status_code
+        refused = await flood.post("/webhook")
+    assert bad == [401, 401, 429] and good == [200, 200, 200] and elsewhere == 401
+    assert refused.json()["error"]["code"] == "rate_limited"
+    assert int(refused.headers["retry-after"]) >= 1
 
 
 async def test_app_without_a_limiter_is_not_limited(make_client: ClientFactory) -> None:

@@ -61,6 +61,8 @@ def _live_server(
         # billing configured, so the fuzzer meets the signature check rather than a 503
         paddle_webhook_secret="pdl_ntfset_e2e_secret_0123456789",
         paddle_price_id="pri_e2e",
+        # and Resend's delivery webhooks likewise (a whsec_ secret: base64 after the prefix)
+        resend_webhook_secret="whsec_ZTJlLXJlc2VuZC13ZWJob29rLXNlY3JldA==",
         chesscom_url=f"{chesscom}/pub",
     )
     with serve(create_app(settings), name="live app", lifespan="on", start_seconds=20) as url:

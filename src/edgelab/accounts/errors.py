@@ -3,6 +3,12 @@ catalogue: `edgelab.core.error_codes`)."""
 
 from __future__ import annotations
 
+from edgelab.core.error_codes import (  # shared with Resend's webhooks (core.email.events)
+    INVALID_WEBHOOK_PAYLOAD as INVALID_WEBHOOK_PAYLOAD,
+)
+from edgelab.core.error_codes import (
+    INVALID_WEBHOOK_SIGNATURE as INVALID_WEBHOOK_SIGNATURE,
+)
 from edgelab.core.error_codes import error_code
 
 # --- users, sign-in, API keys -----------------------------------------------------------------
@@ -21,6 +27,12 @@ REFRESH_TOKEN_REUSED = error_code(
 REFRESH_TOKEN_EXPIRED = error_code(
     "refresh_token_expired", 401, "The refresh token has expired: sign in again."
 )
+INVALID_EMAIL_CHANGE_LINK = error_code(
+    "invalid_email_change_link",
+    401,
+    "The address-change link is invalid, used, superseded by a newer request, or expired.",
+)
+EMAIL_UNCHANGED = error_code("email_unchanged", 409, "The account already has this e-mail address.")
 API_KEY_NOT_FOUND = error_code("api_key_not_found", 404, "No API key with this id for this user.")
 
 # --- billing (Paddle) -------------------------------------------------------------------------
@@ -32,12 +44,6 @@ BILLING_NOT_CONFIGURED = error_code(
     " here.",
 )
 ALREADY_SUBSCRIBED = error_code("already_subscribed", 409, "The user already has a subscription.")
-INVALID_WEBHOOK_SIGNATURE = error_code(
-    "invalid_webhook_signature", 401, "The Paddle-Signature of a webhook does not verify."
-)
-INVALID_WEBHOOK_PAYLOAD = error_code(
-    "invalid_webhook_payload", 400, "A signed webhook body that is not a Paddle notification."
-)
 
 # self-service through Paddle's API (accounts.billing.selfservice, .paddle_api)
 NO_SUBSCRIPTION = error_code(

@@ -1,4 +1,4 @@
-"""Accounts tables: users, sign-in links, refresh tokens, API keys, e-mail outbox, audit log.
+"""Accounts tables: users, sign-in links, address changes, refresh tokens, API keys, audit log.
 
 Secrets (sign-in tokens, refresh tokens, API keys) are stored only as SHA-256 hashes: the
 plaintext is shown once and a database leak does not hand out sessions. IDs are stable
@@ -50,6 +50,24 @@ class MagicLink(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
     used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+
+
+class EmailChange(Base):
+    """A requested change of address (`POST /me/email`): the link mailed to `new_email` holds
+    the token (stored hashed); using it once, before `expires_at`, makes the change. A newer
+    request ends the older ones (`used_at` set without a change: `applied_at` stays null)."""
+
+    __tablename__ = "email_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    old_email: Mapped[str] = mapped_column(String(320))
+    new_email: Mapped[str] = mapped_column(String(320))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    applied_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
 
 
 class RefreshToken(Base):

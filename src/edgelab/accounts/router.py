@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from edgelab.accounts import schemas, service, sign_in
+from edgelab.accounts import email_change, errors, schemas, service, sign_in
 from edgelab.accounts.models import User
 from edgelab.core.auth import CurrentUser, Principal, SessionUser
 from edgelab.core.db import SessionDep
@@ -21,11 +21,15 @@ def _ip(request: Request) -> str | None:
     return request.client.host if request.client else None
 
 
-def _me(user: User, principal: Principal) -> schemas.Me:
+async def _me(session: SessionDep, user: User, principal: Principal) -> schemas.Me:
     """The profile, with the time-out as the principal resolved it for this request (an ended
-    one reads as none, without waiting for anything to clear the column)."""
+    one reads as none, without waiting for anything to clear the column), and whether the
+    address is suppressed (`core.email.suppression`)."""
     me = schemas.Me.model_validate(user)
-    return me.model_copy(update={"restricted_until": principal.restriction()})
+    suppressed = await service.email_suppression(session, user)
+    return me.model_copy(
+        update={"restricted_until": principal.restriction(), "email_suppressed": suppressed}
+    )
 
 
 def _tokens(pair: sign_in.TokenPair) -> schemas.TokenResponse:
@@ -88,7 +92,7 @@ async def logout(body: schemas.RefreshRequest, session: SessionDep) -> Response:
     responses=error_responses(401, 404, 429),
 )
 async def get_me(principal: CurrentUser, session: SessionDep) -> schemas.Me:
-    return _me(await service.active_user(session, principal.id), principal)
+    return await _me(session, await service.active_user(session, principal.id), principal)
 
 
 @router.patch(
@@ -103,7 +107,7 @@ async def patch_me(
     changes = body.model_dump(exclude_unset=True)
     if changes.get("time_zone", "") is None:
         changes.pop("time_zone")  # the zone can be changed, not removed
-    return _me(await service.update_profile(session, principal, changes), principal)
+    return await _me(session, await service.update_profile(session, principal, changes), principal)
 
 
 @router.delete(
@@ -160,3 +164,60 @@ async def revoke_api_key(
 ) -> Response:
     await service.revoke_api_key(session, principal, key_id)
     return Response(status_code=204)
+
+
+# --- changing the account's e-mail address (accounts.email_change) -----------------------------
+
+
+@router.post(
+    "/me/email",
+    status_code=202,
+    # two e-mails per request, one to any address: tighter than the tier limit
+    dependencies=[Depends(rate_limit("POST /me/email", limit="5/minute;20/hour"))],
+    response_model=schemas.Accepted,
+    responses=error_responses(401, 403, 404, 422, 429, errors.USER_EXISTS, errors.EMAIL_UNCHANGED),
+)
+async def request_email_change(
+    body: schemas.EmailChangeRequest,
+    principal: SessionUser,
+    request: Request,
+    session: SessionDep,
+    settings: SettingsDep,
+) -> schemas.Accepted:
+    """Sessions only. A single-use link goes to the new address and a notice to the current
+    one; the address changes only when the link is used (`POST /auth/verify-email`). 409
+    `user_exists` when another account has the address, `email_unchanged` for your own."""
+    await email_change.request_email_change(
+        session, settings, principal, body.email, ip=_ip(request)
+    )
+    return schemas.Accepted(message="A confirmation link is on its way to the new address.")
+
+
+@router.delete(
+    "/me/email",
+    status_code=204,
+    dependencies=[Depends(rate_limit("DELETE /me/email"))],
+    responses=error_responses(401, 403, 404, 429),
+)
+async def cancel_email_change(
+    principal: SessionUser, request: Request, session: SessionDep
+) -> Response:
+    """Sessions only: the pending address-change links stop working."""
+    await email_change.cancel_email_change(session, principal, ip=_ip(request))
+    return Response(status_code=204)
+
+
+@router.post(
+    "/auth/verify-email",
+    dependencies=[Depends(rate_limit("POST /auth/verify-email", per_user=False))],
+    response_model=schemas.TokenResponse,
+    responses=error_responses(401, 404, 422, 429, errors.USER_EXISTS),
+)
+async def verify_email_change(
+    body: schemas.VerifyRequest, request: Request, session: SessionDep, settings: SettingsDep
+) -> schemas.TokenResponse:
+    """The address-change link's token: the account moves to the new address, every other
+    session ends, and the answer signs in (like `POST /auth/verify`)."""
+    return _tokens(
+        await email_change.confirm_email_change(session, settings, body.token, ip=_ip(request))
+    )

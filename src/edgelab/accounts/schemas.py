@@ -22,6 +22,14 @@ class MagicLinkRequest(BaseModel):
     )
 
 
+class EmailChangeRequest(BaseModel):
+    """`POST /me/email`: the address to move the account to (a link goes there first)."""
+
+    email: str = Field(
+        min_length=6, max_length=254, pattern=EMAIL_RE.pattern, examples=["new@example.com"]
+    )
+
+
 class Accepted(BaseModel):
     status: Literal["accepted"] = "accepted"
     message: str
@@ -57,6 +65,12 @@ class Me(BaseModel):
         None,
         description="The end of a running Sentinel time-out (paid feeds, alerts and bet "
         "tracking answer 403 `account_restricted` until then); null when none runs.",
+    )
+    email_suppressed: Literal["bounced", "complained"] | None = Field(
+        None,
+        description="Why alerts and receipts no longer go to `email` (a message to it bounced "
+        "permanently, or was marked as spam); null when they do. Signing in through an "
+        "e-mailed link confirms the address and clears it.",
     )
 
 

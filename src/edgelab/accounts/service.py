@@ -8,6 +8,7 @@ security-relevant outcome writes an audit event.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,14 +17,24 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.accounts import errors
-from edgelab.accounts.models import ApiKey, AuditEvent, MagicLink, RefreshToken, User
+from edgelab.accounts.models import (
+    ApiKey,
+    AuditEvent,
+    EmailChange,
+    MagicLink,
+    RefreshToken,
+    User,
+)
 from edgelab.accounts.tokens import hash_secret, new_api_key, new_id
 from edgelab.core.auth import API_KEY_SCOPES, ForbiddenError, Principal
 from edgelab.core.clock import utcnow
 from edgelab.core.email import outbox
+from edgelab.core.email.suppression import suppressed_among, suppression_of
 from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.core.errors import ConflictError, NotFoundError
 from edgelab.core.resources import Resources
+
+log = logging.getLogger("edgelab.accounts")
 
 
 def normalize_email(address: str) -> str:
@@ -90,6 +101,11 @@ async def lock_user(session: AsyncSession, user_id: str) -> None:
 
 # --- who is calling ------------------------------------------------------------------------
 
+# an API key's `last_used_at` is "last used, to the minute": written only when the stored
+# value is at least this old, so a key polling many times a second costs one write a minute
+# (on SQLite every write waits for the database's one write lock)
+LAST_USED_RESOLUTION = dt.timedelta(seconds=60)
+
 
 async def resolve_principal(session: AsyncSession, kind: str, credential: str) -> Principal | None:
     """The resolver core.auth calls on every authenticated request (fresh role and tier)."""
@@ -110,7 +126,9 @@ async def resolve_principal(session: AsyncSession, kind: str, credential: str) -
     user = await session.get(User, key.user_id)
     if user is None or user.deleted_at is not None:
         return None
-    key.last_used_at = utcnow()
+    now = utcnow()
+    if key.last_used_at is None or now - key.last_used_at >= LAST_USED_RESOLUTION:
+        key.last_used_at = now  # at most one UPDATE a minute per key, not one per request
     return Principal(
         user.id, user.role, user.tier, "api_key", user.restricted_until, scope=key.scope
     )
@@ -182,6 +200,7 @@ async def delete_account(
     user = await active_user(session, principal.id)
     if user.email is not None:  # its e-mails: the address, sign-in links, receipts, alerts
         await outbox.delete_messages_to(session, user.email)
+    await _forget_address_changes(session, user)
     user.email = None
     user.display_name = None
     user.alert_preferences = {}
@@ -200,6 +219,29 @@ async def delete_account(
     for erase in resources.user_erasers:
         await erase(session, resources, user.id)
     await audit(session, "data_deleted", user_id=user.id, ip=ip)
+
+
+async def email_suppression(session: AsyncSession, user: User) -> str | None:
+    """Why optional mail no longer goes to the user's address (`bounced`, `complained`), or
+    None (`core.email.suppression`)."""
+    if user.email is None:
+        return None
+    row = await suppression_of(session, user.email)
+    return row.reason if row is not None else None
+
+
+async def _forget_address_changes(session: AsyncSession, user: User) -> None:
+    """The addresses the account moved away from, with the e-mails sent to them (unless another
+    account has that address now), and every address-change request (`email_change`)."""
+    rows = await session.execute(
+        select(EmailChange.old_email).where(
+            EmailChange.user_id == user.id, EmailChange.applied_at.is_not(None)
+        )
+    )
+    for address in sorted(set(rows.scalars())):
+        if address != user.email and await user_by_email(session, address) is None:
+            await outbox.delete_messages_to(session, address)
+    await session.execute(delete(EmailChange).where(EmailChange.user_id == user.id))
 
 
 async def count_users(session: AsyncSession) -> int:
@@ -223,9 +265,10 @@ def alert_emails_on(preferences: dict[str, Any] | None) -> bool:
 
 
 async def alert_recipients(session: AsyncSession, user_ids: list[str]) -> dict[str, AlertRecipient]:
-    """Who of `user_ids` may be e-mailed alerts now: paid, not deleted, with an address, not
-    unsubscribed and not in a Sentinel time-out. Read fresh on every run, so a downgrade, an
-    unsubscribe or a time-out stops the next."""
+    """Who of `user_ids` may be e-mailed alerts now: paid, not deleted, with an address that is
+    not suppressed (it bounced or complained: `core.email.suppression`), not unsubscribed and
+    not in a Sentinel time-out. Read fresh on every run, so a downgrade, an unsubscribe, a
+    bounce or a time-out stops the next; the skipped suppressed ones are logged."""
     ids = sorted(set(user_ids))
     out: dict[str, AlertRecipient] = {}
     for start in range(0, len(ids), 500):  # bounded IN lists on every backend
@@ -243,6 +286,13 @@ async def alert_recipients(session: AsyncSession, user_ids: list[str]) -> dict[s
                 out[user.id] = AlertRecipient(
                     user.id, user.email, user.display_name, user.time_zone
                 )
+    suppressed = await suppressed_among(session, [r.email for r in out.values()])
+    if suppressed:
+        skipped = sorted(uid for uid, r in out.items() if r.email in suppressed)
+        log.info(
+            "alerts not e-mailed to %d suppressed address(es): users %s", len(skipped), skipped
+        )
+        out = {uid: r for uid, r in out.items() if r.email not in suppressed}
     return out
 
 

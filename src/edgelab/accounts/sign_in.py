@@ -22,6 +22,7 @@ from edgelab.core.auth import UnauthorizedError, issue_access_token
 from edgelab.core.clock import real_utcnow as utcnow  # expiry: the real clock
 from edgelab.core.email import outbox as email
 from edgelab.core.email.outbox import EmailTemplate
+from edgelab.core.email.suppression import clear_suppression
 from edgelab.core.errors import ConflictError
 from edgelab.core.settings import Settings
 
@@ -57,6 +58,7 @@ async def request_magic_link(
         template=MAGIC_LINK_MAIL,
         context={"link": link, "minutes": ttl},
         secret_expires_at=expires_at,  # the body is blanked once the link has expired
+        essential=True,  # even to a suppressed address: signing in through it clears that
     )
     await audit(session, "magic_link_requested", user_id=user.id, ip=ip)
 
@@ -95,7 +97,7 @@ async def _consume(
     return True
 
 
-async def _issue_pair(
+async def issue_session(
     session: AsyncSession, settings: Settings, user: User, family_id: str | None = None
 ) -> TokenPair:
     refresh = new_secret()
@@ -142,7 +144,25 @@ async def verify_magic_link(
     user = await active_user(session, link.user_id)
     user.last_sign_in_at = utcnow()
     await audit(session, "sign_in", user_id=user.id, ip=ip)
-    return await _issue_pair(session, settings, user)
+    await confirm_address(session, user, ip=ip)
+    return await issue_session(session, settings, user)
+
+
+async def confirm_address(session: AsyncSession, user: User, *, ip: str | None) -> None:
+    """The user just used a link e-mailed to their address, so it receives mail: lift its
+    suppression (a hard bounce or complaint), so alerts and receipts go to it again."""
+    if user.email is None:
+        return
+    lifted = await clear_suppression(session, user.email)
+    if lifted is not None:
+        await audit(
+            session,
+            "email_suppression_cleared",
+            user_id=user.id,
+            ip=ip,
+            reason=lifted.reason,
+            since=lifted.created_at.isoformat(),
+        )
 
 
 async def rotate_refresh_token(
@@ -182,7 +202,7 @@ async def rotate_refresh_token(
             persist_changes=True,
         )
     user = await active_user(session, row.user_id)
-    return await _issue_pair(session, settings, user, family_id=row.family_id)
+    return await issue_session(session, settings, user, family_id=row.family_id)
 
 
 async def logout(session: AsyncSession, token: str) -> None:

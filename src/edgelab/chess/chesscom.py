@@ -12,12 +12,19 @@
   fetched less than `REVALIDATE_SECONDS` ago is used without asking.
 - 404 on the archives list is 404 `player_not_found`; a 410 is remembered (cache and process)
   and that URL is never asked again (treated as no games).
+- Bounds (issue 16): in process memory (no Redis) the answers are kept in `ArchiveMemoryCache`,
+  at most `EDGELAB_CHESS_CACHE_MAX_BYTES` bytes, least recently used evicted first (a strong
+  player's month is hundreds of KB and the app cache bounds entries, not bytes); with Redis they
+  go to the app cache with their TTL. One `recent_games` stops asking for more months once
+  `EDGELAB_CHESS_ANALYSIS_DEADLINE_SECONDS` have passed (the newest month is always read) and
+  answers what it has with `partial=True`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
@@ -64,6 +71,48 @@ class PlayerGames:
     games: list[dict[str, Any]]  # newest first, at most the requested count
     version: str  # the newest archive's validator: changes when a new game lands
     months: int  # archives read
+    partial: bool = False  # the deadline stopped the walk before `game_count` games were found
+
+
+class ArchiveMemoryCache:
+    """Chess.com answers in this process, bounded by bytes: least recently used evicted first.
+
+    A value larger than the whole bound is not kept. TTLs on `clock.monotonic()`, as the app's
+    memory cache. Only `get` and `set` (what the client needs of a `Cache`)."""
+
+    backend = "memory"
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self.bytes = 0  # held now (values only; keys are short)
+        self._items: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _drop(self, key: str) -> None:
+        item = self._items.pop(key, None)
+        if item is not None:
+            self.bytes -= len(item[1])
+
+    async def get(self, key: str) -> bytes | None:
+        item = self._items.get(key)
+        if item is None:
+            return None
+        if item[0] < clock.monotonic():
+            self._drop(key)
+            return None
+        self._items.move_to_end(key)
+        return item[1]
+
+    async def set(self, key: str, value: bytes, ttl: float) -> None:
+        self._drop(key)
+        if ttl <= 0 or len(value) > self.max_bytes:
+            return
+        self._items[key] = (clock.monotonic() + ttl, value)
+        self.bytes += len(value)
+        while self.bytes > self.max_bytes:
+            self._drop(next(iter(self._items)))
 
 
 def _path_of(url: str) -> str:
@@ -120,7 +169,13 @@ class ChesscomClient:
             headers={"User-Agent": settings.chesscom_user_agent, "Accept": "application/json"},
             transport=transport,
         )
-        self._cache = cache
+        self._cache = cache  # 410 markers (small), and the answers too when it is Redis
+        self._answers: Cache | ArchiveMemoryCache = (
+            ArchiveMemoryCache(settings.chess_cache_max_bytes)
+            if cache.backend == "memory"
+            else cache
+        )
+        self.deadline_seconds = settings.chess_analysis_deadline_seconds
         self._upstream = Upstream(
             SERVICE,
             settings,
@@ -135,6 +190,12 @@ class ChesscomClient:
         self.requests = 0  # sent to Chess.com (tests, benchmarks)
         self.revalidate_seconds = REVALIDATE_SECONDS
 
+    @property
+    def cached_bytes(self) -> int | None:
+        """Bytes of answers held in process memory; None when they are in Redis."""
+        answers = self._answers
+        return answers.bytes if isinstance(answers, ArchiveMemoryCache) else None
+
     async def aclose(self) -> None:
         await self._http.aclose()
 
@@ -146,7 +207,7 @@ class ChesscomClient:
         if await self._is_gone(path):
             raise KeyError(path)
         key = f"chess:http:{path}"
-        raw = await self._cache.get(key)
+        raw = await self._answers.get(key)
         held: dict[str, Any] | None = orjson.loads(raw) if raw else None
         if held is not None and clock.time() - held["at"] < self.revalidate_seconds:
             return Fetched(held["body"], held["version"], 0)
@@ -161,7 +222,7 @@ class ChesscomClient:
         status = response.status_code
         if status == 304 and held is not None:
             held["at"] = clock.time()
-            await self._cache.set(key, orjson.dumps(held), KEEP_SECONDS)
+            await self._answers.set(key, orjson.dumps(held), KEEP_SECONDS)
             return Fetched(held["body"], held["version"], 304)
         if status == 410:
             self._gone.add(path)
@@ -182,7 +243,7 @@ class ChesscomClient:
             "version": version,
             "at": clock.time(),
         }
-        await self._cache.set(key, orjson.dumps(entry), KEEP_SECONDS)
+        await self._answers.set(key, orjson.dumps(entry), KEEP_SECONDS)
         return Fetched(body, version, 200)
 
     async def _send(self, path: str, headers: dict[str, str]) -> httpx.Response:
@@ -203,7 +264,9 @@ class ChesscomClient:
 
     async def recent_games(self, username: str, game_count: int) -> PlayerGames:
         """The newest `game_count` games (newest first): archives list, then months newest
-        first until enough games are collected."""
+        first until enough games are collected, or `deadline_seconds` have passed (then what
+        was collected, `partial=True`)."""
+        deadline = clock.monotonic() + self.deadline_seconds
         listing = await self.archives(username)
         urls = listing.body.get("archives") if isinstance(listing.body, dict) else None
         if not isinstance(urls, list):
@@ -213,7 +276,18 @@ class ChesscomClient:
         games: list[dict[str, Any]] = []
         version = f"empty:{listing.version}"
         months = 0
-        for url in reversed(urls[-MAX_MONTHS:]):
+        partial = False
+        for asked, url in enumerate(reversed(urls[-MAX_MONTHS:])):
+            if asked and clock.monotonic() >= deadline:
+                partial = True
+                log.warning(
+                    "chess.com: %s: deadline of %.0f s reached after %d months, %d games",
+                    username,
+                    self.deadline_seconds,
+                    months,
+                    len(games),
+                )
+                break
             path = _path_of(str(url))
             try:
                 month = await self.get(path)
@@ -228,4 +302,4 @@ class ChesscomClient:
             games.extend(rows)
             if len(games) >= game_count:
                 break
-        return PlayerGames(username.lower(), games[:game_count], version, months)
+        return PlayerGames(username.lower(), games[:game_count], version, months, partial)

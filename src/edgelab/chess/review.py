@@ -139,6 +139,10 @@ def analyse_game(pgn: str, path: str, depth: int) -> dict[str, Any]:
     return asyncio.run(run())
 
 
+class UnreadableGameError(ValueError):
+    """A stored PGN holds no game python-chess can read (the review stops)."""
+
+
 async def review_game(engine: chess.engine.Protocol, pgn: str, depth: int) -> dict[str, Any]:
     """Evaluate every position of the first game in `pgn` with `engine`.
 
@@ -155,7 +159,7 @@ async def review_game(engine: chess.engine.Protocol, pgn: str, depth: int) -> di
     started = time.perf_counter()
     game = chess.pgn.read_game(io.StringIO(pgn.lstrip("\ufeff")))
     if game is None:
-        raise ValueError("no game in the PGN")
+        raise UnreadableGameError("no game in the PGN")
     board = game.board()
     nodes = 0
     searches = 0

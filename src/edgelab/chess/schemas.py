@@ -17,6 +17,22 @@ ENGINE_UNAVAILABLE = error_code(
 REVIEW_JOB_NOT_FOUND = error_code(
     "review_job_not_found", 404, "No game-review job with this id for this caller."
 )
+TOO_MANY_REVIEWS = error_code(
+    "too_many_reviews",
+    429,
+    "This account already has as many game reviews queued or running as allowed "
+    "(`EDGELAB_CHESS_REVIEWS_PER_USER`); retry when one has finished (Retry-After).",
+)
+# What a failed review job says in `error_code` (the job's outcome, not an HTTP answer); the
+# exception itself is only logged. Each maps to the message shown in `error`.
+REVIEW_FAILED = "review_failed"
+REVIEW_ENGINE_UNAVAILABLE = "engine_unavailable"
+REVIEW_BAD_PGN = "unreadable_game"
+REVIEW_ERRORS = {
+    REVIEW_FAILED: "The review failed on our side; please start it again later.",
+    REVIEW_ENGINE_UNAVAILABLE: "The chess engine is not available on this server.",
+    REVIEW_BAD_PGN: "One of the games could not be read, so the review stopped.",
+}
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"  # Chess.com's allowed characters
 # The most games one review may ask for: the schema's bound (the setting can only lower it)
@@ -71,4 +87,11 @@ class ReviewJobOut(BaseModel):
         description="Overall accuracy, classifications, blunders by phase and piece, the worst "
         "moments with the better move, and per-game figures; null until the job succeeds."
     )
-    error: str | None
+    error: str | None = Field(
+        description="Why the review failed, for people; null unless `status` is `failed`."
+    )
+    error_code: str | None = Field(
+        None,
+        description="Why the review failed, for programs: `review_failed`, `engine_unavailable` "
+        "or `unreadable_game`; null unless `status` is `failed`.",
+    )

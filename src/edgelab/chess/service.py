@@ -4,24 +4,35 @@ background by `jobs.run_review`)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import uuid
 from typing import Any
 
 import orjson
-from sqlalchemy import delete
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.chess.chesscom import ChesscomClient, PlayerGames
 from edgelab.chess.models import REVIEW_TASK, ChessReviewJob
-from edgelab.chess.schemas import ENGINE_UNAVAILABLE, REVIEW_JOB_NOT_FOUND
+from edgelab.chess.schemas import (
+    ENGINE_UNAVAILABLE,
+    REVIEW_ERRORS,
+    REVIEW_FAILED,
+    REVIEW_JOB_NOT_FOUND,
+    TOO_MANY_REVIEWS,
+)
 from edgelab.core.cache import Cache
 from edgelab.core.clock import utcnow
-from edgelab.core.errors import AppError, InvalidInputError, NotFoundError
+from edgelab.core.errors import AppError, InvalidInputError, NotFoundError, RateLimitedError
 from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
 
 ANALYSIS_TTL = 12 * 3600.0  # the key carries the newest archive's version; this bounds memory
+REVIEW_RETRY_AFTER = 60  # seconds: a review of the default 10 games takes about a minute
+# A review queued or running for longer stops counting against its user's cap (one stranded
+# by a worker that died must not lock its user out for good)
+REVIEW_CAP_HOURS = 6
 
 
 def analysis_key(username: str, game_count: int, tz: str, version: str) -> str:
@@ -38,11 +49,13 @@ def analyze_games(fetched: PlayerGames, tz: str) -> dict[str, Any]:
     result = analyze(records, fetched.username, tz=tz)
     result["skipped"]["unreadable"] = unreadable
     result["username"] = fetched.username
+    result["partial"] = fetched.partial
     result["source"] = {
         "service": "chess.com",
         "games_fetched": len(fetched.games),
         "months_read": fetched.months,
         "archive_version": fetched.version,
+        "partial": fetched.partial,
     }
     return result
 
@@ -50,7 +63,9 @@ def analyze_games(fetched: PlayerGames, tz: str) -> dict[str, Any]:
 async def analyze_player(
     client: ChesscomClient, cache: Cache, username: str, game_count: int, tz: str
 ) -> tuple[bytes, bool]:
-    """The analysis as JSON bytes, and whether it came from the cache."""
+    """The analysis as JSON bytes, and whether it came from the cache. An analysis cut short
+    by the deadline (`partial`) is not cached: the months it read are, so the next ask goes
+    further."""
     import asyncio
 
     fetched = await client.recent_games(username, game_count)
@@ -60,7 +75,8 @@ async def analyze_player(
         return hit, True
     result = await asyncio.to_thread(analyze_games, fetched, tz)
     body = orjson.dumps(result)
-    await cache.set(key, body, ANALYSIS_TTL)
+    if not fetched.partial:
+        await cache.set(key, body, ANALYSIS_TTL)
     return body, False
 
 
@@ -97,7 +113,29 @@ async def start_review(
     game_count: int,
 ) -> ChessReviewJob:
     """Fetch the player's newest standard-chess games (up to `game_count`), record a queued
-    job for them and enqueue it (sent after the request's commit, dropped on rollback)."""
+    job for them and enqueue it (sent after the request's commit, dropped on rollback).
+
+    429 `too_many_reviews` when the caller already has `EDGELAB_CHESS_REVIEWS_PER_USER`
+    reviews queued or running, created in the last `REVIEW_CAP_HOURS` (checked before
+    Chess.com is asked; two requests racing may both pass, one over the cap at most per
+    concurrent request)."""
+    since = utcnow() - dt.timedelta(hours=REVIEW_CAP_HOURS)
+    active = await session.scalar(
+        select(func.count())
+        .select_from(ChessReviewJob)
+        .where(
+            ChessReviewJob.requested_by == requested_by[:64],
+            ChessReviewJob.status.in_(("queued", "running")),
+            ChessReviewJob.created_at >= since,
+        )
+    )
+    if (active or 0) >= settings.chess_reviews_per_user:
+        raise RateLimitedError(
+            f"You already have {active} reviews queued or running (at most "
+            f"{settings.chess_reviews_per_user}); start another when one has finished.",
+            retry_after=REVIEW_RETRY_AFTER,
+            code=TOO_MANY_REVIEWS,
+        )
     fetched = await client.recent_games(username, max(game_count * 2, 20))
     pgns = [
         g["pgn"]
@@ -131,6 +169,16 @@ async def get_review(session: AsyncSession, job_id: str, requested_by: str) -> C
     if job is None or job.requested_by != requested_by[:64]:
         raise NotFoundError(f"No review job with id {job_id!r}.", code=REVIEW_JOB_NOT_FOUND)
     return job
+
+
+def review_failure(stored: str | None) -> tuple[str | None, str | None]:
+    """(error_code, message) shown for a job's stored `error`: a known code and its message;
+    anything else (rows written before codes were stored held the exception's text) is
+    `review_failed` with the generic message, never the stored text."""
+    if stored is None:
+        return None, None
+    code = stored if stored in REVIEW_ERRORS else REVIEW_FAILED
+    return code, REVIEW_ERRORS[code]
 
 
 async def delete_user_reviews(session: AsyncSession, user_id: str) -> int:

@@ -11,7 +11,8 @@ The resolution opens its own short session, and only when the request carries a 
 anonymous request (most `/markets` traffic, answered from the cache) touches no database and
 builds no unit of work. A signed-in request pays one short session before the route's own
 (sequential, so never two connections at once); an API key's `last_used_at` is committed there,
-whatever the route then does.
+whatever the route then does, and the resolver writes it at most once a minute per key (so a
+key polling many times a second is not a write per request).
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ async def optional_principal(request: Request, sessions: ReadSessionMakerDep) ->
     async with sessions() as session:
         principal = await resolver(session, kind, subject)
         if principal is not None:
-            await session.commit()  # the API key's last_used_at
+            await session.commit()  # the API key's last_used_at, when it was due
     if principal is None and kind == "api_key":
         raise UnauthorizedError("Unknown or revoked API key.", code=codes.INVALID_API_KEY)
     if principal is None:

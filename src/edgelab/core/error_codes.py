@@ -189,6 +189,31 @@ EMAIL_BAD_RESPONSE = error_code(
     "email_bad_response", 502, "Resend answered something we cannot use."
 )
 
+# --- inbound webhooks (Paddle's in accounts.billing, Resend's delivery events in core.email) -----
+
+WEBHOOK_NOT_CONFIGURED = error_code(
+    "webhook_not_configured",
+    503,
+    "Resend's delivery webhooks are not configured here (EDGELAB_RESEND_WEBHOOK_SECRET unset or "
+    "not a whsec_ secret).",
+)
+INVALID_WEBHOOK_SIGNATURE = error_code(
+    "invalid_webhook_signature",
+    401,
+    "A webhook's signature (Paddle-Signature, or Resend's svix-signature) does not verify.",
+)
+WEBHOOK_SIGNATURE_EXPIRED = error_code(
+    "webhook_signature_expired",
+    401,
+    "A Resend webhook's svix-timestamp is more than 5 minutes from now (a replay or a skewed "
+    "clock).",
+)
+INVALID_WEBHOOK_PAYLOAD = error_code(
+    "invalid_webhook_payload",
+    400,
+    "A signed webhook body that is not a notification of its sender (Paddle or Resend).",
+)
+
 # --- file storage (local directory, Vercel Blob) ----------------------------------------------
 
 UPLOAD_STORAGE_UNAVAILABLE = error_code(

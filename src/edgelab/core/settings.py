@@ -109,8 +109,17 @@ class Settings(BaseSettings):
     rate_limit_anonymous: str = "60/minute"
     rate_limit_free: str = "120/minute"
     rate_limit_paid: str = "600/minute"
-    rate_limit_auth_per_email: str = "5/minute;20/hour"
+    rate_limit_auth_per_email: str = "20/minute;100/hour"
     rate_limit_auth_per_ip: str = "20/minute"
+    # issue 16: sign-in links per (address, requesting IP) under the looser per-address cap
+    # above (one requester cannot spend it and lock the owner out); named limits replacing the
+    # tier's on dear routes (`RateLimitPolicy`); failed-signature webhooks per client IP
+    rate_limit_auth_per_email_ip: str = "5/minute;20/hour"
+    rate_limit_render: str = "20/minute;200/hour"
+    rate_limit_billing: str = "20/minute;200/hour"
+    rate_limit_uploads: str = "10/minute;100/hour"
+    rate_limit_sentinel: str = "120/minute"
+    rate_limit_webhook_unsigned: str = "30/minute"
     trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # background jobs: in-process by default; with EDGELAB_REDIS_URL a Redis queue, whose worker
@@ -132,6 +141,19 @@ class Settings(BaseSettings):
     # only: sign-in links never reach anyone); unset = `resend` with a key, else `log`, which
     # outside development/test refuses to start unless set explicitly (core.email.backend)
     email_backend: Literal["resend", "log"] | None = None
+
+    # Resend's delivery webhooks (POST /webhooks/resend; unset: 503) are verified with this
+    # signing secret (`whsec_...`); a hard bounce or complaint suppresses the address. An
+    # address-change link (POST /me/email) is valid this long.
+    resend_webhook_secret: SecretStr | None = None
+    email_change_ttl_minutes: int = Field(60, ge=5, le=1_440)
+
+    @field_validator("resend_webhook_secret", mode="before")
+    @classmethod
+    def _unset_resend_webhook_secret(cls, value: object) -> object:
+        """Empty is unset. The format (`whsec_` + base64) is checked where it is used (503
+        `webhook_not_configured`): a validation error here would print the secret."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     # alerts (paid): at most this many matches e-mailed per user per day (the user's local day,
     # users.time_zone); matches over the cap are not recorded and may go out on a later run
@@ -264,6 +286,13 @@ class Settings(BaseSettings):
     engine_depth: int = Field(12, ge=1, le=40)
     chess_rate_limit_per_username: str = "10/minute;60/hour"
     chess_review_max_games: int = Field(20, ge=1, le=200)
+    # chess abuse bounds (issue 16): analyses and reviews per caller (user id, else client IP),
+    # bytes of Chess.com answers kept in process memory, seconds one analysis may spend
+    # fetching monthly archives, queued and running reviews per user
+    chess_rate_limit_per_caller: str = "30/hour"
+    chess_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0, le=16 * 1024**3)
+    chess_analysis_deadline_seconds: float = Field(60.0, gt=0, le=3600)
+    chess_reviews_per_user: int = Field(2, ge=1, le=100)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

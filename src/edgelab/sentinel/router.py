@@ -17,6 +17,7 @@ from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.formats import AwareIsoDatetime
+from edgelab.core.ratelimit import rate_limit
 from edgelab.core.settings import Settings
 from edgelab.sentinel import service
 from edgelab.sentinel.anthropic_client import ClaudeExplainer, get_explainer
@@ -294,8 +295,11 @@ async def runs(
 
 @router.post(
     "/api/analytics/analyze-player",
+    dependencies=[
+        Depends(rate_limit("POST /api/analytics/analyze-player", policy_limit="sentinel"))
+    ],
     response_model=RiskAssessment,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def analyze_player(
     body: AnalyzeRequest,

@@ -106,6 +106,33 @@ async def verify(request: Request, token: Annotated[str, Form()] = "") -> Respon
     return response
 
 
+@router.get("/verify-email")
+async def verify_email_form(request: Request, user: WebUserDep, token: str = "") -> Response:
+    """The link e-mailed to a new address lands here; the change takes a click (a POST), for
+    the same reason as signing in."""
+    return render(request, "verify_email.html", {"token": token, "error": None})
+
+
+@router.post("/verify-email", dependencies=[SameOrigin])
+async def verify_email(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    answer = await call_api(request, "POST", "/auth/verify-email", json={"token": token}, token="")
+    if not answer.ok:
+        return render(
+            request,
+            "verify_email.html",
+            {"token": "", "error": answer.message},
+            status_code=answer.status if answer.status >= 400 else 400,
+        )
+    response = RedirectResponse("/app/account", status_code=303)
+    set_session_cookies(
+        response,
+        resources_of(request).settings,
+        answer.data["access_token"],
+        answer.data["refresh_token"],
+    )
+    return response
+
+
 @router.post("/signout", dependencies=[SameOrigin])
 async def signout(request: Request) -> Response:
     """Revokes the refresh token (`POST /auth/logout`) and forgets the cookies."""

@@ -33,11 +33,15 @@ from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.error_codes import PAYLOAD_TOO_LARGE
 from edgelab.core.errors import AppError, error_responses
+from edgelab.core.ratelimit import count_rejected_webhook, rate_limit
 from edgelab.core.resources import optional_resource
 
 router = APIRouter(tags=["billing"])
 PaddleApiDep = Annotated[PaddleApi | None, Depends(optional_resource(PaddleApi))]
 MAX_WEBHOOK_BYTES = 1_000_000  # Paddle's largest notifications are a few tens of kB
+# every route that calls Paddle's API counts in one budget per user (EDGELAB_RATE_LIMIT_BILLING):
+# Paddle allows our whole server 240 requests a minute, which one user must not spend
+PADDLE_LIMIT = [Depends(rate_limit("billing through Paddle", policy_limit="billing"))]
 
 
 class PayloadTooLargeError(AppError):
@@ -47,9 +51,10 @@ class PayloadTooLargeError(AppError):
 
 @router.post(
     "/billing/checkout",
+    dependencies=[Depends(rate_limit("POST /billing/checkout"))],
     response_model=Checkout,
     responses=error_responses(
-        401, 404, errors.ALREADY_SUBSCRIBED, errors.UNKNOWN_PLAN, BILLING_NOT_CONFIGURED
+        401, 404, 429, errors.ALREADY_SUBSCRIBED, errors.UNKNOWN_PLAN, BILLING_NOT_CONFIGURED
     ),
 )
 async def create_checkout(
@@ -65,8 +70,9 @@ async def create_checkout(
 
 @router.get(
     "/billing/subscription",
+    dependencies=[Depends(rate_limit("GET /billing/subscription"))],
     response_model=SubscriptionOut,
-    responses=error_responses(401, 404),
+    responses=error_responses(401, 404, 429),
 )
 async def get_subscription(principal: CurrentUser, session: SessionDep) -> SubscriptionOut:
     return SubscriptionOut.model_validate(await billing.subscription_view(session, principal))
@@ -77,6 +83,7 @@ async def get_subscription(principal: CurrentUser, session: SessionDep) -> Subsc
 # every self-service route may answer these besides its own
 _PADDLE_ANSWERS = (
     401,
+    429,
     errors.NO_SUBSCRIPTION,
     errors.PADDLE_NOT_FOUND,
     errors.SUBSCRIPTION_NOT_MANAGEABLE,
@@ -90,7 +97,12 @@ _PADDLE_ANSWERS = (
 )
 
 
-@router.get("/billing/plans", response_model=list[PlanOut], responses=error_responses(401))
+@router.get(
+    "/billing/plans",
+    dependencies=[Depends(rate_limit("GET /billing/plans"))],
+    response_model=list[PlanOut],
+    responses=error_responses(401, 429),
+)
 async def list_plans(principal: CurrentUser, settings: SettingsDep) -> list[PlanOut]:
     """The plans on sale (EDGELAB_PADDLE_PRICE_IDS, and EDGELAB_PADDLE_PRICE_ID)."""
     default = default_price_id(settings)
@@ -101,7 +113,10 @@ async def list_plans(principal: CurrentUser, settings: SettingsDep) -> list[Plan
 
 
 @router.post(
-    "/billing/cancel", response_model=BillingChange, responses=error_responses(*_PADDLE_ANSWERS)
+    "/billing/cancel",
+    dependencies=PADDLE_LIMIT,
+    response_model=BillingChange,
+    responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def cancel_subscription(
     body: CancelRequest,
@@ -117,7 +132,10 @@ async def cancel_subscription(
 
 
 @router.post(
-    "/billing/resume", response_model=BillingChange, responses=error_responses(*_PADDLE_ANSWERS)
+    "/billing/resume",
+    dependencies=PADDLE_LIMIT,
+    response_model=BillingChange,
+    responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def resume_subscription(
     principal: CurrentUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
@@ -130,7 +148,10 @@ async def resume_subscription(
 
 
 @router.post(
-    "/billing/pause", response_model=BillingChange, responses=error_responses(*_PADDLE_ANSWERS)
+    "/billing/pause",
+    dependencies=PADDLE_LIMIT,
+    response_model=BillingChange,
+    responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def pause_subscription(
     body: PauseRequest,
@@ -149,6 +170,7 @@ async def pause_subscription(
 
 @router.post(
     "/billing/change-plan",
+    dependencies=PADDLE_LIMIT,
     response_model=BillingChange,
     responses=error_responses(*_PADDLE_ANSWERS, errors.UNKNOWN_PLAN, errors.ALREADY_ON_PLAN),
 )
@@ -167,6 +189,7 @@ async def change_plan(
 
 @router.post(
     "/billing/payment-method",
+    dependencies=PADDLE_LIMIT,
     response_model=PaymentMethodUpdate,
     responses=error_responses(*_PADDLE_ANSWERS),
 )
@@ -180,7 +203,10 @@ async def update_payment_method(
 
 
 @router.post(
-    "/billing/portal", response_model=PortalLink, responses=error_responses(*_PADDLE_ANSWERS)
+    "/billing/portal",
+    dependencies=PADDLE_LIMIT,
+    response_model=PortalLink,
+    responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def customer_portal(
     principal: CurrentUser, session: SessionDep, paddle: PaddleApiDep
@@ -191,6 +217,7 @@ async def customer_portal(
 
 @router.get(
     "/billing/transactions",
+    dependencies=PADDLE_LIMIT,
     response_model=TransactionList,
     responses=error_responses(*_PADDLE_ANSWERS),
 )
@@ -204,6 +231,7 @@ async def list_transactions(
 
 @router.get(
     "/billing/transactions/{transaction_id}/invoice",
+    dependencies=PADDLE_LIMIT,
     response_model=InvoiceLink,
     responses=error_responses(*_PADDLE_ANSWERS, errors.TRANSACTION_NOT_FOUND),
 )
@@ -222,7 +250,7 @@ async def transaction_invoice(
 @router.post(
     "/webhooks/paddle",
     response_model=WebhookAck,
-    responses=error_responses(400, 401, 413, BILLING_NOT_CONFIGURED),
+    responses=error_responses(400, 401, 413, 429, BILLING_NOT_CONFIGURED),
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -235,8 +263,10 @@ async def transaction_invoice(
 async def paddle_webhook(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
     """Verify, record once, process in a job, answer fast.
 
-    A redelivery of an event already recorded answers 200 `duplicate` and changes nothing. No
-    per-IP rate limit here: the signature authenticates, and Paddle's retry bursts must pass.
+    A redelivery of an event already recorded answers 200 `duplicate` and changes nothing. A
+    signed delivery is never rate limited (Paddle's retry bursts must pass); one whose signature
+    fails is a 401 with an audit entry up to `EDGELAB_RATE_LIMIT_WEBHOOK_UNSIGNED` per client IP,
+    then a 429 that records nothing (a flood of forgeries must not fill the audit log).
     """
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_WEBHOOK_BYTES:
@@ -244,13 +274,17 @@ async def paddle_webhook(request: Request, session: SessionDep, settings: Settin
     raw = await request.body()
     if len(raw) > MAX_WEBHOOK_BYTES:
         raise PayloadTooLargeError("The notification is too large.")
-    intake = await billing.receive_paddle_webhook(
-        session,
-        settings,
-        raw_body=raw,
-        signature=request.headers.get("paddle-signature"),
-        ip=request.client.host if request.client else None,
-    )
+    try:
+        intake = await billing.receive_paddle_webhook(
+            session,
+            settings,
+            raw_body=raw,
+            signature=request.headers.get("paddle-signature"),
+            ip=request.client.host if request.client else None,
+        )
+    except billing.WebhookSignatureError:
+        await count_rejected_webhook(request, "paddle")  # the 429 rolls the audit entry back
+        raise
     ack = WebhookAck(
         status="duplicate" if intake.duplicate else "accepted", event_id=intake.event_id
     )

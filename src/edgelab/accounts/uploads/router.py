@@ -95,7 +95,7 @@ def _out(settings: Settings, upload: Upload) -> UploadOut:
 
 async def create_upload(
     principal: CurrentUser,
-    _limited: Annotated[None, Depends(rate_limit("POST /uploads"))],
+    _limited: Annotated[None, Depends(rate_limit("POST /uploads", policy_limit="uploads"))],
     file: Annotated[UploadFile, File(description="The file; its name and type are ignored.")],
     kind: Annotated[UploadKind, Form(description="bet_history (CSV) or avatar.")],
     session: SessionDep,
@@ -121,7 +121,12 @@ router.add_api_route(
 )
 
 
-@router.get("/uploads", response_model=UploadList, responses=error_responses(401, 422))
+@router.get(
+    "/uploads",
+    dependencies=[Depends(rate_limit("GET /uploads"))],
+    response_model=UploadList,
+    responses=error_responses(401, 422, 429),
+)
 async def list_uploads(
     principal: CurrentUser,
     session: SessionDep,
@@ -135,7 +140,10 @@ async def list_uploads(
 
 
 @router.get(
-    "/uploads/{upload_id}", response_model=UploadOut, responses=error_responses(401, 404, 422)
+    "/uploads/{upload_id}",
+    dependencies=[Depends(rate_limit("GET /uploads/{id}"))],
+    response_model=UploadOut,
+    responses=error_responses(401, 404, 422, 429),
 )
 async def get_upload(
     upload_id: UploadId, principal: CurrentUser, session: SessionDep, settings: SettingsDep
@@ -144,7 +152,12 @@ async def get_upload(
     return _out(settings, await uploads.get_upload(session, principal.id, upload_id))
 
 
-@router.delete("/uploads/{upload_id}", status_code=204, responses=error_responses(401, 404, 422))
+@router.delete(
+    "/uploads/{upload_id}",
+    dependencies=[Depends(rate_limit("DELETE /uploads/{id}"))],
+    status_code=204,
+    responses=error_responses(401, 404, 422, 429),
+)
 async def delete_upload(
     upload_id: UploadId, principal: CurrentUser, session: SessionDep, store: UploadStoreDep
 ) -> Response:
@@ -160,10 +173,12 @@ _FILE_CONTENT = {
 
 @router.get(
     "/files/{upload_id}",
+    # the link is the credential: counted per client IP, whatever Authorization says
+    dependencies=[Depends(rate_limit("GET /files/{id}", per_user=False))],
     response_class=Response,
     responses={
         200: {"description": "The file's bytes.", "content": _FILE_CONTENT},
-        **error_responses(403, 404, 410, 422, 502, 503),
+        **error_responses(403, 404, 410, 422, 429, 502, 503),
     },
 )
 async def download_upload_file(

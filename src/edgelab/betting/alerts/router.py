@@ -32,9 +32,10 @@ RuleIdPath = Annotated[
 
 @router.post(
     "/rules",
+    dependencies=[Depends(rate_limit("POST /alerts/rules"))],
     status_code=201,
     response_model=AlertRuleOut,
-    responses=error_responses(401, 403, 409, 422),
+    responses=error_responses(401, 403, 409, 422, 429),
 )
 async def create_rule(
     body: AlertRuleCreate, principal: PaidUser, session: SessionDep
@@ -44,7 +45,12 @@ async def create_rule(
     return AlertRuleOut.model_validate(rule)
 
 
-@router.get("/rules", response_model=AlertRuleList, responses=error_responses(401, 403))
+@router.get(
+    "/rules",
+    dependencies=[Depends(rate_limit("GET /alerts/rules"))],
+    response_model=AlertRuleList,
+    responses=error_responses(401, 403, 429),
+)
 async def list_rules(principal: PaidUser, session: SessionDep) -> AlertRuleList:
     rules = await alerts.list_rules(session, principal.id)
     return AlertRuleList(
@@ -54,14 +60,20 @@ async def list_rules(principal: PaidUser, session: SessionDep) -> AlertRuleList:
 
 
 @router.get(
-    "/rules/{rule_id}", response_model=AlertRuleOut, responses=error_responses(401, 403, 404, 422)
+    "/rules/{rule_id}",
+    dependencies=[Depends(rate_limit("GET /alerts/rules/{id}"))],
+    response_model=AlertRuleOut,
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def get_rule(rule_id: RuleIdPath, principal: PaidUser, session: SessionDep) -> AlertRuleOut:
     return AlertRuleOut.model_validate(await alerts.get_rule(session, principal.id, rule_id))
 
 
 @router.patch(
-    "/rules/{rule_id}", response_model=AlertRuleOut, responses=error_responses(401, 403, 404, 422)
+    "/rules/{rule_id}",
+    dependencies=[Depends(rate_limit("PATCH /alerts/rules/{id}"))],
+    response_model=AlertRuleOut,
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def update_rule(
     rule_id: RuleIdPath, body: AlertRuleUpdate, principal: PaidUser, session: SessionDep
@@ -73,14 +85,24 @@ async def update_rule(
     )
 
 
-@router.delete("/rules/{rule_id}", status_code=204, responses=error_responses(401, 403, 404, 422))
+@router.delete(
+    "/rules/{rule_id}",
+    dependencies=[Depends(rate_limit("DELETE /alerts/rules/{id}"))],
+    status_code=204,
+    responses=error_responses(401, 403, 404, 422, 429),
+)
 async def delete_rule(rule_id: RuleIdPath, principal: PaidUser, session: SessionDep) -> Response:
     """Markets the rule already sent stay sent (they are not e-mailed again)."""
     await alerts.delete_rule(session, principal.id, rule_id)
     return Response(status_code=204)
 
 
-@router.get("", response_model=AlertList, responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    dependencies=[Depends(rate_limit("GET /alerts"))],
+    response_model=AlertList,
+    responses=error_responses(401, 403, 422, 429),
+)
 async def list_alerts(
     principal: PaidUser,
     session: SessionDep,

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from edgelab.betting.evaluation import schemas, service
 from edgelab.core.auth import PaidUser
 from edgelab.core.deps import ResourcesDep
 from edgelab.core.errors import error_responses
+from edgelab.core.ratelimit import count_request, rate_limit
 
 router = APIRouter(tags=["evaluation"])
 SeasonQuery = Annotated[int | None, schemas.Season]
@@ -48,6 +49,7 @@ async def compare(
 
 @router.get(
     "/calibration",
+    dependencies=[Depends(rate_limit("GET /evaluation/calibration"))],
     response_model=schemas.CalibrationResponse,
     responses={
         200: {
@@ -55,11 +57,13 @@ async def compare(
             "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
         },
         **ERRORS,
+        **error_responses(429),
     },
     summary="Reliability curve of p_true beside the close or the consensus",
 )
 async def calibration(
-    _user: PaidUser,
+    request: Request,
+    user: PaidUser,
     resources: ResourcesDep,
     algorithm: schemas.Algorithm = "a",
     market_type: schemas.EvaluatedMarketType | None = None,
@@ -77,7 +81,11 @@ async def calibration(
     ] = "json",
 ) -> Response:
     """Per bin: mean predicted probability, observed rate and count, for p_true (both
-    algorithms rank by it) and the market forecast on the same markets."""
+    algorithms rank by it) and the market forecast on the same markets. Every call counts
+    against the caller's tier limit; a PNG (rendered per parameter set) also against
+    `EDGELAB_RATE_LIMIT_RENDER`."""
+    if format == "png":
+        await count_request(request, user, "GET /evaluation/calibration png", policy_limit="render")
     body = await service.calibration_answer(
         resources,
         algorithm=algorithm,

@@ -4,7 +4,8 @@ blanking the bodies of messages whose secret (a sign-in link) has expired.
 A message is tried at most `MAX_ATTEMPTS` times. A permanent refusal (bad address, bad key)
 marks it `failed` at once; a transient one (429, 5xx, timeout) leaves it `pending` for the
 next sweep. The outbox's idempotency key goes to Resend, so a retry after a lost answer never
-sends twice. A message whose secret expired before it went out is never sent (`failed`).
+sends twice. A message whose secret expired before it went out is never sent (`failed`), nor
+one that is not essential to an address suppressed since it was queued (`suppressed`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from edgelab.core.clock import real_utcnow, utcnow
 from edgelab.core.email.backend import check_email_backend, email_backend
 from edgelab.core.email.models import OutboxEmail
 from edgelab.core.email.resend import EmailMessage, ResendClient
+from edgelab.core.email.suppression import suppression_of, why_suppressed
 from edgelab.core.errors import AppError
 from edgelab.core.jobs import Jobs, enqueue
 from edgelab.core.settings import Settings
@@ -44,6 +46,11 @@ async def deliver(
         message.status = "failed"
         message.last_error = "not sent: its sign-in link expired first"
         message.html = message.text = REDACTED
+        return message.status
+    suppressed = None if message.essential else await suppression_of(session, message.to_address)
+    if suppressed is not None:  # it bounced or complained after this message was queued
+        message.status = "suppressed"
+        message.last_error = why_suppressed(suppressed)
         return message.status
     message.attempts += 1
     try:

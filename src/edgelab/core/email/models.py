@@ -1,10 +1,11 @@
-"""The e-mail outbox: every message the platform sends, sent or not, and why not."""
+"""The e-mail outbox: every message the platform sends, sent or not, and why not; and the
+addresses that must not get optional mail (a hard bounce or a spam complaint)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Index, Integer, String, Text
+from sqlalchemy import Boolean, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from edgelab.core.clock import utcnow
@@ -23,14 +24,37 @@ class OutboxEmail(Base):
     template: Mapped[str] = mapped_column(String(40))
     html: Mapped[str] = mapped_column(Text)
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(12), default="pending")  # pending|sent|failed|logged
+    # pending|sent|failed|logged, or suppressed: not sent, the address is suppressed (below)
+    status: Mapped[str] = mapped_column(String(12), default="pending")
     backend: Mapped[str] = mapped_column(String(12))  # resend | outbox
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     last_error: Mapped[str | None] = mapped_column(Text)
     idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
-    provider_id: Mapped[str | None] = mapped_column(String(100))
+    provider_id: Mapped[str | None] = mapped_column(String(100), index=True)  # Resend's email id
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     sent_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     # the body holds a secret (a sign-in link) valid until then: afterwards the body is
     # blanked (`delivery.redact_expired_emails`) and an unsent message is never sent
     secret_expires_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, index=True)
+    # sent even to a suppressed address: sign-in links and address-change mail (the way an
+    # owner confirms the address again); alerts, receipts and nudges are not
+    essential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # what Resend's delivery webhooks last said (`core.email.events`): delivered | delayed |
+    # bounced | complained, at `delivery_event_at` (the event's own time: events arrive in any
+    # order, the latest wins), with the bounce's type and message in `delivery_detail`
+    delivery_status: Mapped[str | None] = mapped_column(String(12))
+    delivery_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    delivery_detail: Mapped[str | None] = mapped_column(Text)
+
+
+class EmailSuppression(Base):
+    """An address that hard-bounced or complained: it gets no alerts, receipts or nudges until
+    its owner confirms it again by signing in through an e-mailed link (which still goes)."""
+
+    __tablename__ = "email_suppressions"
+
+    address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
+    reason: Mapped[str] = mapped_column(String(12))  # bounced | complained
+    detail: Mapped[str | None] = mapped_column(Text)  # the bounce's type, subtype and message
+    outbox_id: Mapped[int | None] = mapped_column(Integer)  # the message it happened to
+    created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -14,11 +14,19 @@ How a route is limited:
   principal, already counted. One dependency instead of two matters on a hot cached route:
   FastAPI solves every declared dependency's own dependencies again on each request, cached or
   not (measured on `/markets`: about 10 us per dependency).
+- A route that is dearer than most (a rendered image, a call through to Paddle, a stored
+  upload) or that must promise a rate (Sentinel's operator API) names one of the policy's named
+  limits instead of the tier's: `rate_limit("POST /uploads", policy_limit="uploads")`, each an
+  `EDGELAB_RATE_LIMIT_<NAME>` setting. Routes sharing a scope share the budget (every billing
+  route that calls Paddle counts in one).
 - Sign-in and other credential endpoints call `enforce_auth_limits(request, email)` once the body
-  is parsed: the stricter limits apply per e-mail (against one account being guessed from many
-  addresses) and per IP (against one address spraying many accounts).
-- Webhooks (Paddle and the like) are exempt: do not attach the dependency there. Their senders
-  retry on 429 and deliveries are authenticated by signature, not by a caller identity.
+  is parsed: per IP (against one address spraying many accounts), per (e-mail, IP) (against one
+  requester pestering one account) and, looser, per e-mail (a cap on what one inbox gets that a
+  single requester cannot spend, so nobody can lock the owner out of their sign-in links).
+- Webhooks (Paddle and the like) get no caller limit: their senders retry on 429 and deliveries
+  are authenticated by signature, not by a caller identity. Only a delivery whose signature
+  fails is counted, per client IP (`count_rejected_webhook`); past the limit it is a 429 instead
+  of a 401, and writes no audit row.
 - `RateLimitHeadersMiddleware` copies the decision onto the response as `X-RateLimit-Limit`,
   `X-RateLimit-Remaining` and `X-RateLimit-Reset` (seconds until a slot frees); a refusal is
   `RateLimitedError` (429, `rate_limited`, with `Retry-After` and the same headers).
@@ -35,6 +43,7 @@ from edgelab.core.ratelimit.dependencies import (
     RateLimitHeadersMiddleware,
     RateLimitPolicy,
     client_ip,
+    count_rejected_webhook,
     count_request,
     enforce,
     enforce_auth_limits,
@@ -56,6 +65,7 @@ __all__ = [
     "RateLimitPolicy",
     "RateLimiter",
     "client_ip",
+    "count_rejected_webhook",
     "count_request",
     "enforce",
     "enforce_auth_limits",

@@ -8,7 +8,7 @@ import ipaddress
 import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import lru_cache
 from typing import Annotated
 
@@ -20,6 +20,7 @@ from edgelab.core.db import ReadSessionMakerDep
 from edgelab.core.errors import RateLimitedError
 from edgelab.core.ratelimit.limiter import RateDecision, RateLimiter, parse_limit
 from edgelab.core.resources import resources_of
+from edgelab.core.settings import Settings
 
 STATE_KEY = "ratelimit"  # where the request's binding decision waits for the headers middleware
 
@@ -94,24 +95,56 @@ class RateLimitPolicy:
     anonymous: per client IP for callers who are not signed in.
     free, paid: per user id, by the principal's tier; an unknown tier gets `free` (least
     privilege).
-    auth_per_email / auth_per_ip: credential endpoints (sign-in, password reset), stricter.
+    auth_per_ip: sign-in link requests per requesting IP, whatever the addresses.
+    auth_per_email_ip: per (address, requesting IP): what one requester may ask for one address.
+    auth_per_email: per address from every IP together, looser: a cap on the links one inbox
+    gets, high enough that one requester (who meets `auth_per_email_ip` first) cannot spend it
+    and lock the owner out (about `auth_per_email / auth_per_email_ip` addresses would be needed).
+    render, billing, uploads, sentinel: named limits that routes opt into with
+    `rate_limit(..., policy_limit=name)`, replacing the tier's: rendered images (the calibration
+    PNG), calls through to Paddle, stored uploads, Sentinel's operator API (at least 100 a
+    minute per API key, as the seed contract asks).
+    webhook_unsigned: webhook deliveries whose signature fails, per client IP
+    (`count_rejected_webhook`); signed deliveries are never counted.
     trusted_proxies: peers whose `X-Forwarded-For` is believed (addresses or CIDR networks).
     """
 
     anonymous: str = "60/minute"
     free: str = "120/minute"
     paid: str = "600/minute"
-    auth_per_email: str = "5/minute;20/hour"
+    auth_per_email: str = "20/minute;100/hour"
+    auth_per_email_ip: str = "5/minute;20/hour"
     auth_per_ip: str = "20/minute"
+    render: str = "20/minute;200/hour"
+    billing: str = "20/minute;200/hour"
+    uploads: str = "10/minute;100/hour"
+    sentinel: str = "120/minute"
+    webhook_unsigned: str = "30/minute"
     trusted_proxies: frozenset[str] = frozenset()
 
     def __post_init__(self) -> None:
-        for limit in (self.anonymous, self.free, self.paid, self.auth_per_email, self.auth_per_ip):
-            parse_limit(limit)  # a typo fails at start-up, not on the first request
+        for name in LIMIT_FIELDS:
+            parse_limit(getattr(self, name))  # a typo fails at start-up, not on the first request
         _networks(self.trusted_proxies)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RateLimitPolicy:
+        """`EDGELAB_RATE_LIMIT_<NAME>` for each limit, and `EDGELAB_TRUSTED_PROXIES`."""
+        limits = {name: getattr(settings, f"rate_limit_{name}") for name in LIMIT_FIELDS}
+        return cls(**limits, trusted_proxies=frozenset(settings.trusted_proxies))
 
     def for_tier(self, tier: str | None) -> str:
         return self.paid if tier == "paid" else self.free
+
+    def named(self, name: str) -> str:
+        if name not in NAMED_LIMITS:
+            raise ValueError(f"no named rate limit {name!r}; one of {', '.join(NAMED_LIMITS)}")
+        limit: str = getattr(self, name)
+        return limit
+
+
+LIMIT_FIELDS = tuple(f.name for f in fields(RateLimitPolicy) if f.name != "trusted_proxies")
+NAMED_LIMITS = ("render", "billing", "uploads", "sentinel")
 
 
 def _setup(request: Request) -> tuple[RateLimiter | None, RateLimitPolicy]:
@@ -127,13 +160,23 @@ def _remember(request: Request, decision: RateDecision) -> None:
 
 
 async def count_request(
-    request: Request, principal: Principal | None, scope: str, limit: str | None = None
+    request: Request,
+    principal: Principal | None,
+    scope: str,
+    limit: str | None = None,
+    *,
+    policy_limit: str | None = None,
 ) -> None:
     """Count one request against the caller's limit for `scope`: per user id at the tier's
-    limit, or per client IP at the anonymous one (`principal` None); raises the 429."""
+    limit, or per client IP at the anonymous one (`principal` None); raises the 429.
+
+    `limit` (a `limits` string) or `policy_limit` (a named limit of the policy, see
+    `RateLimitPolicy`) replaces the tier and anonymous limits for this count."""
     limiter, policy = _setup(request)
     if limiter is None:
         return
+    if policy_limit is not None:
+        limit = policy.named(policy_limit)
     if principal is not None:
         chosen = limit or policy.for_tier(principal.tier)
         decision = await limiter.hit(chosen, "user", principal.id, scope)
@@ -144,66 +187,104 @@ async def count_request(
     enforce(decision, scope)
 
 
+def _check_limit_args(limit: str | None, policy_limit: str | None) -> None:
+    """Fail at import time on a malformed limit or an unknown name."""
+    if limit is not None and policy_limit is not None:
+        raise ValueError("give `limit` or `policy_limit`, not both")
+    if limit is not None:
+        parse_limit(limit)
+    if policy_limit is not None and policy_limit not in NAMED_LIMITS:
+        raise ValueError(f"no named rate limit {policy_limit!r}")
+
+
 def rate_limit(
-    scope: str, *, limit: str | None = None, per_user: bool = True
+    scope: str,
+    *,
+    limit: str | None = None,
+    policy_limit: str | None = None,
+    per_user: bool = True,
 ) -> Callable[..., Awaitable[None]]:
     """A dependency limiting a route: `Depends(rate_limit("GET /markets"))`.
 
     `limit`, when given, replaces the policy's tier and anonymous limits for this route (an
-    expensive endpoint); it is checked here, at import time. `per_user=False` counts every
-    caller per IP and ignores the `Authorization` header: for the endpoints that hand out tokens
-    (`/auth/verify`, `/auth/refresh`), whose callers often still send the expired access token
-    they are replacing.
+    expensive endpoint); it is checked here, at import time. `policy_limit` does the same with
+    one of the policy's named limits (`"billing"`: `EDGELAB_RATE_LIMIT_BILLING`), read per
+    request so settings decide it. `per_user=False` counts every caller per IP and ignores the
+    `Authorization` header: for the endpoints that hand out tokens (`/auth/verify`,
+    `/auth/refresh`), whose callers often still send the expired access token they are
+    replacing, and for links that are their own credential (`/files/{id}`).
     """
-    if limit is not None:
-        parse_limit(limit)
+    _check_limit_args(limit, policy_limit)
 
     async def check_rate_limit(
         request: Request,
         principal: Annotated[Principal | None, Depends(optional_principal)],
     ) -> None:
-        await count_request(request, principal, scope, limit)
+        await count_request(request, principal, scope, limit, policy_limit=policy_limit)
 
     async def check_rate_limit_per_ip(request: Request) -> None:
-        await count_request(request, None, scope, limit)
+        await count_request(request, None, scope, limit, policy_limit=policy_limit)
 
     return check_rate_limit if per_user else check_rate_limit_per_ip
 
 
 def limited_caller(
-    scope: str, *, limit: str | None = None
+    scope: str, *, limit: str | None = None, policy_limit: str | None = None
 ) -> Callable[..., Awaitable[Principal | None]]:
     """A dependency answering the caller (as `optional_principal`: None when anonymous, 401 on
     a bad credential) after counting the request against their limit for `scope`."""
-    if limit is not None:
-        parse_limit(limit)
+    _check_limit_args(limit, policy_limit)
 
     async def caller(request: Request, sessions: ReadSessionMakerDep) -> Principal | None:
         principal = await optional_principal(request, sessions)
-        await count_request(request, principal, scope, limit)
+        await count_request(request, principal, scope, limit, policy_limit=policy_limit)
         return principal
 
     return caller
 
 
 async def enforce_auth_limits(request: Request, email: str, *, action: str = "auth") -> None:
-    """Per-IP, then per-e-mail limits for a credential endpoint; raises the 429 on refusal.
+    """A credential endpoint's limits, per IP, per (e-mail, IP), then per e-mail; raises the 429.
 
     Every attempt counts, successful or not. The e-mail is case-folded so `A@x.io` and `a@x.io`
-    share one budget; endpoints passing the same `action` share budgets too.
+    share one budget; endpoints passing the same `action` share budgets too. Each check runs
+    only when the one before passed (a refused hit counts nothing in a moving window), so what
+    one requester is refused never spends the address's shared budget: someone asking for
+    another person's address from one IP meets `auth_per_email_ip` and stops there, while the
+    owner, from their own address, still gets a link (issue 16: the per-address limit alone let
+    20 requests an hour lock an address out).
     """
     limiter, policy = _setup(request)
     if limiter is None:
         return
     ip = client_ip(request, policy.trusted_proxies)
+    address = email.strip().casefold()
     by_ip = await limiter.hit(policy.auth_per_ip, "auth-ip", ip, action)
     _remember(request, by_ip)
     enforce(by_ip, f"{action} from this address")
-    by_email = await limiter.hit(
-        policy.auth_per_email, "auth-email", email.strip().casefold(), action
-    )
+    by_pair = await limiter.hit(policy.auth_per_email_ip, "auth-email-ip", address, ip, action)
+    _remember(request, by_pair)
+    enforce(by_pair, f"{action} for this account from this address")
+    by_email = await limiter.hit(policy.auth_per_email, "auth-email", address, action)
     _remember(request, by_email)
     enforce(by_email, f"{action} for this account")
+
+
+async def count_rejected_webhook(request: Request, source: str) -> None:
+    """Count a webhook delivery whose signature failed against the client IP's
+    `webhook_unsigned` limit; past it, the 429 (with `Retry-After`).
+
+    Call it only once verification has failed, so a signed delivery is never counted or
+    refused (the sender's retry bursts pass), and raise it instead of the 401: the 429 does not
+    keep the request's unit of work, so attempts beyond the limit write no audit row each.
+    """
+    limiter, policy = _setup(request)
+    if limiter is None:
+        return
+    ip = client_ip(request, policy.trusted_proxies)
+    decision = await limiter.hit(policy.webhook_unsigned, "webhook-rejected", ip, source)
+    _remember(request, decision)
+    enforce(decision, f"unsigned {source} webhooks from this address")
 
 
 _LIMIT_HEADER = b"x-ratelimit-limit"

@@ -7,15 +7,16 @@ key and enforce what they find for their players; for our own users the platform
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Path, Query
+from fastapi import APIRouter, Body, Depends, Path, Query
 
 from edgelab.core.auth import AnalystUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.formats import AwareIsoDatetime
+from edgelab.core.ratelimit import rate_limit
 from edgelab.sentinel.interventions import service as interventions
 from edgelab.sentinel.interventions.schemas import (
     InterventionCancel,
@@ -30,6 +31,14 @@ from edgelab.sentinel.models import SentinelIntervention
 from edgelab.sentinel.schemas import SEED_PLAYER_ID_PATTERN
 
 router = APIRouter(tags=["interventions"])
+
+
+def _limited(scope: str) -> list[Any]:
+    """Per caller (an operator's API key resolves to its analyst) at EDGELAB_RATE_LIMIT_SENTINEL,
+    whatever the tier: at least the 100 requests a minute per key the seed contract promises."""
+    return [Depends(rate_limit(scope, policy_limit="sentinel"))]
+
+
 InterventionIdPath = Annotated[
     str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_-]+$", examples=["int_..."])
 ]
@@ -59,9 +68,10 @@ def _out(row: SentinelIntervention) -> InterventionOut:
 
 @router.post(
     "",
+    dependencies=_limited("POST /api/interventions"),
     status_code=201,
     response_model=InterventionOut,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def create_intervention(
     body: InterventionCreate, principal: AnalystUser, session: SessionDep, settings: SettingsDep
@@ -72,7 +82,12 @@ async def create_intervention(
     return _out(row)
 
 
-@router.get("", response_model=InterventionList, responses=error_responses(401, 403, 422))
+@router.get(
+    "",
+    dependencies=_limited("GET /api/interventions"),
+    response_model=InterventionList,
+    responses=error_responses(401, 403, 422, 429),
+)
 async def list_interventions(
     _: AnalystUser,
     session: SessionDep,
@@ -105,8 +120,9 @@ async def list_interventions(
 
 @router.get(
     "/{intervention_id}",
+    dependencies=_limited("GET /api/interventions/{id}"),
     response_model=InterventionOut,
-    responses=error_responses(401, 403, 404, 422),
+    responses=error_responses(401, 403, 404, 422, 429),
 )
 async def get_intervention(
     intervention_id: InterventionIdPath, _: AnalystUser, session: SessionDep
@@ -116,8 +132,9 @@ async def get_intervention(
 
 @router.post(
     "/{intervention_id}/cancel",
+    dependencies=_limited("POST /api/interventions/{id}/cancel"),
     response_model=InterventionOut,
-    responses=error_responses(401, 403, 404, 409, 422),
+    responses=error_responses(401, 403, 404, 409, 422, 429),
 )
 async def cancel_intervention(
     intervention_id: InterventionIdPath,
