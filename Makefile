@@ -65,6 +65,10 @@ lint: install-dev
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+## The suite with a line-coverage report of src/edgelab (slower than `make test`: run it apart).
+coverage: install-dev assets browser
+	$(BIN)/python -m pytest --cov=edgelab --cov-report=term:skip-covered --cov-report=xml:coverage.xml -q
+
 bench: install-dev
 	$(BIN)/python benchmarks/devig_accuracy.py
 	$(BIN)/python benchmarks/bench_scoring.py
