@@ -89,3 +89,33 @@ async def test_an_unknown_scope_is_a_validation_error(client, session, settings)
         headers=_auth(issue_access_token(settings, user.id)),
     )
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+
+
+async def test_a_read_only_key_may_ask_for_an_analysis_by_post(client, session, settings):
+    """POSTs that only ask for a computation (chess analysis, Sentinel's assessment) declare
+    themselves read-only: a read key passes the scope check (here on to the body's 422)."""
+    _, _, keys = await _paid_user_with_keys(client, session, settings, "analysis@example.com")
+    read = _auth(keys["dashboard"]["key"])
+    for path in ("/api/analyze", "/api/analytics/analyze-player"):
+        r = await client.post(path, json={}, headers=read)
+        assert r.json()["error"]["code"] != "api_key_read_only", (path, r.text)
+        assert r.status_code in (403, 422), (path, r.text)  # 403 only: analysts-only route
+    refused = await client.post("/api/analyze/review", json={}, headers=read)
+    assert refused.json()["error"]["code"] == "api_key_read_only"
+
+
+async def test_no_api_key_may_buy_cancel_or_change_the_subscription(client, session, settings):
+    _, _, keys = await _paid_user_with_keys(client, session, settings, "billing.key@example.com")
+    write = _auth(keys["bot"]["key"])
+    for path, body in (
+        ("/billing/checkout", None),
+        ("/billing/cancel", {"when": "now"}),
+        ("/billing/resume", None),
+        ("/billing/pause", None),
+        ("/billing/change-plan", {"plan": "yearly"}),
+        ("/billing/payment-method", None),
+        ("/billing/portal", None),
+    ):
+        r = await client.post(path, json=body, headers=write)
+        assert r.status_code == 403, (path, r.text)
+        assert r.json()["error"]["code"] == "session_required", path

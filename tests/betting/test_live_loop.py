@@ -598,3 +598,29 @@ async def test_admin_runs_lists_the_loops_runs_to_admins_only(loop: Loop) -> Non
     (run,) = body["items"]
     assert (run["job"], run["calls"], run["credits_used"]) == ("betting.poll_odds", 1, 3)
     assert run["credits_remaining"] == 20_000 - 3 and run["rows_written"] > 0
+
+
+async def test_a_run_left_unfinished_by_a_stopped_app_does_not_hold_the_loop(
+    faulty: tuple[Loop, FakeOddsApi],
+) -> None:
+    """Without Redis the app's own process runs the loop: a run row an earlier process left
+    unfinished (killed mid-run) is not going, so the next firing fetches and closes it."""
+    loop, fake = faulty
+    async with loop.sessions() as s:
+        s.add(
+            LoopRun(
+                job="betting.poll_odds",
+                started_at=loop.clock.now() - dt.timedelta(minutes=5),
+                calls=0,
+                credits_used=0,
+                rows_written=0,
+                details={},
+            )
+        )
+        await s.commit()
+    await loop.tick()
+    stale, fetched = await loop.runs()
+
+    assert len(fake.requests) == 1 and fetched.error_code is None and fetched.calls == 1
+    assert stale.finished_at is not None and stale.error_code == "internal_error"
+    assert stale.error and "stopped mid-run" in stale.error

@@ -1,7 +1,7 @@
 """SQLite's one writer: a unit that reads and then writes fails at once when another writer
 committed in between ("database is locked", whatever the busy timeout); one that takes the
 write lock first (`take_write_lock`: BEGIN IMMEDIATE) waits instead, and a job that meets the
-lock is run again as the writer."""
+lock is run once more."""
 
 from __future__ import annotations
 
@@ -75,7 +75,7 @@ async def test_a_unit_that_takes_the_write_lock_first_makes_the_other_writer_wai
     assert await _bodies(sessions) == ["mine", "other"]
 
 
-async def test_a_job_that_meets_the_lock_is_run_again_as_the_writer(engine: AsyncEngine) -> None:
+async def test_a_job_that_meets_the_lock_is_run_once_more(engine: AsyncEngine) -> None:
     sessions = create_sessionmaker(engine)
     jobs = Jobs(None, queue_name="lock-test", session_factory=sessions)
     attempts: list[int] = []

@@ -23,7 +23,7 @@ from fastapi.responses import Response as RawResponse
 from edgelab.chess import schemas, service
 from edgelab.chess.chesscom import ChesscomClient
 from edgelab.core import error_codes as codes
-from edgelab.core.auth import CurrentUser, PaidUser, Principal
+from edgelab.core.auth import READS_ONLY, CurrentUser, PaidUser, Principal
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
 from edgelab.core.errors import error_responses
@@ -67,6 +67,7 @@ AnalyzeCaller = Annotated[Principal | None, Depends(limited_caller("POST /api/an
 
 @router.post(
     "",
+    openapi_extra=READS_ONLY,  # an analysis asked for: a read-only key may ask
     responses={
         200: {"description": "The pattern analysis (see the README for the keys)."},
         **error_responses(401, 404, 422, 429, 502, codes.UPSTREAM_UNAVAILABLE),

@@ -157,9 +157,17 @@ async def optional_principal(request: Request, sessions: ReadSessionMakerDep) ->
         raise UnauthorizedError("Unknown or revoked API key.", code=codes.INVALID_API_KEY)
     if principal is None:
         raise UnauthorizedError("This account no longer exists.", code=codes.INVALID_TOKEN)
-    refuse_read_only_key(principal, request.method)
+    route = request.scope.get("route")
+    reads_only = bool((getattr(route, "openapi_extra", None) or {}).get(READS_ONLY_KEY))
+    refuse_read_only_key(principal, "GET" if reads_only else request.method)
     request.state.principal = principal
     return principal
+
+
+# A POST that changes nothing the caller owns (an analysis asked for with a body) declares
+# `openapi_extra=READS_ONLY`: a read-only API key may call it.
+READS_ONLY_KEY = "x-edgelab-reads-only"
+READS_ONLY: dict[str, object] = {READS_ONLY_KEY: True}
 
 
 def refuse_read_only_key(principal: Principal, method: str) -> None:

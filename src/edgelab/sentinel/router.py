@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import AfterValidator
 
 from edgelab.accounts.uploads.router import UploadStoreDep
-from edgelab.core.auth import AnalystUser
+from edgelab.core.auth import READS_ONLY, AnalystUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
@@ -300,6 +300,7 @@ async def runs(
     ],
     response_model=RiskAssessment,
     responses=error_responses(401, 403, 404, 422, 429),
+    openapi_extra=READS_ONLY,  # an assessment asked for: a read-only key may ask
 )
 async def analyze_player(
     body: AnalyzeRequest,

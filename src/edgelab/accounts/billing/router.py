@@ -28,7 +28,7 @@ from edgelab.accounts.billing.schemas import (
     WebhookAck,
 )
 from edgelab.accounts.errors import BILLING_NOT_CONFIGURED
-from edgelab.core.auth import CurrentUser
+from edgelab.core.auth import CurrentUser, SessionUser
 from edgelab.core.db import SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.error_codes import PAYLOAD_TOO_LARGE
@@ -58,7 +58,7 @@ class PayloadTooLargeError(AppError):
     ),
 )
 async def create_checkout(
-    principal: CurrentUser,
+    principal: SessionUser,
     session: SessionDep,
     settings: SettingsDep,
     body: CheckoutRequest | None = None,
@@ -120,7 +120,7 @@ async def list_plans(principal: CurrentUser, settings: SettingsDep) -> list[Plan
 )
 async def cancel_subscription(
     body: CancelRequest,
-    principal: CurrentUser,
+    principal: SessionUser,
     session: SessionDep,
     settings: SettingsDep,
     paddle: PaddleApiDep,
@@ -138,7 +138,7 @@ async def cancel_subscription(
     responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def resume_subscription(
-    principal: CurrentUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
+    principal: SessionUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
 ) -> BillingChange:
     """Undo what is pending: resume a paused subscription now, or remove a scheduled cancel or
     pause. 409 `subscription_not_manageable` when there is neither."""
@@ -155,7 +155,7 @@ async def resume_subscription(
 )
 async def pause_subscription(
     body: PauseRequest,
-    principal: CurrentUser,
+    principal: SessionUser,
     session: SessionDep,
     settings: SettingsDep,
     paddle: PaddleApiDep,
@@ -176,7 +176,7 @@ async def pause_subscription(
 )
 async def change_plan(
     body: ChangePlanRequest,
-    principal: CurrentUser,
+    principal: SessionUser,
     session: SessionDep,
     settings: SettingsDep,
     paddle: PaddleApiDep,
@@ -194,7 +194,7 @@ async def change_plan(
     responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def update_payment_method(
-    principal: CurrentUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
+    principal: SessionUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
 ) -> PaymentMethodUpdate:
     """A Paddle transaction to open in Paddle.js (or its checkout link) to replace the card."""
     return PaymentMethodUpdate.model_validate(
@@ -209,7 +209,7 @@ async def update_payment_method(
     responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def customer_portal(
-    principal: CurrentUser, session: SessionDep, paddle: PaddleApiDep
+    principal: SessionUser, session: SessionDep, paddle: PaddleApiDep
 ) -> PortalLink:
     """A fresh, temporary link into Paddle's customer portal."""
     return PortalLink.model_validate(await selfservice.portal(session, paddle, principal))

@@ -86,9 +86,10 @@ async def poll_odds(sessions: Sessions, settings: Settings) -> dict[str, Any]:
     """One firing of the odds job; returns what it did (also recorded in `loop_runs` when it
     did anything)."""
     now = utcnow()
+    shared = settings.redis_url is not None  # else this process runs every job (see runs)
     feed = Feed.of(settings)
     async with sessions() as session:
-        if await runs.running_since(session, ODDS_JOB, now) is not None:
+        if await runs.running_since(session, ODDS_JOB, now, shared=shared, sessions=sessions):
             return {"status": "skipped", "reason": "a run is going"}
         job = await runs.job_view(session, ODDS_JOB)
         quota = await runs.quota_view(session, now)
@@ -117,7 +118,7 @@ async def poll_odds(sessions: Sessions, settings: Settings) -> dict[str, Any]:
     if not decision.fetch and not to_freeze:
         return {"status": "skipped", "reason": decision.reason}
 
-    run_id = await runs.start_run(sessions, ODDS_JOB)
+    run_id = await runs.start_run(sessions, ODDS_JOB, shared=shared)
     outcome = RunOutcome(
         credits_remaining=quota.remaining,
         requests_used=quota.used,

@@ -89,15 +89,27 @@ async def writing(sessions: Sessions) -> AsyncIterator[AsyncSession]:
 
 
 ABANDONED = "its worker stopped mid-run (killed or lost); the job was delivered again"
+STOPPED = "the app stopped mid-run (its jobs run in the app's process)"
+# Runs going in this process, by job: without Redis the app's process runs every job, so a run
+# is going exactly when it is in here (a row left unfinished by an earlier process is not).
+_RUNNING_HERE: dict[tuple[int, str], tuple[int, dt.datetime]] = {}  # by (app's sessions, job)
 
 
-async def start_run(sessions: Sessions, job: str) -> int:
+async def start_run(sessions: Sessions, job: str, *, shared: bool = True) -> int:
     """Record a run of `job` as started. A run left unfinished by an earlier delivery of the
-    same job (its worker died: jobs are delivered at least once) is closed as failed first."""
+    same job (its worker died: jobs are delivered at least once) is closed as failed first;
+    with the jobs in this process (`shared=False`, no Redis) so is every unfinished run of the
+    job that this process is not running (the app stopped mid-run)."""
     job_id = current_job_id()
     now = utcnow()
     async with sessions() as session:
-        if job_id is not None:
+        if not shared:
+            await session.execute(
+                update(LoopRun)
+                .where(LoopRun.job == job, LoopRun.finished_at.is_(None))
+                .values(finished_at=now, error_code=INTERNAL_ERROR.code, error=STOPPED)
+            )
+        elif job_id is not None:
             await session.execute(
                 update(LoopRun)
                 .where(LoopRun.job == job, LoopRun.job_id == job_id, LoopRun.finished_at.is_(None))
@@ -114,10 +126,14 @@ async def start_run(sessions: Sessions, job: str) -> int:
         )
         session.add(run)
         await session.commit()
+        _RUNNING_HERE[(id(sessions), job)] = (run.id, now)
         return run.id
 
 
 async def finish_run(sessions: Sessions, run_id: int, outcome: RunOutcome) -> None:
+    for key, (running, _) in list(_RUNNING_HERE.items()):
+        if running == run_id:
+            del _RUNNING_HERE[key]
     async with sessions() as session:
         await session.execute(
             update(LoopRun)
@@ -150,9 +166,20 @@ class QuotaView:
     recent_since: dt.datetime | None  # the first of those runs
 
 
-async def running_since(session: AsyncSession, job: str, now: dt.datetime) -> dt.datetime | None:
+async def running_since(
+    session: AsyncSession,
+    job: str,
+    now: dt.datetime,
+    *,
+    shared: bool = True,
+    sessions: Sessions | None = None,
+) -> dt.datetime | None:
     """The start of a run of `job` still going (not yet stale), if any: not one this very job
-    started before its worker died (that one is taken over, see `start_run`)."""
+    started before its worker died (that one is taken over, see `start_run`). With the jobs in
+    this process (`shared=False`) only a run this process started on `sessions` counts."""
+    if not shared:
+        here = _RUNNING_HERE.get((id(sessions), job))
+        return here[1] if here is not None and here[1] > now - STALE_AFTER else None
     query = select(func.max(LoopRun.started_at)).where(
         LoopRun.job == job,
         LoopRun.finished_at.is_(None),

@@ -55,8 +55,9 @@ async def awaiting_results(session: AsyncSession, now: dt.datetime) -> bool:
 
 async def poll_scores(sessions: Sessions, settings: Settings) -> dict[str, Any]:
     now = utcnow()
+    shared = settings.redis_url is not None  # else this process runs every job (see runs)
     async with sessions() as session:
-        if await runs.running_since(session, SCORES_JOB, now) is not None:
+        if await runs.running_since(session, SCORES_JOB, now, shared=shared, sessions=sessions):
             return {"status": "skipped", "reason": "a run is going"}
         if not await awaiting_results(session, now):
             return {"status": "skipped", "reason": "no game awaiting its result"}
@@ -83,7 +84,7 @@ async def poll_scores(sessions: Sessions, settings: Settings) -> dict[str, Any]:
     if not decision.fetch:
         return {"status": "skipped", "reason": decision.reason}
 
-    run_id = await runs.start_run(sessions, SCORES_JOB)
+    run_id = await runs.start_run(sessions, SCORES_JOB, shared=shared)
     outcome = RunOutcome(
         credits_remaining=quota.remaining,
         requests_used=quota.used,

@@ -363,31 +363,27 @@ class Jobs:
     async def _execute(self, task: _Task, payload: dict[str, Any]) -> Any:
         if task.wants_session:
             try:
-                return await self._in_unit_of_work(task, payload, write_lock=False)
+                return await self._in_unit_of_work(task, payload)
             except Exception as exc:
                 from edgelab.core.db import is_sqlite_busy
 
                 if not is_sqlite_busy(exc):
                     raise
             # SQLite: another writer committed while the job read (its writes and follow-ups
-            # were rolled back and dropped); run it again holding the write lock from the start
-            log.info("job %s met SQLite's write lock; run again as the writer", task.func.__name__)
-            return await self._in_unit_of_work(task, payload, write_lock=True)
+            # were rolled back and dropped); run it once more on a fresh snapshot. Not holding
+            # the write lock from the start: several jobs write through sessions of their own
+            # (on the same engine), which would then wait on their own job's lock.
+            log.info("job %s met SQLite's write lock; run once more", task.func.__name__)
+            return await self._in_unit_of_work(task, payload)
         async with unit_of_work_jobs(self) as buffer:
             result = await task.func(**payload)
             check_json(result, "the job's return value")
             await buffer.flush()
         return result
 
-    async def _in_unit_of_work(
-        self, task: _Task, payload: dict[str, Any], *, write_lock: bool
-    ) -> Any:
+    async def _in_unit_of_work(self, task: _Task, payload: dict[str, Any]) -> Any:
         assert self._session_factory is not None
         async with session_unit_of_work(self, self._session_factory) as session:
-            if write_lock:
-                from edgelab.core.db import take_write_lock
-
-                await take_write_lock(session)
             result = await task.func(session=session, **payload)
             check_json(result, "the job's return value")
         return result
