@@ -119,3 +119,25 @@ async def test_a_request_that_may_write_holds_the_lock_from_its_first_statement(
         await unit.rollback()
     await other
     assert await _bodies(sessions) == ["other"]
+
+
+async def test_a_request_refused_for_the_lock_answers_503_database_busy() -> None:
+    import sqlite3
+
+    import httpx
+    from fastapi import FastAPI
+
+    from edgelab.core.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.post("/write")
+    async def write() -> None:
+        raise OperationalError("INSERT", {}, sqlite3.OperationalError("database is locked"))
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        r = await client.post("/write")
+    assert r.status_code == 503 and r.headers["retry-after"] == "1"
+    assert r.json()["error"]["code"] == "database_busy"

@@ -113,6 +113,12 @@ RATE_LIMITED = error_code(
 INTERNAL_ERROR = error_code(
     "internal_error", 500, "An unexpected error, logged with the request id."
 )
+DATABASE_BUSY = error_code(
+    "database_busy",
+    503,
+    "The embedded SQLite database was held by another writer for longer than its busy "
+    "timeout; nothing was written. Retry after `Retry-After` seconds.",
+)
 DATABASE_UNAVAILABLE = error_code(
     "database_unavailable",
     503,

@@ -256,6 +256,18 @@ def allowed_methods(request: Request) -> list[str]:
 
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    from edgelab.core.db import is_sqlite_busy
+
+    if is_sqlite_busy(exc):  # SQLite's one writer was busy: the unit rolled back, try again
+        log.warning("SQLite busy on %s %s", request.method, request.url.path)
+        busy = codes.DATABASE_BUSY
+        return envelope(
+            request,
+            busy.status,
+            busy,
+            "The database is busy with another write; nothing was written. Try again.",
+            headers={"Retry-After": "1"},
+        )
     # Starlette runs this outside the request-id middleware: restore the id for the log line
     token = request_id_var.set(request_id_of(request))
     try:
