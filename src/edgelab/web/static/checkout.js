@@ -38,18 +38,20 @@
   function fromCdn() {
     return new Promise(function (resolve, reject) {
       if (window.Paddle) return resolve(window.Paddle);
-      var script = document.querySelector('script[src="' + CDN + '"]');
-      if (!script) {
-        script = document.createElement("script");
-        script.src = CDN;
-        document.head.appendChild(script);
-      }
+      // a fresh element each time: one that failed before has fired its events already, and
+      // waiting on it again would never settle (the button would stay disabled)
+      var old = document.querySelector('script[src="' + CDN + '"]');
+      if (old) old.remove();
+      var script = document.createElement("script");
+      script.src = CDN;
       script.addEventListener("load", function () {
         window.Paddle ? resolve(window.Paddle) : reject(new Error("Paddle.js not available"));
       });
       script.addEventListener("error", function () {
+        script.remove();
         reject(new Error("Paddle.js could not be loaded"));
       });
+      document.head.appendChild(script);
     }).then(function (paddle) {
       var root = config();
       paddle.Environment.set(root.dataset.environment);
