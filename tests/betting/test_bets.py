@@ -326,3 +326,47 @@ async def test_deleting_the_account_removes_its_bets_alert_rules_and_uploads(
         assert left == [], model.__name__
     others = (await client.get("/me/bets", headers=s["alice"])).json()
     assert others["total"] == 1  # another user's data is untouched
+
+
+async def test_clv_comes_from_one_book_that_closed_at_the_bets_line(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings
+) -> None:
+    """A book that closed at another number (first by name here) is passed over for one that
+    closed at the bet's line; both sides come from that one book."""
+    s = await _setup(session, settings)
+    game: Game = s["played"]  # type: ignore[assignment]
+    over, under = f"{game.id}-total-over", f"{game.id}-total-under"
+    closes = (
+        await session.execute(
+            select(OddsSnapshot).where(
+                OddsSnapshot.outcome_id.in_([over, under]), OddsSnapshot.kind == "close"
+            )
+        )
+    ).scalars()
+    by_side = {c.outcome_id: c for c in closes}
+    line = by_side[over].line
+    assert line is not None
+    for side, odds in ((over, 1.50), (under, 2.80)):  # "aaa" closed two points higher
+        session.add(
+            OddsSnapshot(
+                outcome_id=side,
+                bookmaker="aaa",
+                kind="close",
+                captured_at=by_side[side].captured_at,
+                odds_decimal=odds,
+                line=line + 2,
+                source="test",
+            )
+        )
+    await session.commit()
+    r = await client.post(
+        "/me/bets",
+        headers=s["alice"],
+        json={"market_id": over, "odds_decimal": 1.95, "stake_minor": 1000, "line": line},
+    )
+    assert r.status_code == 201, r.text
+    bet = r.json()
+    implied = {o: 1 / by_side[o].odds_decimal for o in (over, under)}
+    fair = implied[over] / sum(implied.values())
+    assert bet["line"] == line and bet["p_close_fair"] == pytest.approx(fair)
+    assert bet["clv"] == pytest.approx(fair - 1 / 1.95)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sqlalchemy import and_, delete, func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -168,47 +168,46 @@ async def _closing_fair(
 ) -> tuple[float, float] | None:
     """(closing odds of the side, its de-vigged closing probability), for the bet's line.
 
-    None when the close is missing for either side, or when the bet's line is not the
-    closing line (probabilities at different lines are not comparable).
+    Both sides from one book's close (a price is de-vigged against its own book's other side),
+    a book that closed at the bet's line for spreads and totals; sharp books first
+    (`EDGELAB_SHARP_BOOKS`, in order), then by name. None when no book's close fits
+    (probabilities at different lines are not comparable).
     """
     market_id = (
         await session.execute(select(Outcome.market_id).where(Outcome.id == bet.outcome_id))
     ).scalar_one()
-    latest = (
-        select(
-            OddsSnapshot.outcome_id,
-            func.max(OddsSnapshot.captured_at).label("at"),
-        )
-        .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
-        .where(Outcome.market_id == market_id, OddsSnapshot.kind == "close")
-        .group_by(OddsSnapshot.outcome_id)
-        .subquery()
-    )
     rows = (
         await session.execute(
-            select(OddsSnapshot.outcome_id, OddsSnapshot.odds_decimal, OddsSnapshot.line)
-            .join(
-                latest,
-                and_(
-                    latest.c.outcome_id == OddsSnapshot.outcome_id,
-                    latest.c.at == OddsSnapshot.captured_at,
-                ),
+            select(
+                OddsSnapshot.bookmaker,
+                OddsSnapshot.outcome_id,
+                OddsSnapshot.odds_decimal,
+                OddsSnapshot.line,
             )
-            .where(OddsSnapshot.kind == "close")
-            .order_by(OddsSnapshot.outcome_id, OddsSnapshot.bookmaker)
+            .join(Outcome, Outcome.id == OddsSnapshot.outcome_id)
+            .where(Outcome.market_id == market_id, OddsSnapshot.kind == "close")
+            .order_by(OddsSnapshot.captured_at, OddsSnapshot.id)
         )
     ).all()
-    by_outcome: dict[str, tuple[float, float | None]] = {}
-    for outcome_id, odds, line in rows:
-        by_outcome.setdefault(outcome_id, (float(odds), line))
-    if bet.outcome_id not in by_outcome or len(by_outcome) != 2:
-        return None
-    own_odds, own_line = by_outcome[bet.outcome_id]
-    if bet.market_type != "moneyline" and (own_line is None or own_line != bet.line):
-        return None
-    ordered = [bet.outcome_id, *(k for k in by_outcome if k != bet.outcome_id)]
-    fair = devig(np.array([[by_outcome[k][0] for k in ordered]]), settings.devig_method)
-    return own_odds, float(fair.probabilities[0, 0])
+    books: dict[str, dict[str, tuple[float, float | None]]] = {}
+    for bookmaker, outcome_id, odds, line in rows:  # the latest close of each book and side
+        books.setdefault(bookmaker, {})[outcome_id] = (float(odds), line)
+    sharp = list(settings.sharp_books)
+
+    def rank(book: str) -> tuple[int, str]:
+        return (sharp.index(book) if book in sharp else len(sharp), book)
+
+    for book in sorted(books, key=rank):
+        sides = books[book]
+        if bet.outcome_id not in sides or len(sides) != 2:
+            continue
+        own_odds, own_line = sides[bet.outcome_id]
+        if bet.market_type != "moneyline" and (own_line is None or own_line != bet.line):
+            continue
+        ordered = [bet.outcome_id, *(k for k in sides if k != bet.outcome_id)]
+        fair = devig(np.array([[sides[k][0] for k in ordered]]), settings.devig_method)
+        return own_odds, float(fair.probabilities[0, 0])
+    return None
 
 
 async def _settle(session: AsyncSession, settings: Settings, bet: UserBet, game: Game) -> bool:
