@@ -86,13 +86,13 @@ async def verify_form(request: Request, user: WebUserDep, token: str = "") -> Re
     return render(request, "verify.html", {"token": token, "error": None})
 
 
-@router.post("/verify", dependencies=[SameOrigin])
-async def verify(request: Request, token: Annotated[str, Form()] = "") -> Response:
-    answer = await call_api(request, "POST", "/auth/verify", json={"token": token}, token="")
+async def _use_link(request: Request, api_path: str, template: str, token: str) -> Response:
+    """POST a link's token to the API; signed in on the account page, or the refusal shown."""
+    answer = await call_api(request, "POST", api_path, json={"token": token}, token="")
     if not answer.ok:
         return render(
             request,
-            "verify.html",
+            template,
             {"token": "", "error": answer.message},
             status_code=answer.status if answer.status >= 400 else 400,
         )
@@ -104,6 +104,11 @@ async def verify(request: Request, token: Annotated[str, Form()] = "") -> Respon
         answer.data["refresh_token"],
     )
     return response
+
+
+@router.post("/verify", dependencies=[SameOrigin])
+async def verify(request: Request, token: Annotated[str, Form()] = "") -> Response:
+    return await _use_link(request, "/auth/verify", "verify.html", token)
 
 
 @router.get("/verify-email")
@@ -115,22 +120,7 @@ async def verify_email_form(request: Request, user: WebUserDep, token: str = "")
 
 @router.post("/verify-email", dependencies=[SameOrigin])
 async def verify_email(request: Request, token: Annotated[str, Form()] = "") -> Response:
-    answer = await call_api(request, "POST", "/auth/verify-email", json={"token": token}, token="")
-    if not answer.ok:
-        return render(
-            request,
-            "verify_email.html",
-            {"token": "", "error": answer.message},
-            status_code=answer.status if answer.status >= 400 else 400,
-        )
-    response = RedirectResponse("/app/account", status_code=303)
-    set_session_cookies(
-        response,
-        resources_of(request).settings,
-        answer.data["access_token"],
-        answer.data["refresh_token"],
-    )
-    return response
+    return await _use_link(request, "/auth/verify-email", "verify_email.html", token)
 
 
 @router.post("/signout", dependencies=[SameOrigin])
