@@ -345,3 +345,36 @@ def test_a_subscriber_cancels_at_the_period_end_and_keeps_the_subscription_again
     page.get_by_role("button", name="Keep my subscription").click()
     page.get_by_test_id("billing-notice").wait_for()
     assert fake.calls("PATCH")[-1].body == {"scheduled_change": None}
+
+
+def test_a_subscriber_cancels_now_and_only_the_webhook_makes_them_free(
+    signed_in: Any, paddle_dashboard: LiveDashboard, fake_paddle_api: tuple[FakePaddle, str]
+) -> None:
+    """Paid -> free in the browser, the webhook the only thing that changes the tier."""
+    fake = fake_paddle_api[0]
+    user_id = paddle_dashboard.user("checkout.leaver@example.com")
+    sub_id, ctm_id = f"sub_01{uuid.uuid4().hex}", f"ctm_01{uuid.uuid4().hex}"
+    fake.add_subscription(sub_id, ctm_id, MONTHLY)
+    told = _post_webhook(
+        paddle_dashboard, _subscription_updated(fake.subscriptions[sub_id], user_id)
+    )
+    assert told.status_code == 200
+    _wait_for(paddle_dashboard, user_id, lambda sub: sub["tier"] == "paid")
+
+    page, _ = signed_in(user_id)
+    page.on("dialog", lambda dialog: dialog.accept())  # "Cancel now? Paid features stop at once."
+    page.goto(f"{paddle_dashboard.url}/app/account")
+    assert page.locator("header .badge").inner_text() == "paid"
+    page.get_by_role("button", name="Cancel now").click()
+    page.get_by_test_id("billing-notice").wait_for()
+    assert [c.body for c in fake.calls("POST", "/cancel")] == [{"effective_from": "immediately"}]
+    page.goto(f"{paddle_dashboard.url}/app/account")
+    assert page.locator("header .badge").inner_text() == "paid"  # until Paddle tells us
+
+    canceled = json.loads(_subscription_updated(fake.subscriptions[sub_id], user_id))
+    canceled["event_type"] = "subscription.canceled"
+    told = _post_webhook(paddle_dashboard, json.dumps(canceled).encode())
+    assert told.status_code == 200
+    _wait_for(paddle_dashboard, user_id, lambda sub: sub["tier"] == "free")
+    page.goto(f"{paddle_dashboard.url}/app/account")
+    assert page.locator("header .badge").inner_text() == "free"
