@@ -175,8 +175,14 @@ def score_line_markets(
     )
     ev = np.stack([b_o, b_u], axis=1)
     g = np.abs(np.stack([g_o, g_u], axis=1))
-    se = g * agg.se[:, None]
-    se_d = g * (agg.sd / np.sqrt(np.maximum(agg.n_eff, 1.0)))[:, None]
+    return _scored(agg, ev, np.stack([j_o, j_u], axis=1), g, k_a, scale_a)
+
+
+def _scored(agg: Any, ev: F, best: Any, grad: F, k_a: float, scale_a: float) -> Scored:
+    """Both sides' EV with its uncertainty: `grad` is |dEV/d consensus| per side; the full SE
+    (`agg.se`) for score B, the books' dispersion alone (sd / sqrt(n_eff)) for score A."""
+    se = grad * agg.se[:, None]
+    se_d = grad * (agg.sd / np.sqrt(np.maximum(agg.n_eff, 1.0)))[:, None]
     return Scored(
         agg.value,
         agg.se,
@@ -184,7 +190,7 @@ def score_line_markets(
         agg.n_eff,
         agg.sd,
         ev,
-        np.stack([j_o, j_u], axis=1),
+        best,
         se,
         se_d,
         score_a(ev, se_d, k_a, scale_a),
@@ -215,21 +221,7 @@ def score_prob_markets(
     rows = np.arange(d_a.shape[0])
     dd = np.stack([d_a[rows, np.maximum(j_a, 0)], d_b[rows, np.maximum(j_b, 0)]], axis=1)
     ev = np.stack([b_a, b_b], axis=1)
-    se = dd * agg.se[:, None]
-    se_d = dd * (agg.sd / np.sqrt(np.maximum(agg.n_eff, 1.0)))[:, None]
-    return Scored(
-        agg.value,
-        agg.se,
-        agg.n,
-        agg.n_eff,
-        agg.sd,
-        ev,
-        np.stack([j_a, j_b], axis=1),
-        se,
-        se_d,
-        score_a(ev, se_d, k_a, scale_a),
-        score_b(ev, se),
-    )
+    return _scored(agg, ev, np.stack([j_a, j_b], axis=1), dd, k_a, scale_a)
 
 
 def chunked(
