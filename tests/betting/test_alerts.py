@@ -165,6 +165,9 @@ async def test_a_paid_user_creates_reads_updates_and_deletes_rules(client, sessi
         ({"name": "x" * 101}, "name"),
         ({"name": "bad\x00name"}, "name"),
         ({"colour": "red"}, "colour"),
+        ({"active": 0}, "active"),
+        ({"active": "true"}, "active"),
+        ({"min_value_score": "40"}, "min_value_score"),
     ],
 )
 async def test_invalid_rules_are_refused_naming_the_field(client, session, settings, body, field):
@@ -197,6 +200,17 @@ async def test_a_patch_may_not_null_a_field(client, session, settings):
     rule = await _rule(client, auth)
     r = await client.patch(f"/alerts/rules/{rule['id']}", json={"name": None}, headers=auth)
     assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error"
+    assert (await client.get(f"/alerts/rules/{rule['id']}", headers=auth)).json() == rule
+
+
+@pytest.mark.parametrize("body", [{"active": 0}, {"active": "false"}, {"min_value_score": "40"}])
+async def test_a_patch_refuses_values_of_the_wrong_json_type(client, session, settings, body):
+    """Found by schemathesis: `{"active": 0}` was taken as false and the rule switched off."""
+    _, auth = await _user(session, settings, "types@example.com")
+    rule = await _rule(client, auth)
+    r = await client.patch(f"/alerts/rules/{rule['id']}", json=body, headers=auth)
+    assert r.status_code == 422 and r.json()["error"]["code"] == "validation_error", r.text
+    assert r.json()["error"]["details"][0]["loc"] == ["body", next(iter(body))]
     assert (await client.get(f"/alerts/rules/{rule['id']}", headers=auth)).json() == rule
 
 

@@ -141,6 +141,22 @@ async def test_analyze_player_refuses_unknown_players_and_bad_ids(
     assert code == ("player_not_found" if status == 404 else "validation_error")
 
 
+@pytest.mark.parametrize("flag", ["include_history", "generate_nudge"])
+async def test_analyze_player_refuses_a_flag_that_is_not_a_json_boolean(
+    client: httpx.AsyncClient, session: AsyncSession, settings: Settings, flag: str
+) -> None:
+    """`1` or `"true"` is not `true`: the documented type is a boolean."""
+    h = await headers_for(session, settings, "seedflags@example.com")
+    for value in (1, "true"):
+        r = await client.post(
+            "/api/analytics/analyze-player",
+            headers=h,
+            json={"player_id": "PLR_1234_NJ", flag: value},
+        )
+        assert r.status_code == 422, r.text
+        assert r.json()["error"]["details"][0]["loc"] == ["body", flag]
+
+
 async def test_players_are_ranked_by_score_and_filtered_by_category(
     client: httpx.AsyncClient, session: AsyncSession, settings: Settings
 ) -> None:

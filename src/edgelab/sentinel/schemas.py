@@ -269,8 +269,8 @@ class AnalyzeRequest(BaseModel):
     player_id: Annotated[str, StringConstraints(pattern=SEED_PLAYER_ID_PATTERN)] = Field(
         examples=["PLR_10042_NJ"]
     )
-    include_history: bool = False
-    generate_nudge: bool = False
+    include_history: bool = Field(False, strict=True)
+    generate_nudge: bool = Field(False, strict=True)
 
 
 class HistoryPoint(BaseModel):

@@ -79,7 +79,8 @@ def _unique_types(value: list[MarketType] | None) -> list[MarketType] | None:
 
 
 class AlertRuleCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # strict: JSON types as documented (`0` is not `false`, `"40"` is not a score)
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     name: RuleName
     min_value_score: MinValueScore
@@ -107,7 +108,7 @@ def _not_nullable(schema: dict[str, Any]) -> None:
 class AlertRuleUpdate(BaseModel):
     """Only the fields sent change; none of them may be null."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_nullable)
+    model_config = ConfigDict(extra="forbid", strict=True, json_schema_extra=_not_nullable)
 
     name: RuleName | None = None
     min_value_score: MinValueScore | None = None
