@@ -286,14 +286,14 @@ async def faulty(
 # ---------------------------------------------------------------- the plan (pure)
 
 
-def test_a_spent_month_waits_for_the_first_of_the_next_month_utc() -> None:
+async def test_a_spent_month_waits_for_the_first_of_the_next_month_utc() -> None:
     assert plan.next_month_start(_at(23, 59)) == dt.datetime(2023, 6, 1, tzinfo=UTC)
     assert plan.next_month_start(dt.datetime(2023, 12, 31, 23, tzinfo=UTC)) == dt.datetime(
         2024, 1, 1, tzinfo=UTC
     )
 
 
-def test_the_intervals_stretch_only_when_the_pace_would_spend_the_credits_before_month_end() -> (
+async def test_the_intervals_stretch_only_when_the_pace_would_spend_the_credits_before_month_end() -> (
     None
 ):
     now = dt.datetime(2023, 5, 11, 0, 0, tzinfo=UTC)  # 21 days left
@@ -306,7 +306,7 @@ def test_the_intervals_stretch_only_when_the_pace_would_spend_the_credits_before
     assert plan.stretch(remaining=None, used_recently=500, **kw) == 1.0
 
 
-def test_a_feed_prices_markets_times_regions_and_sends_props_to_the_event_endpoint() -> None:
+async def test_a_feed_prices_markets_times_regions_and_sends_props_to_the_event_endpoint() -> None:
     assert plan.split_markets("h2h, spreads,player_points") == (
         ["h2h", "spreads"],
         ["player_points"],
