@@ -293,7 +293,7 @@ async def test_a_spent_month_waits_for_the_first_of_the_next_month_utc() -> None
     )
 
 
-async def test_the_intervals_stretch_only_when_the_pace_would_spend_the_credits_before_month_end() -> (
+async def test_the_intervals_stretch_only_when_the_pace_would_spend_credits_before_month_end() -> (
     None
 ):
     now = dt.datetime(2023, 5, 11, 0, 0, tzinfo=UTC)  # 21 days left
