@@ -34,16 +34,20 @@ serve: install
 	$(BIN)/edgelab serve
 
 ## Paper trading on a replay: The Odds API replayed from the shipped 2022-23 snapshots (the
-## season's last month, a day a minute) in the background, and the app pointed at it. Ctrl-C
-## stops both. Run `make demo` once first (database, data, model).
+## season's last month, a day a minute) in the background, and the app pointed at it, on a
+## database of its own that knows only what was known before REPLAY_START (made afresh each
+## time, ~30 s). Ctrl-C stops both.
 REPLAY_PORT ?= 8765
 REPLAY_SPEED ?= 1440
 REPLAY_START ?= 2023-05-12T11:00:00Z
 REPLAY_ODDS ?= src/edgelab/data/nba/odds_api/nba_odds_2022-23.jsonl.gz
 REPLAY_RESULTS ?= src/edgelab/data/nba/kaggle/nba_2020-2023.csv
 REPLAY_URL := http://127.0.0.1:$(REPLAY_PORT)
+REPLAY_DB ?= var/replay.db
 
 replay: install
+	@rm -f $(REPLAY_DB) $(REPLAY_DB)-wal $(REPLAY_DB)-shm
+	EDGELAB_DATABASE_URL=sqlite+aiosqlite:///$(REPLAY_DB) $(BIN)/edgelab replay prepare --before $(REPLAY_START)
 	@$(BIN)/edgelab replay odds-api $(REPLAY_ODDS) --results $(REPLAY_RESULTS) \
 		--start $(REPLAY_START) --speed $(REPLAY_SPEED) --port $(REPLAY_PORT) & replay=$$!; \
 	trap 'kill $$replay 2>/dev/null' EXIT INT TERM; \
@@ -52,8 +56,9 @@ replay: install
 		$(BIN)/python -c "import urllib.request as u; u.urlopen('$(REPLAY_URL)/replay/clock', timeout=1)" 2>/dev/null && break; \
 		sleep 0.2; \
 	done; \
-	EDGELAB_ODDS_API_URL=$(REPLAY_URL) EDGELAB_ODDS_API_KEY=replay EDGELAB_CLOCK_URL=$(REPLAY_URL)/replay/clock \
-		$(BIN)/edgelab serve
+	EDGELAB_DATABASE_URL=sqlite+aiosqlite:///$(REPLAY_DB) EDGELAB_ODDS_API_URL=$(REPLAY_URL) \
+		EDGELAB_POLYMARKET_INGEST_MINUTES=0 \
+		EDGELAB_ODDS_API_KEY=replay EDGELAB_CLOCK_URL=$(REPLAY_URL)/replay/clock $(BIN)/edgelab serve
 
 ## Lint, then the whole suite (PostgreSQL/Redis too when EDGELAB_TEST_* URLs are set).
 test: install-dev assets browser lint

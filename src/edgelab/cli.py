@@ -14,7 +14,7 @@ from rich.markup import escape
 
 from edgelab.accounts import commands as accounts
 from edgelab.betting import commands as betting
-from edgelab.betting.odds.replay.commands import replay_odds_api
+from edgelab.betting.odds.replay.commands import replay_odds_api, replay_prepare
 from edgelab.chess.commands import chess_app
 from edgelab.core.commands import console, db_app, load_settings
 from edgelab.core.db import create_engine, create_sessionmaker
@@ -56,6 +56,7 @@ app.command("score")(betting.score)
 app.command("backtest")(betting.backtest)
 model_app.command("update")(betting.model_update)
 replay_app.command("odds-api")(replay_odds_api)
+replay_app.command("prepare")(replay_prepare)
 users_app.command("create")(accounts.users_create)
 users_app.command("token")(accounts.users_token)
 email_app.command("outbox")(accounts.email_outbox)

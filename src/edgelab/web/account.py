@@ -35,7 +35,7 @@ from edgelab.betting.markets.schemas import Algorithm, MarketType
 from edgelab.core.resources import resources_of
 from edgelab.core.settings import Settings
 from edgelab.web.api import call_api
-from edgelab.web.pages import error_page, render, templates, vendor_file
+from edgelab.web.pages import error_page, form_number, render, templates, vendor_file
 from edgelab.web.session import SameOrigin, WebRoute, WebUser, WebUserDep, finish_response
 
 router = APIRouter(route_class=WebRoute)
@@ -376,7 +376,7 @@ async def create_alert_rule(
     """`POST /alerts/rules` with the fields as chosen; the API checks them (and the tier)."""
     body: dict[str, Any] = {
         "name": name,
-        "min_value_score": min_value_score.strip(),
+        "min_value_score": form_number(min_value_score),
         "algorithm": algorithm,
         "market_types": market_types or [],
         "teams": teams or [],

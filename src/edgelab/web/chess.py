@@ -23,7 +23,7 @@ from markupsafe import Markup
 from edgelab.chess.schemas import ENGINE_UNAVAILABLE
 from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
 from edgelab.web.api import ApiAnswer, call_api
-from edgelab.web.pages import error_page, render
+from edgelab.web.pages import error_page, form_number, render
 from edgelab.web.session import SameOrigin, WebRoute, WebUserDep
 
 router = APIRouter(route_class=WebRoute)
@@ -126,7 +126,7 @@ async def chess_page(
         return render(request, "chess/index.html", context)
     body: dict[str, Any] = {"username": username.strip(), "tz": (tz or "UTC").strip()}
     if game_count not in (None, ""):
-        body["game_count"] = game_count.strip()  # the API parses and bounds it
+        body["game_count"] = form_number(game_count)  # the API bounds it
     answer = await call_api(request, "POST", "/api/analyze", json=body)
     if answer.status == 422:
         context["errors"] = answer.field_errors() or {"username": answer.message}
@@ -157,7 +157,7 @@ async def start_review(
     message: 403 paid-only with the upgrade prompt, 503 without Stockfish, 422 by field."""
     body: dict[str, Any] = {"username": username.strip()}
     if game_count.strip():
-        body["game_count"] = game_count.strip()
+        body["game_count"] = form_number(game_count)
     answer = await call_api(request, "POST", "/api/analyze/review", json=body)
     if answer.status == 202:
         return RedirectResponse(f"/app/chess/review/{answer.data['job_id']}", status_code=303)

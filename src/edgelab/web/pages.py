@@ -101,6 +101,21 @@ def base_context(request: Request, user: WebUser | None) -> dict[str, Any]:
     }
 
 
+def form_number(text: str) -> int | float | str:
+    """A number typed in a form, as the JSON number the API's strict schemas take; text that
+    is not one is passed on as typed, so the API's 422 names the field."""
+    value = text.strip()
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
 def render(
     request: Request,
     template: str,

@@ -28,7 +28,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
 from edgelab.web.api import ApiAnswer, call_api
-from edgelab.web.pages import error_page, render
+from edgelab.web.pages import error_page, form_number, render
 from edgelab.web.sentinel_timeline import timeline_page
 from edgelab.web.session import SameOrigin, WebRoute, WebUserDep, finish_response
 
@@ -314,6 +314,8 @@ async def create_intervention(
     for name in ("duration_hours", "note", "analyst_id"):
         if form[name].strip():
             body[name] = form[name].strip()
+    if "duration_hours" in body:
+        body["duration_hours"] = form_number(body["duration_hours"])
     answer = await call_api(request, "POST", "/api/interventions", json=body)
     if answer.status == 422:
         errors, general = answer.form_errors(FORM_FIELDS)

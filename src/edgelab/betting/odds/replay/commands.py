@@ -121,3 +121,31 @@ def replay_odds_api(
         f"  EDGELAB_ODDS_API_URL={base} EDGELAB_ODDS_API_KEY={api_key or 'replay'} edgelab serve"
     )
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+
+
+def replay_prepare(
+    before: Annotated[
+        str, typer.Option(help="The replay's start, ISO 8601 with offset: nothing from then on.")
+    ],
+) -> None:
+    """Make EDGELAB_DATABASE_URL's database a paper-trading one: migrated, with the shipped
+    results and Odds API snapshots known before `--before` only (see `make replay`)."""
+    import asyncio
+
+    from edgelab.betting.odds.replay.prepare import KnowsTheFuture, prepare_database
+    from edgelab.core import migrations
+    from edgelab.core.commands import load_settings
+
+    when = parse_start(before)
+    settings = load_settings()
+    migrations.upgrade(settings)
+    try:
+        with console.status(f"importing what was known before {when:%Y-%m-%d %H:%M} UTC"):
+            done = asyncio.run(prepare_database(settings, when))
+    except KnowsTheFuture as exc:
+        console.print(f"[red]refused:[/] {exc}")
+        raise typer.Exit(1) from exc
+    console.print(
+        f"ready for a replay from {when:%Y-%m-%d %H:%M} UTC: {done['games']} games, "
+        f"{done['snapshots']} Odds API snapshots, closes of {done['closes']} quotes kept"
+    )
