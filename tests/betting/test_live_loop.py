@@ -222,6 +222,7 @@ async def _start_loop(
         rate_limits_enabled=False,
         http_max_retries=0,
         http_timeout_seconds=10.0,
+        jobs_schedules_in_process=True,  # the loop is its schedules
         **overrides,
     )
     app = create_app(settings)
