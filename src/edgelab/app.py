@@ -21,6 +21,7 @@ from fastapi.routing import APIRoute
 import edgelab
 from edgelab.accounts import service as accounts_service
 from edgelab.accounts import wiring as accounts
+from edgelab.accounts.billing.plans import document_plans
 from edgelab.accounts.uploads import service as uploads_service
 from edgelab.api import mount_api
 from edgelab.betting import wiring as betting
@@ -29,11 +30,11 @@ from edgelab.core import clock
 from edgelab.core.cache import make_cache
 from edgelab.core.db import create_engine, create_sessionmaker
 from edgelab.core.email.delivery import register_delivery
-from edgelab.core.errors import install_error_handlers
+from edgelab.core.errors import document_database_unavailable, install_error_handlers
 from edgelab.core.guards.body_limit import BodyLimitMiddleware
 from edgelab.core.guards.metrics_access import require_metrics_access
 from edgelab.core.jobs import Jobs
-from edgelab.core.observability import RequestIdMiddleware, configure_logging
+from edgelab.core.observability import Degradation, RequestIdMiddleware, configure_logging
 from edgelab.core.ratelimit import RateLimiter, RateLimitHeadersMiddleware, RateLimitPolicy
 from edgelab.core.resources import Product, Resources
 from edgelab.core.settings import Settings, development_secret_refusal
@@ -55,6 +56,10 @@ PRODUCTS: tuple[Product, ...] = (
 
 class InsecureStartupError(RuntimeError):
     """The app would serve other machines with the development JWT secret."""
+
+
+PGN_PATHS = ("/api/analyze/pgn", "/app/chess/pgn")  # the API and the chess page's form
+BET_IMPORT_PATHS = ("/me/bets/imports", "/app/my-bets/import")
 
 
 def _operation_id(route: APIRoute) -> str:
@@ -79,13 +84,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     from prometheus_client import CollectorRegistry
 
+    metrics = CollectorRegistry()
     resources = Resources(
         settings=settings,
         ratelimit_policy=RateLimitPolicy.from_settings(settings),
         principal_resolver=accounts_service.resolve_principal,
         user_erasers=[p.erase_user for p in PRODUCTS if p.erase_user is not None],
         # a registry per app: the process-wide default would freeze every app but the first
-        metrics=CollectorRegistry(),
+        metrics=metrics,
+        degradation=Degradation(metrics),
     )
 
     @asynccontextmanager
@@ -118,13 +125,17 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # innermost of the middleware, so a 413 still gets CORS and request-id headers.
     # `POST /uploads` caps its body itself (per kind, answering `upload_too_large`): here it
     # only gets a backstop far enough above that cap that the route's own check trips first;
-    # Sentinel's bulk routes take up to 10,000 rows
+    # Sentinel's bulk routes take up to 10,000 rows; a PGN file or a bet-history CSV gets a
+    # backstop twice its own cap (EDGELAB_CHESS_PGN_MAX_BYTES, EDGELAB_BET_IMPORT_MAX_BYTES)
     app.add_middleware(
         BodyLimitMiddleware,
         max_bytes=settings.max_body_bytes,
         overrides={
             "/uploads": 2 * uploads_service.body_cap(settings),
             **dict.fromkeys(sentinel_schemas.BULK_PATHS, sentinel_schemas.BULK_BODY_MAX_BYTES),
+            # files read whole by their routes, which answer their own 413 below these
+            **dict.fromkeys(PGN_PATHS, 2 * settings.chess_pgn_max_bytes),
+            **dict.fromkeys(BET_IMPORT_PATHS, 2 * settings.bet_import_max_bytes),
         },
     )
     if settings.cors_origins:
@@ -145,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     mount_api(app)
     install_dashboard(app)  # /app/: the pages, a view over the routes above
+    document_database_unavailable(app)  # every operation may meet a database outage (503)
+    document_plans(app, settings)  # the configured plans are the `plan` fields' enum
 
     from prometheus_fastapi_instrumentator import Instrumentator
 
@@ -173,7 +186,7 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
     stack.push_async_callback(engine.dispose)
     resources.engine = engine
     resources.sessionmaker = create_sessionmaker(engine)
-    resources.cache = make_cache(settings.redis_url)
+    resources.cache = make_cache(settings.redis_url, resources.degradation)
     stack.push_async_callback(resources.cache.close)
     from edgelab.core.storage.store import make_upload_store
 
@@ -185,6 +198,7 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
         session_factory=resources.sessionmaker,
         run_schedules=settings.jobs_schedules_in_process,
         redeliver_after_seconds=settings.jobs_redeliver_after_seconds,
+        degradation=resources.degradation,
     )
     register_all_jobs(jobs, settings, stack)
     await jobs.startup()
@@ -199,7 +213,7 @@ async def _start(resources: Resources, stack: AsyncExitStack) -> None:
 
         stack.push_async_callback(stop_worker)
     if settings.rate_limits_enabled:
-        limiter = RateLimiter(settings.redis_url)
+        limiter = RateLimiter(settings.redis_url, degradation=resources.degradation)
         stack.push_async_callback(limiter.close)
         resources.ratelimiter = limiter
     for product in PRODUCTS:

@@ -23,7 +23,7 @@ from edgelab.core import clock
 from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, ResourcesDep, SettingsDep
 from edgelab.core.error_codes import DATABASE_UNAVAILABLE
-from edgelab.core.errors import envelope, error_responses
+from edgelab.core.errors import DATABASE_RETRY_AFTER_SECONDS, envelope, error_responses
 from edgelab.core.resources import Resources
 from edgelab.core.settings import Settings
 from edgelab.predictions import service as predictions_service
@@ -57,6 +57,13 @@ class Health(BaseModel):
     )
     data: dict[str, Any]
     uptime_seconds: float
+    backends: dict[str, str] = Field(
+        default_factory=dict,
+        description="Each backend's state: `database` and, with EDGELAB_REDIS_URL, `redis`: "
+        "`up`, or `down since <UTC time> (<last error>)`. While Redis is down the app serves "
+        "on fallbacks (in-process cache and rate limits, jobs kept in the database), so the "
+        "answer stays 200; each fallback counts in `edgelab_degraded_total`.",
+    )
 
 
 def _predictions_backend(settings: Settings, data: dict[str, Any]) -> str:
@@ -83,6 +90,14 @@ def _clock(resources: Resources) -> dict[str, Any]:
     if followed is None:
         return {"now": now, "source": "system"}
     return {"now": now, "source": followed.url, "speed": followed.speed}
+
+
+async def _probe_redis(resources: Resources) -> None:
+    """Ask Redis (when configured) whether it answers, so `backends` is current even when no
+    request used it lately. Through the cache, whose failures already feed `Degradation`."""
+    if resources.settings.redis_url is None:
+        return
+    await resources.cache.get("health:probe")
 
 
 router = APIRouter(tags=["platform"])
@@ -116,13 +131,24 @@ async def health(
             return json.dumps(fresh).encode()
 
     loop: dict[str, Any] = {"state": "unknown"}
+    degradation = resources.degradation
+    degradation.watch("database")
     try:
         await session.execute(text("SELECT 1"))
-        data = json.loads(await cache.get_or_fill("health:freshness", FRESHNESS_TTL, freshness))
-        loop = await live_loop_service.loop_status(session, settings, clock.utcnow())
-    except Exception:  # the point of /health is to report this, not to fail on it
-        log.exception("database check failed")
+    except Exception as exc:  # the point of /health is to report this, not to fail on it
+        log.warning("database check failed: %s", exc)
+        degradation.failed("database", "health", exc)
         ok = False
+    else:
+        degradation.succeeded("database")
+    if ok:
+        try:
+            data = json.loads(await cache.get_or_fill("health:freshness", FRESHNESS_TTL, freshness))
+            loop = await live_loop_service.loop_status(session, settings, clock.utcnow())
+        except Exception:
+            log.exception("database check failed")
+            ok = False
+    await _probe_redis(resources)
     body = Health(
         status="ok" if ok else "degraded",
         version=edgelab.__version__,
@@ -137,13 +163,17 @@ async def health(
         clock=_clock(resources),
         data=data,
         uptime_seconds=round(clock.monotonic() - resources.started_monotonic, 3),
+        backends=degradation.report(),
     )
     if not ok:  # load balancers act on the status; the envelope carries the report
+        if session.in_transaction():
+            await session.rollback()  # the unit of work then has nothing left to commit
         return envelope(
             request,
             DATABASE_UNAVAILABLE.status,
             DATABASE_UNAVAILABLE,
             "The database does not answer.",
             body.model_dump(mode="json"),
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
         )
     return Response(body.model_dump_json(), media_type="application/json")

@@ -18,6 +18,7 @@ import edgelab.betting.model.models
 import edgelab.betting.odds.models
 import edgelab.chess.models
 import edgelab.core.email.models
+import edgelab.core.jobs.outbox
 import edgelab.core.webhooks
 import edgelab.predictions.models
 import edgelab.sentinel.models  # noqa: F401

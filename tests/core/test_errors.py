@@ -138,6 +138,9 @@ async def test_a_503_is_documented_with_the_code_it_answers(
         ("DELETE", "/markets", "GET"),  # GET only
         ("OPTIONS", "/me", "GET, PATCH, DELETE"),  # three routes on one path
         ("PUT", "/alerts/rules/alr_x", "GET, PATCH, DELETE"),  # a path parameter
+        # a literal path is its own route's, not also `GET /api/analyze/{job_id}` = "review"
+        ("OPTIONS", "/api/analyze/review", "POST"),
+        ("PUT", "/api/analyze/job_x", "GET"),
     ],
 )
 async def test_a_405_allows_every_method_the_path_serves(

@@ -2,6 +2,8 @@
 
 Values are bytes (already-serialised responses) so a hit costs no re-encoding. Both backends
 share one interface; the memory one is bounded so a busy process cannot grow without limit.
+The Redis one falls back to process memory while Redis is down (issue 18: an outage of the
+cache must not be an outage of the API).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from edgelab.core import clock
+from edgelab.core.observability import Degradation
 
 
 class Cache(Protocol):
@@ -161,40 +164,155 @@ def glob_escape(text: str) -> str:
     return "".join("\\" + ch if ch in "*?[]\\" else ch for ch in text)
 
 
+REDIS_TIMEOUT_SECONDS = 1.0  # a cache or limiter call must not hold a request longer than this
+
+
+def redis_client(url: str, *, timeout: float = REDIS_TIMEOUT_SECONDS) -> Any:
+    """A `redis.asyncio.Redis` for calls on the request path: bounded timeouts and one
+    immediate retry (a pooled connection Redis closed on restart is replaced at once).
+
+    redis-py's default retries ten times with backoff (up to about 4 s per call), which during
+    an outage turned every cached read into seconds of waiting and then an error.
+    """
+    from redis import asyncio as aioredis
+    from redis.asyncio.retry import Retry
+    from redis.backoff import NoBackoff
+
+    return aioredis.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        retry=Retry(NoBackoff(), 1),
+    )
+
+
+def redis_errors() -> tuple[type[BaseException], ...]:
+    """What a Redis call raises when Redis is down, restarting or unreachable."""
+    from redis.exceptions import RedisError
+
+    return (RedisError, OSError, asyncio.TimeoutError)
+
+
 class RedisCache(_SingleFlight):
+    """Redis, and an in-process `MemoryCache` while Redis fails.
+
+    A failed call (or, while Redis is known down, any call: see `Degradation.available`) is
+    answered by the in-process cache instead, so an outage costs cache hits, never an answer.
+    Prefixes deleted during the outage (whoever noticed it first: this cache or another user of
+    the shared `Degradation`) are deleted again in Redis once it is back, before the first call
+    that reads or writes there (its entries from before the outage would otherwise be served
+    until their TTL), and the in-process entries are dropped then.
+    """
+
     backend = "redis"
 
-    def __init__(self, client: Any, namespace: str = "edgelab:cache:") -> None:
+    def __init__(
+        self,
+        client: Any,
+        namespace: str = "edgelab:cache:",
+        degradation: Degradation | None = None,
+    ) -> None:
         self._redis = client
         self._ns = namespace
         self._inflight = {}
         self._refreshing = {}
+        self._fallback = MemoryCache()
+        self._degradation = degradation or Degradation()
+        self._degradation.watch("redis")
+        self._errors = redis_errors()
+        self._down = False
+        self._lost_prefixes: set[str] = set()
 
     @classmethod
-    def from_url(cls, url: str, namespace: str = "edgelab:cache:") -> RedisCache:
-        from redis import asyncio as aioredis
+    def from_url(
+        cls,
+        url: str,
+        namespace: str = "edgelab:cache:",
+        degradation: Degradation | None = None,
+    ) -> RedisCache:
+        return cls(redis_client(url), namespace, degradation)
 
-        return cls(aioredis.from_url(url), namespace)
+    def _use_redis(self) -> bool:
+        if self._degradation.available("redis"):
+            return True
+        # known down (perhaps by another user of the shared `Degradation`, the rate limiter,
+        # before this cache failed a call of its own): this cache is in the outage too
+        self._down = True
+        self._degradation.fell_back("redis", "cache")
+        return False
+
+    def _failed(self, exc: BaseException) -> None:
+        self._down = True
+        self._degradation.failed("redis", "cache", exc)
+
+    async def _replay(self) -> None:
+        """After an outage, before any other call reaches Redis: delete there the prefixes
+        deleted meanwhile (its entries from before the outage are stale). Raises while Redis
+        fails; what is left stays for the next call."""
+        if not self._down:
+            return
+        for prefix in list(self._lost_prefixes):
+            await self._delete_in_redis(prefix)
+            self._lost_prefixes.discard(prefix)
+
+    def _worked(self) -> None:
+        self._degradation.succeeded("redis")
+        if self._down and not self._lost_prefixes:  # back, and nothing left to replay
+            self._down = False
+            self._fallback = MemoryCache()
 
     async def get(self, key: str) -> bytes | None:
-        value = await self._redis.get(self._ns + key)
+        if not self._use_redis():
+            return await self._fallback.get(key)
+        try:
+            await self._replay()
+            value = await self._redis.get(self._ns + key)
+        except self._errors as exc:
+            self._failed(exc)
+            return await self._fallback.get(key)
+        self._worked()
         return bytes(value) if value is not None else None
 
     async def set(self, key: str, value: bytes, ttl: float) -> None:
         if ttl <= 0:
             return
-        await self._redis.set(self._ns + key, value, px=max(1, int(ttl * 1000)))
+        if not self._use_redis():
+            await self._fallback.set(key, value, ttl)
+            return
+        try:
+            await self._replay()
+            await self._redis.set(self._ns + key, value, px=max(1, int(ttl * 1000)))
+        except self._errors as exc:
+            self._failed(exc)
+            await self._fallback.set(key, value, ttl)
+            return
+        self._worked()
 
-    async def delete_prefix(self, prefix: str) -> None:
+    async def _delete_in_redis(self, prefix: str) -> None:
         pattern = glob_escape(self._ns + prefix) + "*"
         keys = [k async for k in self._redis.scan_iter(match=pattern, count=500)]
         if keys:
             await self._redis.delete(*keys)
 
+    async def delete_prefix(self, prefix: str) -> None:
+        await self._fallback.delete_prefix(prefix)
+        if not self._use_redis():
+            self._lost_prefixes.add(prefix)
+            return
+        try:
+            await self._replay()
+            await self._delete_in_redis(prefix)
+        except self._errors as exc:
+            self._lost_prefixes.add(prefix)
+            self._failed(exc)
+            return
+        self._worked()
+
     async def close(self) -> None:
         await self._stop_refreshes()
+        await self._fallback.close()
         await self._redis.aclose()
 
 
-def make_cache(redis_url: str | None) -> Cache:
-    return RedisCache.from_url(redis_url) if redis_url else MemoryCache()
+def make_cache(redis_url: str | None, degradation: Degradation | None = None) -> Cache:
+    return RedisCache.from_url(redis_url, degradation=degradation) if redis_url else MemoryCache()

@@ -124,6 +124,83 @@ def is_sqlite_busy(exc: BaseException) -> bool:
     return isinstance(exc, OperationalError) and "database is locked" in str(exc)
 
 
+# SQLite's messages when its file cannot be used (a volume gone, a full or failing disk)
+_SQLITE_UNAVAILABLE = (
+    "unable to open database file",
+    "disk i/o error",
+    "database or disk is full",
+    "readonly database",
+)
+# PostgreSQL's (through asyncpg) for a database that refuses or dropped its connections
+_POSTGRESQL_UNAVAILABLE = (
+    "not currently accepting connections",
+    "does not allow connections",
+    "connection is closed",
+    "connection was closed",
+    "terminating connection",
+    "the database system is",  # starting up, shutting down, in recovery mode
+)
+_UNAVAILABLE_MESSAGES = _SQLITE_UNAVAILABLE + _POSTGRESQL_UNAVAILABLE
+
+
+def is_database_unavailable(exc: BaseException) -> bool:
+    """The database cannot be reached or used at all (not a bad query): a connection refused,
+    dropped (`pg_terminate_backend`, a restart) or timed out, the pool exhausted, a database
+    that refuses connections, SQLite's file gone. The request is answered 503
+    `database_unavailable`; the pool replaces dead connections by itself (`pool_pre_ping`).
+    """
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:  # the driver's error may be wrapped
+        seen.add(id(current))
+        if isinstance(current, PoolTimeoutError):
+            return True
+        if isinstance(current, DBAPIError):
+            if current.connection_invalidated:
+                return True
+            message = str(current.orig).lower()
+            if any(part in message for part in _UNAVAILABLE_MESSAGES):
+                return True
+        if _is_asyncpg_unavailable(current):
+            return True
+        if isinstance(current, OSError | TimeoutError) and _raised_in_driver(current):
+            return True  # connecting: refused, reset, unreachable, timed out
+        current = current.__cause__ or current.__context__
+    return False
+
+
+_DRIVER_MODULES = ("sqlalchemy.", "asyncpg.", "aiosqlite.")
+
+
+def _raised_in_driver(exc: BaseException) -> bool:
+    """Raised while SQLAlchemy or a driver was working (not a file or socket of a route's)."""
+    tb = exc.__traceback__
+    while tb is not None:
+        if str(tb.tb_frame.f_globals.get("__name__", "")).startswith(_DRIVER_MODULES):
+            return True
+        tb = tb.tb_next
+    return False
+
+
+def _is_asyncpg_unavailable(exc: BaseException) -> bool:
+    """asyncpg's errors for a server that is going away, starting, or refusing connections."""
+    module = type(exc).__module__
+    if not module.startswith("asyncpg"):
+        return False
+    sqlstate = str(getattr(exc, "sqlstate", "") or "")
+    # 08: connection exception; 57P: operator intervention (shutdown, terminated, cannot
+    # connect now); 53300: too many connections
+    if sqlstate.startswith(("08", "57P")) or sqlstate == "53300":
+        return True
+    message = str(exc).lower()
+    return type(exc).__name__ == "ConnectionDoesNotExistError" or any(
+        part in message for part in _POSTGRESQL_UNAVAILABLE
+    )
+
+
 def create_engine(settings: Settings, *, url: str | None = None) -> AsyncEngine:
     url = url or settings.database_url
     kwargs: dict[str, Any] = {"echo": settings.database_echo}
@@ -164,7 +241,12 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
                 await finish_failed_unit_of_work(session, exc)
                 raise
             else:
+                if buffer is not None and request.method.upper() not in SAFE_METHODS:
+                    buffer.stage(session)  # the job outbox, committed with the work (Redis)
+                touched = session.in_transaction()  # it reached the database
                 await session.commit()
+                if touched:
+                    resources.degradation.succeeded("database")
         if buffer is not None:
             await buffer.flush()
 

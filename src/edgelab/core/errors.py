@@ -9,6 +9,7 @@ answered as 500 `internal_error` without internals.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
 
@@ -17,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match, Mount
+from starlette.routing import BaseRoute, Match, Mount
 
 from edgelab.core import error_codes as codes
 from edgelab.core.error_codes import ErrorCode
@@ -240,24 +241,60 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
 
 
+def _leaf_routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """The app's routes one by one: FastAPI (0.16x) keeps an included router as one entry
+    whose `effective_candidates()` are its routes; older versions listed them flat."""
+    for route in routes:
+        if isinstance(route, Mount):
+            continue
+        inner = getattr(route, "effective_candidates", None)
+        if callable(inner):
+            yield from _leaf_routes(inner())
+        else:
+            yield route
+
+
 def allowed_methods(request: Request) -> list[str]:
     """Every method some route of the app serves at this request's path (mounts aside).
 
     Starlette's 405 names the methods of the one route it matched (`GET` for `/me`, though
     `PATCH` and `DELETE` are routes of the same path): RFC 9110 wants them all in `Allow`.
     Each method is asked of the app's own router, so nested routers count as they route.
+    A path that a route names literally belongs to that route: `POST /api/analyze/review`
+    is not also `GET /api/analyze/{job_id}` with the id "review", so when routes without
+    parameters match the path, only their methods are listed.
     """
-    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    routes = list(_leaf_routes(request.app.router.routes))
+    on_path = [r for r in routes if r.matches(request.scope)[0] != Match.NONE]
+    literal = [r for r in on_path if not getattr(r, "param_convertors", None)]
+    candidates = literal or on_path
     return [
         method
         for method in _METHODS
-        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in candidates)
     ]
 
 
-async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
-    from edgelab.core.db import is_sqlite_busy
+DATABASE_RETRY_AFTER_SECONDS = 5  # the pool reconnects by itself as soon as it answers again
 
+
+async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    from edgelab.core.db import is_database_unavailable, is_sqlite_busy
+
+    if is_database_unavailable(exc):  # an outage is a 503 the client may retry, never a 500
+        log.warning("database unavailable on %s %s: %s", request.method, request.url.path, exc)
+        resources = getattr(request.app.state, "resources", None)
+        degradation = getattr(resources, "degradation", None)
+        if degradation is not None:
+            degradation.failed("database", "request", exc)
+        down = codes.DATABASE_UNAVAILABLE
+        return envelope(
+            request,
+            down.status,
+            down,
+            "The database is not available right now; try again shortly.",
+            headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)},
+        )
     if is_sqlite_busy(exc):  # SQLite's one writer was busy: the unit rolled back, try again
         log.warning("SQLite busy on %s %s", request.method, request.url.path)
         busy = codes.DATABASE_BUSY
@@ -276,6 +313,42 @@ async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
         request_id_var.reset(token)
     internal = codes.INTERNAL_ERROR
     return envelope(request, internal.status, internal, "Internal server error.")
+
+
+def document_database_unavailable(app: FastAPI) -> None:
+    """Declare on every operation of the OpenAPI document that it may answer 503
+    `database_unavailable` (any route that reads or writes the database can meet an outage);
+    an operation that already declares a 503 gets the code added to its description."""
+    code = f"`{codes.DATABASE_UNAVAILABLE.code}`"
+    schema = {"$ref": "#/components/schemas/ErrorEnvelope"}
+    build = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = build()
+        for operations in document.get("paths", {}).values():
+            for operation in operations.values():
+                responses = operation.get("responses") if isinstance(operation, dict) else None
+                if responses is None:
+                    continue
+                entry = responses.get("503")
+                if entry is None:
+                    responses["503"] = {
+                        "description": f"{HTTPStatus(503).phrase}: {code}",
+                        "content": {"application/json": {"schema": schema}},
+                    }
+                elif code not in str(entry.get("description", "")):
+                    entry["description"] = f"{entry.get('description', '')}, {code}"
+        components = document.setdefault("components", {}).setdefault("schemas", {})
+        components.setdefault(
+            "ErrorEnvelope",
+            ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}"),
+        )
+        app.openapi_schema = document
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from fastapi import Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from edgelab.core.observability import Degradation
 from edgelab.core.settings import Settings
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class Resources:
     started_monotonic: float = 0.0  # `clock.monotonic()` when the lifespan started
     followed_clock: FollowedClock | None = None  # EDGELAB_CLOCK_URL: a replay's simulated time
     metrics: CollectorRegistry | None = None  # this app's Prometheus registry
+    # which backends are down and what fell back (`/health`, `edgelab_degraded_total`)
+    degradation: Degradation = field(default_factory=Degradation)
     _products: dict[type[Any], Any] = field(default_factory=dict)
 
     def provide(self, kind: type[T], value: T) -> T:

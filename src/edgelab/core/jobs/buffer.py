@@ -11,7 +11,8 @@ runner, a CLI command):
     async with unit_of_work_jobs(jobs) as buffer:   # enqueue() now appends to `buffer`
         async with sessions() as session:
             ...                                     # work; may call enqueue()
-            await session.commit()                  # commit first ...
+            buffer.stage(session)                   # (Redis) jobs into the job outbox ...
+            await session.commit()                  # ... committed with the work first ...
         await buffer.flush()                        # ... then send, in enqueue order
 
 An exception leaving the block discards the buffer. Leaving it normally with jobs neither
@@ -33,7 +34,12 @@ log = logging.getLogger("edgelab.jobs")
 
 
 class JobSender(Protocol):
-    """What a buffer needs from `Jobs`: check a job when enqueued, send it when flushed."""
+    """What a buffer needs from `Jobs`: check a job when enqueued, send it when flushed.
+
+    A `Jobs` with an outbox (Redis) also has `uses_outbox`, `stage(session, jobs)`,
+    `dispatch(staged)` and `deliver(name, payload)`; a sender without them (a test's fake) is
+    sent to with `send` alone.
+    """
 
     def prepare(self, name: str, payload: dict[str, Any]) -> dict[str, Any]: ...
 
@@ -46,6 +52,7 @@ class JobBuffer:
     def __init__(self, jobs: JobSender) -> None:
         self._jobs = jobs
         self._pending: list[tuple[str, dict[str, Any]]] = []
+        self._staged: list[Any] | None = None
         self.state: Literal["open", "flushed", "discarded"] = "open"
 
     def __len__(self) -> int:
@@ -63,19 +70,41 @@ class JobBuffer:
             )
         self._pending.append((name, self._jobs.prepare(name, payload)))
 
-    async def flush(self) -> list[str]:
-        """Send every buffered job (call after commit); returns their task ids.
+    def stage(self, session: AsyncSession) -> None:
+        """Before the commit: with the Redis broker, add the buffered jobs to `session` as job
+        outbox rows, so they commit (or roll back) with the work and survive a broker outage
+        (`core.jobs.outbox`). Nothing to do with the in-process broker."""
+        if self.state != "open" or self._staged is not None or not self._pending:
+            return
+        if not getattr(self._jobs, "uses_outbox", False):
+            return
+        self._staged = self._jobs.stage(session, self._pending)  # type: ignore[attr-defined]
 
-        The work is committed by now and cannot be undone, so a send that fails (the broker is
-        down) is logged with its name and payload, for replay, and the others are still sent.
-        Exactly-once delivery would need a transactional outbox table.
+    async def flush(self) -> list[str]:
+        """Send every buffered job (call after commit); returns the task ids sent now.
+
+        The work is committed by now and cannot be undone. Staged jobs are already in the job
+        outbox: they are sent, or left there for the relay when the broker is down. Unstaged
+        ones are sent, or (with the Redis broker) kept in the outbox when the send fails; only
+        when that fails too (or with a sender that has no outbox) is a job logged as lost, with
+        its name and payload, and the others are still sent.
         """
         if self.state != "open":
             raise RuntimeError(f"cannot flush: this unit of work is already {self.state}")
         self.state = "flushed"
         pending, self._pending = self._pending, []
         sent: list[str] = []
+        if self._staged is not None:  # the jobs enqueued before `stage`, in order
+            staged, self._staged = self._staged, None
+            sent += await self._jobs.dispatch(staged)  # type: ignore[attr-defined]
+            pending = pending[len(staged) :]
+        deliver = getattr(self._jobs, "deliver", None)
         for name, payload in pending:
+            if deliver is not None:
+                task_id = await deliver(name, payload)
+                if task_id is not None:
+                    sent.append(task_id)
+                continue
             try:
                 sent.append(await self._jobs.send(name, **payload))
             except Exception:
@@ -88,6 +117,7 @@ class JobBuffer:
             return
         self.state = "discarded"
         self._pending.clear()
+        self._staged = None
 
 
 _current: ContextVar[JobBuffer | None] = ContextVar("edgelab_job_buffer", default=None)
@@ -159,5 +189,6 @@ async def session_unit_of_work(
             except BaseException:
                 await session.rollback()
                 raise
+            buffer.stage(session)
             await session.commit()
         await buffer.flush()

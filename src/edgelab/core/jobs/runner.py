@@ -18,6 +18,13 @@ A task receives its payload as keyword arguments and runs in its own unit of wor
 `session_factory`, a task that declares `session` gets one, committed when it returns and
 rolled back when it raises; either way the jobs it `enqueue()`s are sent only after it
 succeeds (and its session committed). See `jobs_buffer` for the request side of the protocol.
+
+With Redis and a session factory, jobs go through the job outbox (`outbox`, `relay`), so a
+Redis outage loses none; schedules skip a firing whose lock they cannot take.
+
+Over 400 lines: one class, whose registration, lifecycle, sending, schedules and worker share
+its state (the broker, the pending ids, the lock client); the outbox and the schedule loop
+already live in their own modules.
 """
 
 from __future__ import annotations
@@ -43,7 +50,9 @@ from edgelab.core.jobs.buffer import (
     unit_of_work_jobs,
 )
 from edgelab.core.jobs.payload import check_json, check_payload, check_task_name
-from edgelab.core.jobs.schedule import Schedule, always_claim, redis_claim, run_schedule
+from edgelab.core.jobs.relay import Relay, Staged
+from edgelab.core.jobs.schedule import Claim, Schedule, always_claim, redis_claim, run_schedule
+from edgelab.core.observability import Degradation
 
 log = logging.getLogger("edgelab.jobs")
 _current_job_id: ContextVar[str | None] = ContextVar("edgelab_job_id", default=None)
@@ -57,6 +66,7 @@ def current_job_id() -> str | None:
 
 F = TypeVar("F", bound=Callable[..., Awaitable[Any]])
 STREAM_MAXLEN = 100_000  # approximate trim of the Redis stream; acknowledged entries stay in it
+BROKER_SOCKET_TIMEOUT = 10.0  # seconds; above the worker's 2 s blocking read
 
 
 @dataclass(frozen=True)
@@ -81,8 +91,12 @@ class Jobs:
         run_schedules: bool = True,
         result_ttl_seconds: int = 3600,
         redeliver_after_seconds: float = 600.0,
+        degradation: Degradation | None = None,
+        outbox: bool = True,
+        relay_sweep_seconds: float = 30.0,
     ) -> None:
         self.backend: Literal["memory", "redis"] = "memory" if redis_url is None else "redis"
+        self.degradation = degradation or Degradation()
         self.queue_name = queue_name
         self._redis_url = redis_url
         self._session_factory = session_factory
@@ -97,12 +111,27 @@ class Jobs:
         self._state: Literal["new", "running", "closed"] = "new"
         self._memory: InMemoryBroker | None = None
         self.broker: AsyncBroker
+        # with Redis and a database: jobs survive a broker outage in the job outbox (`relay`)
+        self.relay: Relay | None = None
         if redis_url is None:
             self._memory = self.broker = InMemoryBroker(max_stored_results=1000)
         else:
+            from redis.asyncio.retry import Retry
+            from redis.backoff import NoBackoff
             from taskiq.serializers import JSONSerializer
             from taskiq_redis import RedisAsyncResultBackend, RedisStreamBroker
 
+            self.degradation.watch("redis")
+            if outbox and session_factory is not None:
+                self.relay = Relay(
+                    self._kick, session_factory, self.degradation, sweep_seconds=relay_sweep_seconds
+                )
+            # bounded waits, one immediate retry (redis-py's default retries for seconds)
+            connection: dict[str, Any] = {
+                "socket_timeout": BROKER_SOCKET_TIMEOUT,
+                "socket_connect_timeout": 1.0,
+                "retry": Retry(NoBackoff(), 1),
+            }
             self.broker = RedisStreamBroker(
                 redis_url,
                 queue_name=queue_name,
@@ -113,12 +142,14 @@ class Jobs:
                 # an entry a worker took and never acknowledged (it died mid-job) is reclaimed
                 # by a reading worker once idle this long
                 idle_timeout=max(1, round(redeliver_after_seconds * 1000)),
+                **connection,
             ).with_result_backend(
                 RedisAsyncResultBackend(
                     redis_url,
                     result_ex_time=result_ttl_seconds,
                     serializer=JSONSerializer(),  # not pickle: nothing read from Redis runs code
                     prefix_str=f"{queue_name}:result",
+                    **connection,
                 )
             )
 
@@ -168,12 +199,23 @@ class Jobs:
             raise RuntimeError(f"Jobs is {self._state}; make a new one")
         for schedule in self._schedules:
             self.prepare(schedule.name, schedule.payload)
-        await self.broker.startup()
+        try:
+            await self.broker.startup()
+        except Exception as exc:
+            if self._memory is not None:
+                raise
+            # Redis down at start: serve anyway; jobs wait in the outbox, and the worker
+            # creates the consumer group once Redis answers (`_recreate_group`)
+            self.degradation.failed("redis", "jobs", exc)
         if self._redis_url is not None:
-            from redis.asyncio import Redis
+            from edgelab.core.cache import redis_client
 
-            self._lock_redis = Redis.from_url(self._redis_url)
+            self._lock_redis = redis_client(self._redis_url)
+        if self.relay is not None and not await self.relay.table_ready():
+            self.relay = None  # a database without the migrations (some tests, a fresh file)
         self._state = "running"
+        if self.relay is not None:
+            self.relay.start()
         if self._run_schedules:
             for schedule in self._schedules:
                 self._start_schedule(schedule)
@@ -194,6 +236,8 @@ class Jobs:
             loop.cancel()
         await asyncio.gather(*self._schedule_loops, return_exceptions=True)
         self._schedule_loops.clear()
+        if self.relay is not None:
+            await self.relay.stop()
         self._stop_worker.set()
         if self._workers:
             await asyncio.wait(self._workers, timeout=grace_seconds)
@@ -212,11 +256,15 @@ class Jobs:
     async def send(self, name: str, /, **payload: Any) -> str:
         """Send a job now, outside any unit of work; returns its task id."""
         checked = self.prepare(name, payload)
+        return await self._kick(name, checked, uuid.uuid4().hex)
+
+    async def _kick(self, name: str, checked: dict[str, Any], task_id: str) -> str:
+        """Hand a checked payload to the broker under `task_id`; raises when that fails."""
         if self._state != "running":
             raise RuntimeError(f"cannot send {name!r}: Jobs is {self._state}, not running")
         decorated = self.broker.find_task(name)
-        assert decorated is not None  # registered by `task` together with `_tasks`
-        task_id = uuid.uuid4().hex
+        if decorated is None:  # only from the outbox: a row of a job this version dropped
+            raise LookupError(f"no job named {name!r} is registered")
         self._pending.add(task_id)  # before the kick: in memory the job may finish inside it
         try:
             await decorated.kicker().with_task_id(task_id).kiq(**checked)
@@ -224,6 +272,32 @@ class Jobs:
             self._pending.discard(task_id)
             raise
         return task_id
+
+    # the job outbox (Redis): what `JobBuffer` calls when the broker may fail ---------------
+
+    @property
+    def uses_outbox(self) -> bool:
+        return self.relay is not None
+
+    def stage(self, session: AsyncSession, jobs: list[tuple[str, dict[str, Any]]]) -> Staged:
+        assert self.relay is not None
+        return self.relay.stage(session, jobs)
+
+    async def dispatch(self, staged: Staged) -> list[str]:
+        assert self.relay is not None
+        return await self.relay.dispatch(staged)
+
+    async def deliver(self, name: str, payload: dict[str, Any]) -> str | None:
+        """Send a checked job after its unit of work; with the outbox, a job the broker refuses
+        is kept there (None). Without one, a failed send is logged as lost (None)."""
+        task_id = uuid.uuid4().hex
+        if self.relay is not None:
+            return await self.relay.deliver(name, payload, task_id)
+        try:
+            return await self._kick(name, payload, task_id)
+        except Exception:
+            log.exception("job %s lost after commit: could not send payload %r", name, payload)
+            return None
 
     async def drain(self, timeout: float = 5.0) -> None:  # noqa: ASYNC109 (the agreed API)
         """Wait until every job this instance sent has finished, follow-ups included.
@@ -275,13 +349,36 @@ class Jobs:
         if self._lock_redis is None:
             claim = always_claim()
         else:
-            claim = redis_claim(self._lock_redis, self.queue_name, uuid.uuid4().hex)
+            claim = self._claim_or_skip(
+                redis_claim(self._lock_redis, self.queue_name, uuid.uuid4().hex)
+            )
 
         async def fire(s: Schedule) -> None:
-            await self.send(s.name, **s.payload)
+            await self.deliver(s.name, s.payload)
 
         loop = asyncio.create_task(run_schedule(schedule, claim, fire))
         self._schedule_loops.append(loop)
+
+    def _claim_or_skip(self, claim: Claim) -> Claim:
+        """A firing whose lock cannot be taken (Redis down) is skipped, and says so: firing
+        without the lock could fire it on every instance."""
+
+        async def claim_or_skip(schedule: Schedule, slot: int) -> bool:
+            try:
+                claimed = await claim(schedule, slot)
+            except Exception as exc:
+                self.degradation.failed("redis", "schedule", exc)
+                log.warning(
+                    "schedule %s skipped its firing (slot %d): cannot take its lock (%s)",
+                    schedule.name,
+                    slot,
+                    exc,
+                )
+                return False
+            self.degradation.succeeded("redis")
+            return claimed
+
+        return claim_or_skip
 
     # running ------------------------------------------------------------------------------
 
@@ -309,8 +406,10 @@ class Jobs:
                     )
                     try:
                         await receiver.listen(self._stop_worker)
-                    except Exception:
-                        log.exception("job worker lost the broker; listening again in 1 s")
+                    except Exception as exc:
+                        if not self.degradation.is_down("redis"):  # once an outage, not a second
+                            log.exception("job worker lost the broker; listening again in 1 s")
+                        self.degradation.failed("redis", "worker", exc)
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._stop_worker.wait(), 1.0)
                         with contextlib.suppress(Exception):  # still down: the next try says

@@ -3,8 +3,17 @@ process.
 
 Moving windows are exact (N requests in any window of the period, no burst of 2N at a fixed
 window's edge) at the cost of one stored timestamp per counted request; with the default limits
-that is at most 600 per user per route. A Redis failure lets requests through (`fail_open`) and
-logs a warning: an outage of the limiter should not be an outage of the API.
+that is at most 600 per user per route.
+
+While Redis fails, the limiter counts in process memory instead (`fail_open`, the default): each
+process then enforces the limits on its own, so with N processes a caller gets at most N times
+its limit during the outage, never unlimited. Chosen over letting everything through because
+the limits that matter most during an incident guard cost and abuse (sign-in links sent by
+e-mail, calls through to Paddle, uploads), which an outage must not open up; the per-process
+windows cost nothing and need no network. The first failure logs a warning, every fallback
+counts in `edgelab_degraded_total{backend="redis",what="ratelimit"}`, and once Redis answers
+again (probed once a second, `Degradation`) the shared counts are back in force. Counts made
+in memory during the outage are not copied to Redis.
 
 In memory the windows are our own (`MemoryMovingWindow`), not `limits`' MemoryStorage: that one
 trims old hits in a background task that holds the key's lock across a thread hop, so every
@@ -28,11 +37,10 @@ from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
-from edgelab.core.cache import glob_escape
+from edgelab.core.cache import glob_escape, redis_client, redis_errors
+from edgelab.core.observability import Degradation
 
 log = logging.getLogger("edgelab.ratelimit")
-
-REDIS_TIMEOUT_SECONDS = 1.0  # a limiter check must not hold a request longer than this
 
 
 @dataclass(frozen=True)
@@ -138,27 +146,31 @@ class RateLimiter:
     """
 
     def __init__(
-        self, redis_url: str | None = None, *, namespace: str = "edgelab", fail_open: bool = True
+        self,
+        redis_url: str | None = None,
+        *,
+        namespace: str = "edgelab",
+        fail_open: bool = True,
+        degradation: Degradation | None = None,
     ) -> None:
         self.namespace = namespace
-        self.fail_open = fail_open
+        self.fail_open = fail_open  # on a Redis failure: count per process (True) or raise
         self._prefix = f"{namespace}:ratelimit"
         self._redis: Any = None
         self._memory: MemoryMovingWindow | None = None
+        self._fallback = MemoryMovingWindow()
+        self._degradation = degradation or Degradation()
+        self._errors: tuple[type[BaseException], ...] = (StorageError,)
         self._strategy: _Strategy
         if redis_url is None:
             self.backend = "memory"
             self._memory = self._strategy = MemoryMovingWindow()
         else:
-            from redis import asyncio as aioredis
-
             self.backend = "redis"
+            self._degradation.watch("redis")
+            self._errors += redis_errors()
             # our own client, so that close() and a SCAN-based reset need no limits internals
-            self._redis = aioredis.from_url(
-                redis_url,
-                socket_timeout=REDIS_TIMEOUT_SECONDS,
-                socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-            )
+            self._redis = redis_client(redis_url)
             pool: dict[str, Any] = {"connection_pool": self._redis.connection_pool}
             storage = RedisStorage(
                 _storage_uri(redis_url),
@@ -179,31 +191,45 @@ class RateLimiter:
         """
         items = parse_limit(limit)
         keys = tuple(_key_part(p) for p in key_parts)
+        if self._memory is not None:
+            return await self._hit(self._memory, items, keys)
+        degradation = self._degradation
+        if self.fail_open and not degradation.available("redis"):
+            degradation.fell_back("redis", "ratelimit")
+            return await self._hit(self._fallback, items, keys)
         try:
-            return await self._hit(items, keys)
-        except StorageError as exc:
+            decision = await self._hit(self._strategy, items, keys)
+        except self._errors as exc:
             if not self.fail_open:
                 raise
-            log.warning("rate limit storage failed, letting the request through: %s", exc)
-            return RateDecision(True, items[0].amount, items[0].amount, time.time(), 0)
+            degradation.failed("redis", "ratelimit", exc)
+            return await self._hit(self._fallback, items, keys)
+        degradation.succeeded("redis")
+        return decision
 
-    async def _hit(self, items: tuple[RateLimitItem, ...], keys: tuple[str, ...]) -> RateDecision:
+    async def _hit(
+        self, strategy: _Strategy, items: tuple[RateLimitItem, ...], keys: tuple[str, ...]
+    ) -> RateDecision:
         passed: list[RateDecision] = []
         for item in items:
-            if not await self._strategy.hit(item, *keys):
-                return await self._refusal(item, items, keys)
-            stats = await self._strategy.get_window_stats(item, *keys)
+            if not await strategy.hit(item, *keys):
+                return await self._refusal(strategy, item, items, keys)
+            stats = await strategy.get_window_stats(item, *keys)
             passed.append(
                 RateDecision(True, item.amount, max(0, stats.remaining), stats.reset_time, 0)
             )
         return min(passed, key=lambda d: (d.remaining, -d.reset_at))
 
     async def _refusal(
-        self, refused: RateLimitItem, items: tuple[RateLimitItem, ...], keys: tuple[str, ...]
+        self,
+        strategy: _Strategy,
+        refused: RateLimitItem,
+        items: tuple[RateLimitItem, ...],
+        keys: tuple[str, ...],
     ) -> RateDecision:
         binding: tuple[RateLimitItem, float] | None = None
         for item in items:
-            stats = await self._strategy.get_window_stats(item, *keys)
+            stats = await strategy.get_window_stats(item, *keys)
             spent = item is refused or stats.remaining <= 0
             if spent and (binding is None or stats.reset_time > binding[1]):
                 binding = (item, stats.reset_time)
@@ -214,6 +240,7 @@ class RateLimiter:
 
     async def reset(self) -> None:
         """Forget every count in this namespace (tests, or ops after a bad deploy)."""
+        self._fallback.reset()
         if self._memory is not None:
             self._memory.reset()
             return
