@@ -14,8 +14,10 @@ headers)` (the next request to that path) and read `hits` (requests per path) an
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import json
+import threading
 from collections import Counter, deque
 from pathlib import Path
 from typing import Any
@@ -65,9 +67,27 @@ class FakeChesscom:
             "2020/03": earlier_month(MONTH),
         }
         self.gone = {"2020/04"}
+        # a slow Chess.com: `hold()` makes requests wait (after `entered` is set) until
+        # `release()`
+        self.gate: threading.Event | None = None
+        self.entered = threading.Event()
+
+    def hold(self) -> None:
+        self.gate = threading.Event()
+        self.entered.clear()
+
+    def release(self) -> None:
+        if self.gate is not None:
+            self.gate.set()
 
     def plan(self, path: str, status: int, headers: dict[str, str] | None = None) -> None:
         self.planned.setdefault(path, deque()).append((status, headers or {}))
+
+    async def _wait(self) -> None:
+        gate = self.gate
+        if gate is not None:
+            self.entered.set()
+            await asyncio.to_thread(gate.wait, 30)
 
     def _pre(self, request: Request) -> Response | None:
         path = request.url.path
@@ -97,6 +117,7 @@ class FakeChesscom:
         )
 
     async def archives(self, request: Request) -> Response:
+        await self._wait()
         early = self._pre(request)
         if early is not None:
             return early

@@ -184,6 +184,21 @@ async def test_a_user_with_reviews_queued_and_running_up_to_the_cap_gets_429(
     assert sum(fake.hits.values()) == hits  # refused before Chess.com is asked
 
 
+def _no_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The slot's bookkeeping in the rows (who holds a job, heartbeats) is left out here:
+    `test_review_locks` covers it against a database."""
+
+    async def hold(*_: Any) -> bool:
+        return True
+
+    async def quiet(*_: Any, **__: Any) -> None:
+        return None
+
+    monkeypatch.setattr(chess_jobs, "hold_job", hold)
+    monkeypatch.setattr(chess_jobs, "heartbeat", quiet)
+    monkeypatch.setattr(chess_jobs, "release_job", quiet)
+
+
 async def test_reviews_run_one_at_a_time_and_waiting_ones_free_their_job_slot(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -192,7 +207,9 @@ async def test_reviews_run_one_at_a_time_and_waiting_ones_free_their_job_slot(
     order: list[str] = []
     most = 0
 
-    async def fake_run_review(sessions: Any, settings: Any, job_id: str) -> dict[str, Any]:
+    async def fake_run_review(
+        sessions: Any, settings: Any, job_id: str, **_: Any
+    ) -> dict[str, Any]:
         nonlocal most
         running.append(job_id)
         most = max(most, len(running))
@@ -205,6 +222,7 @@ async def test_reviews_run_one_at_a_time_and_waiting_ones_free_their_job_slot(
         return {"job_id": job_id, "status": "succeeded"}
 
     monkeypatch.setattr(chess_jobs, "run_review", fake_run_review)
+    _no_rows(monkeypatch)
     slot = ReviewSlot()
     first = asyncio.ensure_future(slot.run(None, None, "a"))  # type: ignore[arg-type]
     await asyncio.sleep(0)
@@ -225,7 +243,7 @@ async def test_a_stopped_review_sends_the_waiting_ones_again(
     hold = asyncio.Event()
     started: list[str] = []
 
-    async def blocking(sessions: Any, settings: Any, job_id: str) -> dict[str, Any]:
+    async def blocking(sessions: Any, settings: Any, job_id: str, **_: Any) -> dict[str, Any]:
         started.append(job_id)
         await hold.wait()
         return {}
@@ -237,6 +255,7 @@ async def test_a_stopped_review_sends_the_waiting_ones_again(
         return job_id
 
     monkeypatch.setattr(chess_jobs, "run_review", blocking)
+    _no_rows(monkeypatch)
     slot = ReviewSlot(resend)
     first = asyncio.ensure_future(slot.run(None, None, "a"))  # type: ignore[arg-type]
     await asyncio.sleep(0)
@@ -291,3 +310,35 @@ async def test_a_failed_review_shows_a_code_and_a_safe_message_not_the_exception
     assert "hunter2" not in out["error"] and "RuntimeError" not in out["error"]
     old = (await client.get(f"/api/analyze/{legacy.id}", headers=paid)).json()
     assert old["error_code"] == "review_failed" and "secret" not in old["error"]
+
+
+async def test_a_review_stopped_in_its_own_run_is_sent_again_with_the_waiting_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker shutting down while the slot's own review runs: `run_review` lets go of its
+    row (queued), and the job is sent again at once, not left for the stale time."""
+    hold = asyncio.Event()
+    started: list[str] = []
+
+    async def blocking(sessions: Any, settings: Any, job_id: str, **_: Any) -> dict[str, Any]:
+        started.append(job_id)
+        await hold.wait()
+        return {}
+
+    sent: list[str] = []
+
+    async def resend(job_id: str) -> str:
+        sent.append(job_id)
+        return job_id
+
+    monkeypatch.setattr(chess_jobs, "run_review", blocking)
+    _no_rows(monkeypatch)
+    slot = ReviewSlot(resend)
+    first = asyncio.ensure_future(slot.run(None, None, "a"))  # type: ignore[arg-type]
+    await asyncio.sleep(0)
+    await slot.run(None, None, "b")  # type: ignore[arg-type]
+    assert started == ["a"]
+    first.cancel()  # stopped while a (the slot's own) runs
+    with pytest.raises(asyncio.CancelledError):
+        await first
+    assert sent == ["a", "b"] and not slot.waiting and not slot.busy

@@ -138,7 +138,7 @@ def test_time_class_control_hour_and_weekday_in_the_callers_zone(hand: dict) -> 
 
 def test_terminations(hand: dict) -> None:
     assert hand["terminations"] == {
-        "wins": {"resignation": 1, "checkmate": 1, "other": 1},
+        "wins": {"resignation": 1, "checkmate": 1, "unknown": 1},
         "draws": {"repetition": 1},
         "losses": {"time_forfeit": 1},
     }

@@ -4,6 +4,7 @@ charts, the API's refusals (422 by field, 404, 429), and the engine review's pag
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -189,3 +190,53 @@ async def test_someone_elses_review_is_a_404_page(
     paid = await _cookie(session, settings, "chess-nobody@web.test", "paid")
     r = await client.get("/app/chess/review/" + "0" * 32, headers=paid)
     assert r.status_code == 404 and "review_job_not_found" in r.text
+
+
+# a PGN file (issue 17) ---------------------------------------------------------------------
+
+PGN_DIR = Path(__file__).parents[1] / "chess" / "fixtures" / "pgn"
+
+
+async def test_a_pgn_file_gives_the_report_with_what_it_could_not_tell(
+    client: httpx.AsyncClient,
+) -> None:
+    otb = (PGN_DIR / "otb_database_latin1.pgn").read_bytes()
+    r = await client.post(
+        "/app/chess/pgn",
+        files={"file": ("carlsen.pgn", otb, "application/octet-stream")},
+        data={"player": "magnus carlsen", "tz": "Europe/Oslo"},
+    )
+    assert r.status_code == 200, r.text
+    assert 'data-testid="chess-report"' in r.text and "Carlsen, Magnus: 4 games" in r.text
+    assert "From the file carlsen.pgn: 4 of 5 games read." in r.text
+    assert "2018-11-09 to 2018-11-13" in r.text  # dates only: the file has no times
+    notes = r.text.split('data-testid="coverage-notes"', 1)[1].split("</ul>", 1)[0]
+    assert "4 of 4 games have no start time" in notes
+    assert "4 of 4 games have no time control" in notes
+    skipped = r.text.split('data-testid="skipped-games"', 1)[1].split("</details>", 1)[0]
+    assert "Müller, Jürgen" in skipped and "Ke3" in skipped
+    assert 'data-testid="review-start"' not in r.text  # the engine review is for Chess.com names
+
+
+async def test_a_pgn_files_refusals_are_shown_on_the_form(client: httpx.AsyncClient) -> None:
+    lichess = (PGN_DIR / "lichess_export.pgn").read_bytes()
+    stranger = await client.post(
+        "/app/chess/pgn",
+        files={"file": ("l.pgn", lichess, "application/x-chess-pgn")},
+        data={"player": "Kasparov"},
+    )
+    assert stranger.status_code == 400
+    problem = stranger.text.split('data-testid="pgn-problem"', 1)[1].split("</div>", 1)[0]
+    assert "alice_chess (5)" in problem
+    binary = await client.post(
+        "/app/chess/pgn", files={"file": ("x.png", b"\x89PNG\r\n\x1a\n\x00\x00", "image/png")}
+    )
+    assert binary.status_code == 400 and 'data-testid="pgn-problem"' in binary.text
+    bad_zone = await client.post(
+        "/app/chess/pgn",
+        files={"file": ("l.pgn", lichess, "application/x-chess-pgn")},
+        data={"tz": "Mars/Olympus"},
+    )
+    assert bad_zone.status_code == 422 and 'id="pgn_tz-error"' in bad_zone.text
+    no_file = await client.post("/app/chess/pgn", files={"other": ("a", b"")}, data={"tz": "UTC"})
+    assert no_file.status_code == 422 and 'id="pgn_file-error"' in no_file.text

@@ -28,7 +28,7 @@ def analyze_pgn(
     ] = None,
 ) -> None:
     """The same pattern analysis as `POST /api/analyze`, on a PGN file; a summary on stdout."""
-    from edgelab.chess.games import parse_pgn
+    from edgelab.chess.games import PgnFileError, read_pgn_file
     from edgelab.chess.patterns import analyze
 
     try:
@@ -36,19 +36,29 @@ def analyze_pgn(
     except (ZoneInfoNotFoundError, ValueError):
         raise typer.BadParameter(f"unknown time zone {tz!r}", param_hint="--tz") from None
     started = time.perf_counter()
-    games, unreadable = parse_pgn(pgn.read_text(encoding="utf-8-sig", errors="replace"))
-    result = analyze(games, player, tz=tz)
-    result["skipped"]["unreadable"] = unreadable
-    result["source"] = {"pgn": str(pgn), "games_in_file": len(games) + unreadable}
+    try:  # the reader of `POST /api/analyze/pgn`: encodings, skipped games; no game bound
+        read = read_pgn_file(pgn.read_bytes(), max_games=10**9)
+    except PgnFileError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--pgn") from None
+    result = analyze(read.games, player, tz=tz)
+    result["skipped"]["unreadable"] = read.unreadable
+    result["skipped_games"] = read.skipped_games
+    result["source"] = {
+        "pgn": str(pgn),
+        "encoding": read.encoding,
+        "games_in_file": read.games_in_file,
+    }
     seconds = time.perf_counter() - started
     if json_path is not None:
         json_path.write_text(json.dumps(result, indent=2))
     overall = result["overall"]
     typer.echo(
-        f"{result['player']}: {result['games_analyzed']} games "
+        f"{result['player_name'] or result['player']}: {result['games_analyzed']} games "
         f"(+{overall['wins']} ={overall['draws']} -{overall['losses']}, "
         f"score {_pct(overall['score'])}) in {seconds:.2f} s"
     )
+    if read.unreadable:
+        typer.echo(f"  {read.unreadable} unreadable games skipped (listed with --json)")
     for colour, row in result["by_color"].items():
         typer.echo(
             f"  as {colour}: {row['games']} games, +{row['wins']} ={row['draws']} "

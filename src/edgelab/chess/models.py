@@ -36,3 +36,10 @@ class ChessReviewJob(Base):
     games: Mapped[list[str]] = mapped_column(JSON, default=list)  # the PGNs to review
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
+    # issue 16: the process holding the job (running it, or keeping it waiting for its one
+    # review slot) and its last sign of life; a queued or running job whose sign of life
+    # (`heartbeat_at`, else `created_at`) is older than EDGELAB_CHESS_REVIEW_STALE_SECONDS was
+    # left by a process that died, and is sent again (`jobs.recover_abandoned`)
+    worker: Mapped[str | None] = mapped_column(String(64))
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")  # runs begun

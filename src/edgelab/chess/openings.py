@@ -14,6 +14,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import chess
 
@@ -105,10 +106,16 @@ def name_opening(
     eco: str | None = None,
     eco_url: str | None = None,
     standard_start: bool = True,
+    walked: tuple[str, str] | Literal[False] | None = False,
 ) -> Opening:
-    """Name a game from its UCI moves (the last named position), else from its ECO header."""
+    """Name a game from its UCI moves (the last named position), else from its ECO header.
+    `walked`: the named position found while the game was read (None: none found), so the
+    moves are not replayed; False: walk them here."""
     idx = index()
-    if standard_start and moves:
+    if walked is not False:
+        if walked is not None and standard_start:
+            return Opening(walked[0], walked[1], "moves")
+    elif standard_start and moves:
         board = chess.Board()
         found: tuple[str, str] | None = None
         for uci in moves[: idx.max_plies]:

@@ -2,6 +2,7 @@
 
 | route                          | free (and anonymous) | paid |
 | `POST /api/analyze`            | yes                  | yes  |
+| `POST /api/analyze/pgn`        | yes                  | yes  |
 | `POST /api/analyze/review`     | 403                  | yes  |
 | `GET /api/analyze/{job_id}`    | own jobs             | own jobs |
 
@@ -11,22 +12,32 @@ username, so nobody can use us to hammer Chess.com). The engine review costs min
 batch of games, so it is paid: 202 with a job id, then poll `GET /api/analyze/{job_id}`; 503
 `engine_unavailable` when Stockfish is not installed; 429 `too_many_reviews` past
 `EDGELAB_CHESS_REVIEWS_PER_USER` queued or running.
+
+The PGN analysis reads the body itself (no FastAPI body parameter), so it can stop reading at
+`EDGELAB_CHESS_PGN_MAX_BYTES` and take a multipart upload, a JSON body or a bare PGN body on one
+route; it asks nobody outside and counts against the same per-caller chess limit.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+import asyncio
+from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Path, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response as RawResponse
+from pydantic import ValidationError
+from starlette.datastructures import FormData, UploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from edgelab.chess import schemas, service
 from edgelab.chess.chesscom import ChesscomClient
 from edgelab.core import error_codes as codes
 from edgelab.core.auth import READS_ONLY, CurrentUser, PaidUser, Principal
-from edgelab.core.db import SessionDep
+from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import CacheDep, SettingsDep
-from edgelab.core.errors import error_responses
+from edgelab.core.errors import AppError, error_responses
 from edgelab.core.ratelimit import client_ip, enforce, limited_caller, rate_limit
 from edgelab.core.resources import resource, resources_of
 
@@ -63,6 +74,7 @@ async def limit_caller(request: Request, caller: Principal | None, limit: str) -
 
 
 AnalyzeCaller = Annotated[Principal | None, Depends(limited_caller("POST /api/analyze"))]
+PgnCaller = Annotated[Principal | None, Depends(limited_caller("POST /api/analyze/pgn"))]
 
 
 @router.post(
@@ -98,6 +110,175 @@ async def analyze(
     )
 
 
+class PgnTooLargeError(AppError):
+    code = codes.PAYLOAD_TOO_LARGE
+
+
+class PgnMediaTypeError(AppError):
+    code = codes.UNSUPPORTED_MEDIA_TYPE
+
+
+PGN_MEDIA_TYPES = ("application/x-chess-pgn", "application/vnd.chess-pgn", "text/plain")
+FRAMING = 64 * 1024  # room for multipart boundaries and form fields, JSON escapes aside
+
+
+async def read_capped(request: Request, cap: int) -> bytes:
+    """The request body, refused with 413 `payload_too_large` as soon as it passes `cap` bytes
+    (a declared `Content-Length` over it before a byte is read)."""
+    declared = request.headers.get("content-length", "")
+    too_large = PgnTooLargeError(
+        f"The upload may be at most {cap} bytes.", details={"limit_bytes": cap}
+    )
+    if declared.isdigit() and int(declared) > cap:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_upload_form(request: Request, max_bytes: int) -> FormData:
+    """A multipart form with one file of at most `max_bytes` (413 `payload_too_large` past it,
+    with room for the framing), parsed from memory; 400 `bad_request` when it is not one."""
+    body = await read_capped(request, max_bytes + FRAMING)
+
+    async def replay() -> Any:
+        yield body
+
+    try:
+        return await MultiPartParser(request.headers, replay(), max_files=1, max_fields=10).parse()
+    except MultiPartException as exc:
+        raise AppError(
+            f"The form could not be read: {exc.message}", code=codes.BAD_REQUEST
+        ) from None
+
+
+def _options(values: dict[str, Any], where: str) -> schemas.PgnOptions:
+    try:
+        return schemas.PgnOptions.model_validate(
+            {k: v for k, v in values.items() if v not in (None, "")}
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": (where, *e["loc"])} for e in exc.errors(include_url=False)]
+        ) from None
+
+
+async def pgn_upload(
+    request: Request, max_bytes: int
+) -> tuple[bytes, schemas.PgnOptions, str | None]:
+    """The PGN, the options and the file's name from a multipart upload (`file`, `player`,
+    `tz`), a JSON body (`pgn`, `player`, `tz`) or a bare PGN body (`player`, `tz` in the query).
+    415 `unsupported_media_type` for another body; 413 past `max_bytes`."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        form = await read_upload_form(request, max_bytes)
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise RequestValidationError(
+                [
+                    {
+                        "type": "missing",
+                        "loc": ("body", "file"),
+                        "msg": "Field required",
+                        "input": None,
+                    }
+                ]
+            )
+        data = await upload.read()
+        options = _options({"player": form.get("player"), "tz": form.get("tz")}, "body")
+        name = upload.filename
+    elif media == "application/json":
+        body = await read_capped(request, 2 * max_bytes + FRAMING)
+        try:
+            sent = schemas.PgnJson.model_validate_json(body)
+        except ValidationError as exc:
+            raise RequestValidationError(
+                [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
+            ) from None
+        data = sent.pgn.encode()
+        options, name = sent, sent.filename
+    elif media in PGN_MEDIA_TYPES or media == "application/octet-stream" or not media:
+        data = await read_capped(request, max_bytes)
+        options = _options(dict(request.query_params), "query")
+        name = None
+    else:
+        raise PgnMediaTypeError(
+            f"Send the PGN as multipart/form-data (field `file`), JSON or {PGN_MEDIA_TYPES[0]}."
+        )
+    if len(data) > max_bytes:
+        raise PgnTooLargeError(
+            f"The PGN may be at most {max_bytes} bytes.", details={"limit_bytes": max_bytes}
+        )
+    return data, options, name
+
+
+_FIELDS = schemas.PgnOptions.model_json_schema()["properties"]
+PGN_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "player": {k: v for k, v in _FIELDS["player"]["anyOf"][0].items()},
+                        "tz": _FIELDS["tz"],
+                    },
+                }
+            },
+            "application/json": {"schema": schemas.PgnJson.model_json_schema()},
+            "application/x-chess-pgn": {"schema": {"type": "string"}},
+        },
+    },
+    "parameters": [
+        {"name": "player", "in": "query", "required": False, "schema": _FIELDS["player"]},
+        {"name": "tz", "in": "query", "required": False, "schema": _FIELDS["tz"]},
+    ],
+}
+
+
+@router.post(
+    "/pgn",
+    openapi_extra={**READS_ONLY, **PGN_BODY},
+    responses={
+        200: {"description": "The pattern analysis, as `POST /api/analyze` answers it."},
+        **error_responses(400, 401, 413, 415, 422, 429),
+    },
+    summary="Pattern analysis of the games in a PGN file (Lichess, Chess.com, databases)",
+)
+async def analyze_pgn(request: Request, caller: PgnCaller, settings: SettingsDep) -> RawResponse:
+    """The keys of `POST /api/analyze` for a PGN sent as a multipart upload (field `file`, form
+    fields `player` and `tz`), a JSON body `{pgn, player, tz}` or a bare body
+    (`application/x-chess-pgn` or `text/plain`, `player` and `tz` in the query). The player
+    defaults to the name in the most games. Games that cannot be read are skipped and listed in
+    `skipped_games`, as are games longer than `EDGELAB_CHESS_PGN_MAX_PLIES` plies; figures a
+    file cannot give (hours without start times, ratings without Elo) are absent, and
+    `coverage` counts the games carrying each field. 400 `not_pgn`,
+    `pgn_no_games`, `player_not_in_games`; 413 `payload_too_large` past
+    `EDGELAB_CHESS_PGN_MAX_BYTES`, `pgn_too_many_games` past `EDGELAB_CHESS_PGN_MAX_GAMES` games or
+    `EDGELAB_CHESS_PGN_MAX_TOTAL_PLIES` plies in all."""
+    await limit_caller(request, caller, settings.chess_rate_limit_per_caller)
+    data, options, name = await pgn_upload(request, settings.chess_pgn_max_bytes)
+    result = await asyncio.to_thread(
+        service.analyze_pgn_file,
+        data,
+        player=options.player,
+        tz=options.tz,
+        max_games=settings.chess_pgn_max_games,
+        filename=name,
+        max_plies=settings.chess_pgn_max_plies,
+        max_total_plies=settings.chess_pgn_max_total_plies,
+    )
+    return RawResponse(orjson.dumps(result), media_type="application/json")
+
+
 def _status_url(job_id: str) -> str:
     return f"/api/analyze/{job_id}"
 
@@ -118,6 +299,7 @@ async def start_review(
     response: Response,
     caller: PaidUser,
     session: SessionDep,
+    reads: ReadSessionMakerDep,
     settings: SettingsDep,
     client: ChesscomDep,
 ) -> schemas.ReviewAccepted:
@@ -130,6 +312,7 @@ async def start_review(
     await limit_username(request, body.username, settings.chess_rate_limit_per_username)
     job = await service.start_review(
         session,
+        reads,
         settings,
         client,
         requested_by=caller.id,

@@ -23,15 +23,37 @@ TOO_MANY_REVIEWS = error_code(
     "This account already has as many game reviews queued or running as allowed "
     "(`EDGELAB_CHESS_REVIEWS_PER_USER`); retry when one has finished (Retry-After).",
 )
+NOT_PGN = error_code(
+    "not_pgn", 400, "The file sent to `POST /api/analyze/pgn` is not PGN text (binary, or no game)."
+)
+PGN_NO_GAMES = error_code(
+    "pgn_no_games",
+    400,
+    "The PGN holds no game that can be read (empty, or every game broken: `details` lists them).",
+)
+PLAYER_NOT_IN_GAMES = error_code(
+    "player_not_in_games",
+    400,
+    "No game of the PGN has this player as White or Black (`details.names`: the most frequent).",
+)
+PGN_TOO_MANY_GAMES = error_code(
+    "pgn_too_many_games",
+    413,
+    "The PGN holds more games than `EDGELAB_CHESS_PGN_MAX_GAMES`, or more plies in all than "
+    "`EDGELAB_CHESS_PGN_MAX_TOTAL_PLIES`.",
+)
 # What a failed review job says in `error_code` (the job's outcome, not an HTTP answer); the
 # exception itself is only logged. Each maps to the message shown in `error`.
 REVIEW_FAILED = "review_failed"
 REVIEW_ENGINE_UNAVAILABLE = "engine_unavailable"
 REVIEW_BAD_PGN = "unreadable_game"
+REVIEW_INTERRUPTED = "review_interrupted"
 REVIEW_ERRORS = {
     REVIEW_FAILED: "The review failed on our side; please start it again later.",
     REVIEW_ENGINE_UNAVAILABLE: "The chess engine is not available on this server.",
     REVIEW_BAD_PGN: "One of the games could not be read, so the review stopped.",
+    REVIEW_INTERRUPTED: "The review was interrupted several times (the server restarted); "
+    "please start it again.",
 }
 
 USERNAME_PATTERN = r"^[A-Za-z0-9_-]{1,50}$"  # Chess.com's allowed characters
@@ -50,6 +72,24 @@ class AnalyzeRequest(BaseModel):
         description="IANA time zone for `by_hour` / `by_weekday` (Chess.com times are UTC).",
         examples=["Europe/Oslo"],
     )
+
+
+class PgnOptions(BaseModel):
+    """`POST /api/analyze/pgn`'s fields besides the file (form fields, query or JSON)."""
+
+    player: str | None = Field(
+        None,
+        min_length=1,
+        max_length=100,
+        description="Whose side to take, as the file writes it (`Carlsen, Magnus` and "
+        "`Magnus Carlsen` are one player); default: the name in the most games.",
+    )
+    tz: TimeZoneName = Field("UTC", description="IANA time zone for `by_hour` / `by_weekday`.")
+
+
+class PgnJson(PgnOptions):
+    pgn: str = Field(description="The PGN text (any number of games).")
+    filename: str | None = Field(None, max_length=200, description="Shown in `source`.")
 
 
 class ReviewRequest(BaseModel):
@@ -92,6 +132,6 @@ class ReviewJobOut(BaseModel):
     )
     error_code: str | None = Field(
         None,
-        description="Why the review failed, for programs: `review_failed`, `engine_unavailable` "
-        "or `unreadable_game`; null unless `status` is `failed`.",
+        description="Why the review failed, for programs: `review_failed`, `engine_unavailable`, "
+        "`unreadable_game` or `review_interrupted`; null unless `status` is `failed`.",
     )

@@ -11,19 +11,23 @@ from typing import Any
 
 import orjson
 from sqlalchemy import delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.chess.chesscom import ChesscomClient, PlayerGames
 from edgelab.chess.models import REVIEW_TASK, ChessReviewJob
 from edgelab.chess.schemas import (
     ENGINE_UNAVAILABLE,
+    NOT_PGN,
+    PGN_NO_GAMES,
+    PGN_TOO_MANY_GAMES,
+    PLAYER_NOT_IN_GAMES,
     REVIEW_ERRORS,
     REVIEW_FAILED,
     REVIEW_JOB_NOT_FOUND,
     TOO_MANY_REVIEWS,
 )
 from edgelab.core.cache import Cache
-from edgelab.core.clock import utcnow
+from edgelab.core.clock import real_utcnow, utcnow
 from edgelab.core.errors import AppError, InvalidInputError, NotFoundError, RateLimitedError
 from edgelab.core.jobs import enqueue
 from edgelab.core.settings import Settings
@@ -80,6 +84,70 @@ async def analyze_player(
     return body, False
 
 
+PGN_ERRORS = {
+    "not_pgn": NOT_PGN,
+    "no_games": PGN_NO_GAMES,
+    "too_many_games": PGN_TOO_MANY_GAMES,
+    "too_many_moves": PGN_TOO_MANY_GAMES,
+}
+NAMES_LISTED = 10
+
+
+def analyze_pgn_file(
+    data: bytes,
+    *,
+    player: str | None,
+    tz: str,
+    max_games: int,
+    filename: str | None = None,
+    max_plies: int | None = None,
+    max_total_plies: int | None = None,
+) -> dict[str, Any]:
+    """The pattern analysis of an uploaded PGN (CPU: run it in a thread), the same keys as
+    `analyze_games` plus `skipped_games` (the unreadable games and those over `max_plies`
+    plies: index in the file, players, date, why). 400 `not_pgn`, `pgn_no_games`,
+    `player_not_in_games`; 413 `pgn_too_many_games` past `max_games` games or
+    `max_total_plies` plies in all."""
+    from edgelab.chess.games import PgnFileError, read_pgn_file
+    from edgelab.chess.patterns import analyze, name_counts, name_key
+
+    try:
+        pgn = read_pgn_file(
+            data, max_games=max_games, max_plies=max_plies, max_total_plies=max_total_plies
+        )
+    except PgnFileError as exc:
+        raise AppError(str(exc), code=PGN_ERRORS[exc.kind], details=exc.details) from None
+    result = analyze(pgn.games, player, tz=tz)
+    if result["games_analyzed"] == 0:
+        counts = name_counts(g for g in pgn.games if g.rules == "chess")
+        spelled = {name_key(n): n for g in pgn.games for n in (g.white, g.black)}
+        names = [
+            {"name": spelled.get(k, k), "games": n} for k, n in counts.most_common(NAMES_LISTED)
+        ]
+        who = repr(player) if player else "any player"
+        raise AppError(
+            f"No standard game of the file has {who} as White or Black.",
+            code=PLAYER_NOT_IN_GAMES,
+            details={"player": player, "names": names},
+        )
+    result["skipped"]["unreadable"] = pgn.unreadable
+    result["skipped"]["too_long"] = pgn.too_long
+    result["skipped_games"] = pgn.skipped_games
+    result["username"] = result["player_name"]
+    result["partial"] = False
+    result["source"] = {
+        "service": "pgn",
+        "filename": filename,
+        "encoding": pgn.encoding,
+        "games_in_file": pgn.games_in_file,
+        "games_read": len(pgn.games),
+        "unreadable": pgn.unreadable,
+        "too_long": pgn.too_long,
+        "partial": False,
+    }
+    return result
+
+
 class EngineUnavailableError(AppError):
     status_code = 503
     code = ENGINE_UNAVAILABLE
@@ -103,8 +171,34 @@ def check_review_request(settings: Settings, game_count: int) -> None:
         )
 
 
+async def _active_reviews(session: AsyncSession, requested_by: str) -> int:
+    since = utcnow() - dt.timedelta(hours=REVIEW_CAP_HOURS)
+    active = await session.scalar(
+        select(func.count())
+        .select_from(ChessReviewJob)
+        .where(
+            ChessReviewJob.requested_by == requested_by[:64],
+            ChessReviewJob.status.in_(("queued", "running")),
+            ChessReviewJob.created_at >= since,
+        )
+    )
+    return int(active or 0)
+
+
+def _over_cap(settings: Settings, active: int) -> RateLimitedError | None:
+    if active < settings.chess_reviews_per_user:
+        return None
+    return RateLimitedError(
+        f"You already have {active} reviews queued or running (at most "
+        f"{settings.chess_reviews_per_user}); start another when one has finished.",
+        retry_after=REVIEW_RETRY_AFTER,
+        code=TOO_MANY_REVIEWS,
+    )
+
+
 async def start_review(
     session: AsyncSession,
+    reads: async_sessionmaker[AsyncSession],
     settings: Settings,
     client: ChesscomClient,
     *,
@@ -116,32 +210,27 @@ async def start_review(
     job for them and enqueue it (sent after the request's commit, dropped on rollback).
 
     429 `too_many_reviews` when the caller already has `EDGELAB_CHESS_REVIEWS_PER_USER`
-    reviews queued or running, created in the last `REVIEW_CAP_HOURS` (checked before
-    Chess.com is asked; two requests racing may both pass, one over the cap at most per
-    concurrent request)."""
-    since = utcnow() - dt.timedelta(hours=REVIEW_CAP_HOURS)
-    active = await session.scalar(
-        select(func.count())
-        .select_from(ChessReviewJob)
-        .where(
-            ChessReviewJob.requested_by == requested_by[:64],
-            ChessReviewJob.status.in_(("queued", "running")),
-            ChessReviewJob.created_at >= since,
-        )
-    )
-    if (active or 0) >= settings.chess_reviews_per_user:
-        raise RateLimitedError(
-            f"You already have {active} reviews queued or running (at most "
-            f"{settings.chess_reviews_per_user}); start another when one has finished.",
-            retry_after=REVIEW_RETRY_AFTER,
-            code=TOO_MANY_REVIEWS,
-        )
+    reviews queued or running, created in the last `REVIEW_CAP_HOURS`: checked before
+    Chess.com is asked, in a read session of its own (`reads`), and again in the unit of work.
+
+    Nothing touches the unit of work (`session`) until Chess.com has answered (issue 16): on
+    SQLite the unit of a POST begins IMMEDIATE, holding the one write lock from its first
+    statement, so a slow Chess.com must not come after it. The second check and the insert
+    then run under that lock, so on SQLite two racing requests cannot both pass the cap."""
+    async with reads() as read:
+        refused = _over_cap(settings, await _active_reviews(read, requested_by))
+    if refused is not None:
+        raise refused
     fetched = await client.recent_games(username, max(game_count * 2, 20))
     pgns = [
         g["pgn"]
         for g in fetched.games
         if (g.get("rules") or "chess") == "chess" and isinstance(g.get("pgn"), str)
     ][:game_count]
+    # the unit's first statement: the write lock is held from here to the commit only
+    refused = _over_cap(settings, await _active_reviews(session, requested_by))
+    if refused is not None:
+        raise refused
     job = ChessReviewJob(
         id=uuid.uuid4().hex,
         status="queued",
@@ -152,6 +241,7 @@ async def start_review(
         games_done=0,
         progress=0.0,
         created_at=utcnow(),
+        heartbeat_at=real_utcnow(),  # signs of life are real time (see `jobs`), not the app's
         games=pgns,
     )
     session.add(job)

@@ -7,6 +7,10 @@ API's 422 details come back next to the field they concern. The engine review is
 of `POST /api/analyze/review`: the page starts it with a plain form post and then polls
 `GET /api/analyze/{job_id}` with htmx (a meta refresh without it) until it finishes.
 Boards are SVG drawn here by python-chess from the FEN each worst moment carries.
+
+A PGN file (Lichess, Chess.com, a database) is the same report from `POST /api/analyze/pgn`:
+the page reads the upload (bounded by `EDGELAB_CHESS_PGN_MAX_BYTES`) and sends its text to the
+API, whose answer (or refusal) it shows; nothing is asked of Chess.com.
 """
 
 from __future__ import annotations
@@ -19,9 +23,13 @@ from zoneinfo import available_timezones
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 from markupsafe import Markup
+from starlette.datastructures import UploadFile
 
+from edgelab.chess.router import read_upload_form
 from edgelab.chess.schemas import ENGINE_UNAVAILABLE
 from edgelab.core.error_codes import PAID_SUBSCRIPTION_REQUIRED
+from edgelab.core.errors import AppError
+from edgelab.core.resources import resources_of
 from edgelab.web.api import ApiAnswer, call_api
 from edgelab.web.pages import error_page, form_number, render
 from edgelab.web.session import SameOrigin, WebRoute, WebUserDep
@@ -44,7 +52,7 @@ def _rows(stats: dict[str, dict[str, Any]], label: Any = str) -> list[dict[str, 
 def _hour_rows(by_hour: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     """All 24 local hours, empty where no game started: gaps are information too."""
     return [
-        {"label": f"{h:02d}", "hour": h, **by_hour.get(str(h), {"games": 0, "score": None})}
+        {"label": f"{h:02d}", "hour": h, **by_hour.get(f"{h:02d}", {"games": 0, "score": None})}
         for h in range(24)
     ]
 
@@ -103,6 +111,101 @@ def _form(username: str, game_count: str, tz: str) -> dict[str, str]:
     return {"username": username, "game_count": game_count, "tz": tz}
 
 
+def _page_context(form: dict[str, str]) -> dict[str, Any]:
+    return {
+        "form": form,
+        "errors": {},
+        "problem": None,
+        "report": None,
+        "time_zones": TIME_ZONES,
+        "review_games": DEFAULT_REVIEW_GAMES,
+        "pgn_form": {"player": "", "tz": "UTC"},
+        "pgn_errors": {},
+        "pgn_problem": None,
+    }
+
+
+def _coverage_notes(report: dict[str, Any]) -> list[str]:
+    """What the games could not tell (a file without start times, ratings or time controls):
+    said, not guessed."""
+    cov = report.get("coverage") or {}
+    games = cov.get("games") or 0
+    notes = []
+    checks = (
+        (
+            "time_of_day",
+            "have no start time: their hour is shown as unknown, and they are left out of tilt",
+        ),
+        ("player_elo", "carry no rating for the player: the rating trend covers the others"),
+        ("opponent_elo", "carry no opponent rating: they are left out of the rating bands"),
+        ("time_control", "have no time control: their time class is unknown"),
+        ("termination", "do not say how they ended"),
+    )
+    for key, text in checks:
+        missing = games - (cov.get(key) or 0)
+        if games and missing:
+            notes.append(f"{missing} of {games} games {text}.")
+    return notes
+
+
+def _decoded(data: bytes) -> str:
+    """The upload's text for the API (which reads the encodings and refuses what is not PGN):
+    UTF-8, else Windows-1252, else Latin-1, which passes any byte through."""
+    for encoding in ("utf-8-sig", "cp1252"):
+        try:
+            return data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+@router.post("/chess/pgn", dependencies=[SameOrigin])
+async def pgn_report(request: Request, user: WebUserDep) -> Response:
+    """A PGN file's report: the form's refusals next to its fields, the API's too (400 not
+    PGN / no games / player not in the games, 413, 422 by field); 429 and the rest as pages."""
+    context = _page_context(_form("", str(DEFAULT_GAMES), "UTC"))
+    settings = resources_of(request).settings
+    try:
+        form = await read_upload_form(request, settings.chess_pgn_max_bytes)
+    except AppError as exc:
+        context["pgn_problem"] = {"code": exc.code, "message": exc.message}
+        return render(request, "chess/index.html", context, status_code=exc.status_code)
+    player = str(form.get("player") or "").strip()
+    tz = str(form.get("tz") or "").strip() or "UTC"
+    context["pgn_form"] = {"player": player, "tz": tz}
+    upload = form.get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        context["pgn_errors"] = {"file": "Choose a PGN file."}
+        return render(request, "chess/index.html", context, status_code=422)
+    body: dict[str, Any] = {
+        "pgn": _decoded(await upload.read()),
+        "tz": tz,
+        "filename": upload.filename[:200],
+    }
+    if player:
+        body["player"] = player
+    answer = await call_api(request, "POST", "/api/analyze/pgn", json=body)
+    if answer.status == 422:
+        errors = answer.field_errors()
+        context["pgn_errors"] = {
+            k if k in ("player", "tz") else "file": v for k, v in errors.items()
+        }
+        return render(request, "chess/index.html", context, status_code=422)
+    if answer.status in (400, 413):
+        context["pgn_problem"] = {"code": answer.code, "message": answer.message}
+        details = answer.error.get("details")
+        if answer.code == "player_not_in_games" and isinstance(details, dict):
+            context["pgn_problem"]["names"] = details.get("names") or []
+        return render(request, "chess/index.html", context, status_code=answer.status)
+    if not answer.ok:
+        return error_page(request, answer, title="Chess report")
+    report = answer.data
+    context.update(
+        report=report, view=_report_view(report), cached=False, notes=_coverage_notes(report)
+    )
+    return render(request, "chess/index.html", context)
+
+
 @router.get("/chess")
 async def chess_page(
     request: Request,
@@ -114,14 +217,7 @@ async def chess_page(
     """The form; with a username, the report under it. The API's refusals: 422 next to the
     fields, 404 `player_not_found` as a message on the form, 429 and the rest as pages."""
     form = _form(username or "", game_count or str(DEFAULT_GAMES), tz or "UTC")
-    context: dict[str, Any] = {
-        "form": form,
-        "errors": {},
-        "problem": None,
-        "report": None,
-        "time_zones": TIME_ZONES,
-        "review_games": DEFAULT_REVIEW_GAMES,
-    }
+    context = _page_context(form)
     if username is None:
         return render(request, "chess/index.html", context)
     body: dict[str, Any] = {"username": username.strip(), "tz": (tz or "UTC").strip()}
