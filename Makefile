@@ -25,7 +25,8 @@ assets:
 browser:
 	@[ -x /usr/bin/chromium ] || ([ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq chromium) || echo "chromium not installed: browser tests skip (apt-get install chromium)"
 
-## Migrate a SQLite file (EDGELAB_DATABASE_URL), import the shipped NBA data, fit, score, serve.
+## Migrate a SQLite file (EDGELAB_DATABASE_URL), import the shipped NBA data, fit, score, load
+## Polymarket's shipped real recording when Polymarket cannot be reached (live markets otherwise), serve.
 demo: install assets
 	@command -v stockfish >/dev/null || [ -x /usr/games/stockfish ] || ([ "$$(id -u)" = 0 ] && apt-get update -qq && apt-get install -y -qq stockfish) || echo "stockfish not installed: chess engine reviews answer 503 (apt-get install stockfish)"
 	$(BIN)/edgelab demo

@@ -52,6 +52,7 @@ import_app.command("nba-shipped")(betting.import_nba_shipped)
 import_app.command("odds-api")(betting.import_odds_api)
 ingest_app.command("odds")(betting.ingest_odds)
 ingest_app.command("polymarket")(predictions.ingest_polymarket)
+import_app.command("polymarket-recording")(predictions.import_polymarket_recording)
 app.command("score")(betting.score)
 app.command("backtest")(betting.backtest)
 model_app.command("update")(betting.model_update)
@@ -240,6 +241,8 @@ def demo(
     console.rule("4/5 Sentinel: load the shipped real payments and score their players")
     sentinel.import_payments(None)  # idempotent: a second demo adds nothing
     sentinel.rescore(all_players=True)
+    console.rule("prediction markets: live from Polymarket, or offline its shipped recording")
+    predictions.demo_markets(settings)
     if serve_after:
         console.rule(f"5/5 serve on http://{settings.host}:{settings.port} (docs at /docs)")
         serve(None, None, 1)

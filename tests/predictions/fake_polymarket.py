@@ -5,7 +5,8 @@ payloads in `fixtures/`: market rows are the recorded Gamma row with another id,
 prices and token ids, JSON-string fields intact; Gamma's listing hides closed markets unless
 `closed` is sent (the silent default), offset paging on `/markets`, keyset paging on
 `/markets/keyset` (`next_cursor` / `after_cursor`, `offset` refused); the CLOB's
-`/prices-history` (`market` = a token id, never a condition id), `/midpoint`, `/book`;
+`/prices-history` (`market` = a token id, never a condition id; `startTs`/`endTs` answer only
+the points in that range, `interval` the whole path), `/midpoint`, `/book`;
 NewsAPI's `/v2/everything` (key in `X-Api-Key`, `{"status":"error","code"}` bodies).
 
 Tests steer it with `plan(...)`: the next N requests (to paths starting with `path`) get a
@@ -202,6 +203,10 @@ class FakePolymarket(FakeServer):
         if not token:
             return JSONResponse({"error": "market is required"}, status_code=400)
         points = self._points(token)
+        q = request.query_params
+        if "startTs" in q or "endTs" in q:  # a range: only its points, as the CLOB answers
+            lo, hi = int(q.get("startTs", "0")), int(q.get("endTs", str(2**62)))
+            points = [p for p in points if lo <= int(p["t"]) <= hi]
         if self.history_as_strings:
             points = [{"t": p["t"], "p": str(p["p"])} for p in points]
         return JSONResponse({"history": points})

@@ -9,6 +9,9 @@ point, a moved one adds one. `--history` also backfills each outcome's CLOB pric
 
 A run that fails upstream (offline, 5xx, 429) is not an exception: it is recorded with
 `ok=false` and its errors, and what earlier pages wrote is kept (every page is idempotent).
+
+A recording (`sources.recording`) is stored the same way, each market marked with when it was
+recorded; a live market is never overwritten by one, and a live ingest clears the mark.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Table, delete, tuple_
+from sqlalchemy import Table, case, delete, select, tuple_, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +31,7 @@ from edgelab.core.clock import utcnow
 from edgelab.core.db import Base
 from edgelab.core.errors import AppError
 from edgelab.core.settings import Settings
+from edgelab.predictions.candles import INTERVAL_SECONDS
 from edgelab.predictions.models import (
     PredictionIngestRun,
     PredictionMarket,
@@ -41,6 +45,7 @@ from edgelab.predictions.sources.polymarket import (
     PolymarketClient,
     tag_slug,
 )
+from edgelab.predictions.sources.recording import Recording
 
 log = logging.getLogger(__name__)
 CHUNK = 500
@@ -136,13 +141,21 @@ def market_row(m: GammaMarket, fetched_at: dt.datetime) -> dict[str, Any]:
         "resolved_outcome": m.resolved_outcome,
         "upstream_updated_at": m.updated_at,
         "fetched_at": fetched_at,
+        "recorded_at": None,  # live data: not (or no longer) a recording
+        "recording": None,
     }
 
 
 async def store_markets(
-    session: AsyncSession, markets: Iterable[GammaMarket], fetched_at: dt.datetime
+    session: AsyncSession,
+    markets: Iterable[GammaMarket],
+    fetched_at: dt.datetime,
+    *,
+    recording: Recording | None = None,
 ) -> tuple[int, int]:
-    """Upsert markets and outcomes, append snapshots; (markets written, snapshots added)."""
+    """Upsert markets and outcomes, append snapshots; (markets written, snapshots added).
+    From a `recording`, markets are marked with it; a CLOB recording adds no Gamma snapshot
+    (its markets have no `updatedAt`: their points are the recorded price paths)."""
     unique = {m.id: m for m in markets}  # a page boundary may repeat a row
     # a condition id names one market: the latest row wins, an older id loses it
     by_condition = {m.condition_id: m.id for m in unique.values() if m.condition_id}
@@ -153,9 +166,11 @@ async def store_markets(
     written = snapshots = 0
     for start in range(0, len(items), CHUNK):
         chunk = items[start : start + CHUNK]
-        written += await upsert(
-            session, PredictionMarket, [market_row(m, fetched_at) for m in chunk], ["id"]
-        )
+        rows = [market_row(m, fetched_at) for m in chunk]
+        if recording is not None:
+            for row in rows:
+                row["recorded_at"], row["recording"] = recording.recorded_at, recording.name
+        written += await upsert(session, PredictionMarket, rows, ["id"])
         outcomes = [
             {
                 "token_id": o.token_id,
@@ -185,7 +200,7 @@ async def store_markets(
             }
             for m in chunk
             for o in m.outcomes
-            if o.price is not None
+            if o.price is not None and (recording is None or recording.kind == "gamma")
         ]
         snapshots += await upsert(
             session, PredictionPriceSnapshot, points, ["token_id", "ts"], update=False
@@ -201,6 +216,62 @@ async def store_history(
         {"token_id": token_id, "ts": t, "price": p, "source": source} for t, p in latest.items()
     ]
     return await upsert(session, PredictionPriceSnapshot, rows, ["token_id", "ts"], update=False)
+
+
+async def mark_covered(session: AsyncSession, tokens: Sequence[str], start: int, end: int) -> None:
+    """Record that the CLOB's history of `tokens` was fetched for [start, end] (unix seconds):
+    a range touching the one already covered widens it, one apart from it replaces it (the
+    covered range stays one contiguous range)."""
+    if not tokens:
+        return
+    o = PredictionOutcome
+    apart = (o.clob_from_ts.is_(None)) | (o.clob_to_ts < start) | (o.clob_from_ts > end)
+    for first in range(0, len(tokens), CHUNK):
+        chunk = list(tokens[first : first + CHUNK])
+        await session.execute(
+            update(o).where(o.token_id.in_(chunk), apart).values(clob_from_ts=start, clob_to_ts=end)
+        )
+        await session.execute(
+            update(o)
+            .where(o.token_id.in_(chunk), ~apart)
+            .values(
+                clob_from_ts=case((o.clob_from_ts > start, start), else_=o.clob_from_ts),
+                clob_to_ts=case((o.clob_to_ts < end, end), else_=o.clob_to_ts),
+            )
+        )
+
+
+async def import_recording(
+    session: AsyncSession, recordings: Sequence[Recording]
+) -> dict[str, Any]:
+    """Store recordings (oldest first) as recorded markets, their points and price paths;
+    markets stored live are left as they are. Idempotent: a second import adds no point.
+    Counts are of distinct markets (one in two pages counts once)."""
+    stored: set[str] = set()
+    live: set[str] = set()
+    files, added = [], 0
+    for rec in recordings:
+        ids = [m.id for m in rec.markets]
+        for first in range(0, len(ids), CHUNK):
+            found = await session.execute(
+                select(PredictionMarket.id).where(
+                    PredictionMarket.id.in_(ids[first : first + CHUNK]),
+                    PredictionMarket.recorded_at.is_(None),
+                )
+            )
+            live.update(found.scalars())
+        markets = [m for m in rec.markets if m.id not in live]
+        written, points = await store_markets(session, markets, utcnow(), recording=rec)
+        kept = {o.token_id for m in markets for o in m.outcomes}
+        paths = [(t, p, k) for k, path in rec.points.items() if k in kept for t, p in path]
+        added += points + await _flush_points(session, paths)
+        if rec.kind == "clob":  # whole paths (interval=max) up to when they were recorded
+            end = int(rec.recorded_at.timestamp())
+            await mark_covered(session, [k for k in rec.points if k in kept], 0, end)
+        stored.update(m.id for m in markets)
+        files.append({"name": rec.name, "recorded_at": rec.recorded_at, "markets": written})
+    await session.flush()
+    return {"files": files, "markets": len(stored), "points": added, "skipped_live": len(live)}
 
 
 async def _backfill(
@@ -243,13 +314,18 @@ async def _backfill(
 
     added = 0
     pending: list[tuple[int, float, str]] = []
+    answered: list[str] = []
+    now = int(time.time())
     for done in asyncio.as_completed([fetch(b) for b in batches]):
         for token, points in await done:
             pending.extend((t, p, token) for t, p in points)
+            answered.append(token)
         if len(pending) >= SNAPSHOT_CHUNK:
             added += await _flush_points(session, pending)
             pending = []
     added += await _flush_points(session, pending)
+    window = INTERVAL_SECONDS.get(interval)
+    await mark_covered(session, answered, now - window if window is not None else 0, now)
     return added
 
 

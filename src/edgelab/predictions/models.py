@@ -1,5 +1,8 @@
 """Prediction-market tables: Polymarket markets, their outcomes, price snapshots, ingest runs.
 
+A market loaded from a shipped recording carries `recorded_at` (and `recording`); a live
+ingest of the same market clears them (live data replaces the recording).
+
 A market is keyed by Gamma's id (numeric text, stable); its `condition_id` keys it on the CLOB.
 An outcome is keyed by its CLOB token id (the `clobTokenIds` entry at the outcome's index), the
 id every CLOB price endpoint takes. Snapshots are (token, unix second) -> price in 0..1, append
@@ -70,6 +73,10 @@ class PredictionMarket(Base):
     resolved_outcome: Mapped[str | None] = mapped_column(String(200))
     upstream_updated_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     fetched_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # set for a market loaded from a shipped recording (`edgelab import polymarket-recording`):
+    # when its answers were recorded, and which recording; null for a live ingest
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
+    recording: Mapped[str | None] = mapped_column(String(200))
 
 
 class PredictionOutcome(Base):
@@ -83,6 +90,10 @@ class PredictionOutcome(Base):
     position: Mapped[int] = mapped_column(Integer)  # index in Gamma's outcomes list
     name: Mapped[str] = mapped_column(String(300))
     price: Mapped[float | None] = mapped_column(Float)  # 0..1, Gamma's outcomePrices
+    # the one contiguous range (unix seconds) the CLOB's price history was fetched for: a
+    # chart asks the CLOB only for the part of its window outside it (`history.py`)
+    clob_from_ts: Mapped[int | None] = mapped_column(BigInteger)
+    clob_to_ts: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class PredictionPriceSnapshot(Base):

@@ -69,6 +69,10 @@ async def list_prediction_markets(
     min_liquidity: Annotated[float | None, Query(ge=0)] = None,
     ending_before: AwareDatetime = None,
     ending_after: AwareDatetime = None,
+    recorded: Annotated[
+        bool | None,
+        Query(description="true: only markets from a shipped recording; false: only live ones."),
+    ] = None,
     sort: schemas.SortKey = "volume_24h",
     order: schemas.SortOrder = "desc",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -80,7 +84,7 @@ async def list_prediction_markets(
     _aware("ending_before", ending_before)
     _aware("ending_after", ending_after)
     filters = service.MarketFilters(
-        active, closed, tag, q, min_volume, min_liquidity, ending_before, ending_after
+        active, closed, tag, q, min_volume, min_liquidity, ending_before, ending_after, recorded
     )
     body = await service.market_list_json(
         settings,

@@ -41,6 +41,12 @@ class MarketSummary(BaseModel):
     price_change_24h: float | None
     resolution_status: str | None
     outcomes: list[OutcomePrice]
+    recorded: bool = Field(
+        description="True when this market comes from a shipped recording of Polymarket's "
+        "answers (not live): its prices are as of `recorded_at`."
+    )
+    recorded_at: dt.datetime | None = Field(description="When the recording was made.")
+    recording: str | None = Field(description="Which recording (see `edgelab/data/polymarket`).")
 
 
 class IngestInfo(BaseModel):
@@ -52,6 +58,21 @@ class IngestInfo(BaseModel):
     errors: list[Any]
 
 
+class Backend(BaseModel):
+    """Where the markets listed come from."""
+
+    name: Literal["polymarket", "recording", "none"] = Field(
+        description="`polymarket`: live markets are stored (ingested); `recording`: only "
+        "recorded ones (Polymarket never reached: the offline default); `none`: no data."
+    )
+    live_markets: int = Field(ge=0)
+    recorded_markets: int = Field(ge=0)
+    recorded_at: dt.datetime | None = Field(description="The newest recording's date.")
+    reachable: bool | None = Field(
+        description="Whether the latest live ingest reached Polymarket (null: none ran)."
+    )
+
+
 class MarketList(BaseModel):
     items: list[MarketSummary]
     total: int = Field(ge=0)
@@ -60,6 +81,7 @@ class MarketList(BaseModel):
     sort: SortKey
     order: SortOrder
     last_ingest: IngestInfo | None
+    backend: Backend
     notes: list[str]
 
 
@@ -110,8 +132,12 @@ class History(BaseModel):
         description="Lightweight Charts data: strictly ascending, unique `time`."
     )
     points: int
-    source: Literal["stored", "clob"]
-    stale: bool = Field(description="True when Polymarket failed and stored/cached data answer.")
+    source: Literal["stored", "clob"] = Field(
+        description="`clob`: the CLOB was asked for the part of the window not stored yet."
+    )
+    stale: bool = Field(description="True when Polymarket failed and stored data answer.")
+    recorded: bool = Field(description="A recorded market: its window ends with the recording.")
+    recorded_at: dt.datetime | None
     notes: list[str]
 
 

@@ -3,6 +3,10 @@
 Takes a session and plain arguments; flushes, never commits (the request or job does). The
 answers cached for every caller (the market list, a price history) are filled here in a
 session of their own (`core.db.cached_read`), under keys that start with `CACHE_PREFIX`.
+
+Over 400 lines on purpose: every use case the product's routes call is here, one screen each
+(listing, backend, news, history, value); the package is at its 15 modules, and splitting the
+use cases across sub-packages would scatter one product's small routes.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ class MarketFilters:
     min_liquidity: float | None = None
     ending_before: dt.datetime | None = None
     ending_after: dt.datetime | None = None
+    recorded: bool | None = None  # True: only recorded markets; False: only live ones
 
 
 def _like(text: str) -> str:
@@ -89,6 +94,8 @@ def _filtered(stmt: Select[Any], f: MarketFilters) -> Select[Any]:
         stmt = stmt.where(m.end_date < f.ending_before)
     if f.ending_after is not None:
         stmt = stmt.where(m.end_date > f.ending_after)
+    if f.recorded is not None:
+        stmt = stmt.where(m.recorded_at.is_not(None) if f.recorded else m.recorded_at.is_(None))
     return stmt
 
 
@@ -154,11 +161,63 @@ async def get_market(session: AsyncSession, key: str) -> PredictionMarket:
     return next((x for x in found if x.id == key), found[0])
 
 
+async def has_live_data(session: AsyncSession) -> bool:
+    """Whether any market came from a live ingest (recorded ones do not count)."""
+    m = PredictionMarket
+    stmt = select(m.id).where(m.recorded_at.is_(None)).limit(1)
+    return (await session.execute(stmt)).first() is not None
+
+
+async def backend(session: AsyncSession) -> schemas.Backend:
+    """Where the stored markets come from: live ingests once any succeeded (`reachable` says
+    whether the latest did), else the shipped recording (offline: nothing live stored)."""
+    m = PredictionMarket
+    live = int(
+        (await session.execute(select(func.count(m.id)).where(m.recorded_at.is_(None)))).scalar()
+        or 0
+    )
+    counted = (
+        await session.execute(
+            select(func.count(m.id), func.max(m.recorded_at)).where(m.recorded_at.is_not(None))
+        )
+    ).one()
+    recorded, recorded_at = int(counted[0] or 0), counted[1]
+    if isinstance(recorded_at, str):  # SQLite's max() of a datetime column is its text
+        recorded_at = dt.datetime.fromisoformat(recorded_at).replace(tzinfo=dt.UTC)
+    run = await latest_run(session)
+    reachable = run.ok if run else None
+    name: Any = "polymarket" if live else "recording" if recorded else "none"
+    return schemas.Backend(
+        name=name,
+        live_markets=live,
+        recorded_markets=recorded,
+        recorded_at=recorded_at,
+        reachable=reachable,
+    )
+
+
+def recording_note(info: schemas.Backend) -> str:
+    when = info.recorded_at.strftime("%Y-%m-%d %H:%M UTC") if info.recorded_at else "?"
+    why = (
+        "Polymarket could not be reached at the latest ingest"
+        if info.reachable is False
+        else "no live Polymarket ingest has run"
+    )
+    return (
+        f"Offline: {why}, so these are real Polymarket markets as recorded (latest recording "
+        f"{when}), shipped with edgelab: their prices are not live."
+    )
+
+
 async def freshness(session: AsyncSession) -> dict[str, Any]:
     markets = int((await session.execute(select(func.count(PredictionMarket.id)))).scalar_one())
     run = await latest_run(session)
+    info = await backend(session)
     return {
         "prediction_markets": markets,
+        "prediction_markets_recorded": info.recorded_markets,
+        "polymarket_backend": info.name,
+        "polymarket_recorded_at": info.recorded_at.isoformat() if info.recorded_at else None,
         "polymarket_last_ingest": run.finished_at.isoformat() if run and run.finished_at else None,
         "polymarket_last_ingest_ok": run.ok if run else None,
     }
@@ -262,9 +321,12 @@ async def market_list_json(
             session, filters, sort=sort, order=order, limit=limit, offset=offset
         )
         run = await latest_run(session)
+        info = await backend(session)
         notes = []
         if total == 0 and not await has_data(session):
             notes.append(NO_DATA_NOTE)
+        if info.name == "recording":
+            notes.append(recording_note(info))
         if empty_window(filters.ending_before, filters.ending_after):
             notes.append(EMPTY_WINDOW_NOTE)
         body = schemas.MarketList(
@@ -275,6 +337,7 @@ async def market_list_json(
             sort=sort,
             order=order,
             last_ingest=views.ingest_info(run),
+            backend=info,
             notes=notes,
         )
         return body.model_dump_json().encode()

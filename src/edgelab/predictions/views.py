@@ -37,6 +37,9 @@ def market_summary(m: PredictionMarket, outcomes: list[PredictionOutcome]) -> sc
         price_change_24h=m.price_change_24h,
         resolution_status=m.resolution_status,
         outcomes=outcome_prices(outcomes),
+        recorded=m.recorded_at is not None,
+        recorded_at=m.recorded_at,
+        recording=m.recording,
     )
 
 
@@ -105,6 +108,8 @@ def history_json(market: PredictionMarket, series: Series, *, fmt: str, interval
             "points": len(series.data),
             "source": series.source,
             "stale": series.stale,
+            "recorded": market.recorded_at is not None,
+            "recorded_at": market.recorded_at,
             "notes": series.notes,
         }
     )

@@ -4,7 +4,8 @@ Everything comes from the prediction-markets API (`/predictions/markets...`), as
 signed-in user: the list and a market's outcomes are free, its price history and news are
 paid (the API answers 401/403, and the page shows the sign-in or upgrade prompt in their
 place instead of failing the whole page). Interval changes redraw only the price panel when
-htmx is present (`HX-Request`), and are plain links and a GET form without it.
+htmx is present (`HX-Request`), and are plain links and a GET form without it. Markets from a
+shipped recording (offline) say so on the list and on their page, with the recording's date.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ SORTS = {
 }
 INTERVALS = {"1d": "1 day", "1w": "1 week", "1m": "1 month", "max": "All"}
 DEFAULT_INTERVAL = "1w"
+RECORDED_INTERVAL = "max"
 NEWS_OFF_MARKER = "EDGELAB_NEWSAPI_KEY"  # the API's note when no NewsAPI key is set
 
 
@@ -147,7 +149,9 @@ async def market_page(
     if not found.ok:
         return error_page(request, found, title="Prediction market")
     market = found.data
-    chosen = interval if interval in INTERVALS else DEFAULT_INTERVAL
+    # a recorded market's chart opens on its whole recording (its prices end when it was made)
+    default = RECORDED_INTERVAL if market.get("recorded") else DEFAULT_INTERVAL
+    chosen = interval if interval in INTERVALS else default
     panel = await _price_panel(request, market, chosen, outcome or None)
     if _htmx_target(request, "price-panel"):
         return render(request, "predictions/_price_panel.html", panel)

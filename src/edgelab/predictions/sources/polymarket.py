@@ -241,6 +241,18 @@ class PolymarketClient:
                 parsed.append(market)
         return parsed
 
+    async def reachable(self, timeout: float = 3.0) -> bool:  # noqa: ASYNC109 (one probe)
+        """Whether Gamma answers a one-market listing within `timeout` seconds, asked once
+        (no retries): the demo's check for connectivity before choosing live or recorded."""
+        url = self._gamma_base + self._settings.polymarket_markets_path
+        try:
+            response = await self._gamma.get(
+                url, params={"limit": "1", "closed": "false"}, timeout=timeout
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
     async def get_market(self, market_id: str) -> GammaMarket:
         body = await self._json(
             self._gamma,
