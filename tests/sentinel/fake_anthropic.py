@@ -6,13 +6,17 @@ It speaks the documented contract (`/work/shared/reference/APIS.md` section 7): 
 and errors as `{"type": "error", "error": {"type", "message"}, "request_id"}` with a
 `request-id` header. `PAYLOADS` are verbatim copies of `/work/shared/reference/payloads/
 anthropic/` (a test checks they still match). Tests steer it with `plan(...)`: the next
-requests get a chosen status and body, or a delay (a timeout), then it answers normally.
+requests get a chosen status and body, a delay (a timeout) or a wait for a gate the test opens
+(a Claude call still in flight while the test does something else), then it answers normally.
+`reply_when` picks the reply text by a phrase of the request's system prompt (the analyst
+explanation and the player's nudge are asked at the same time, in either order).
 """
 
 from __future__ import annotations
 
 import asyncio
 import copy
+import threading
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,11 +85,13 @@ class Planned:
     body: Any = None
     delay: float = 0.0
     headers: dict[str, str] = field(default_factory=dict)
+    gate: threading.Event | None = None  # answer only once the test sets it (at most 30 s)
 
 
 @dataclass
 class FakeAnthropic:
     reply_text: str = "Risk is driven by rising stakes and late-night play."
+    reply_when: dict[str, str] = field(default_factory=dict)  # system-prompt phrase -> reply
     requests: list[dict[str, Any]] = field(default_factory=list)
     headers_seen: list[dict[str, str]] = field(default_factory=list)
     _plan: deque[Planned] = field(default_factory=deque)
@@ -112,13 +118,17 @@ class FakeAnthropic:
             planned = self._plan.popleft() if self._plan else Planned()
             if planned.delay:
                 await asyncio.sleep(planned.delay)
+            if planned.gate is not None:
+                await asyncio.to_thread(planned.gate.wait, 30)
             if planned.status != 200 or planned.body is not None:
                 return JSONResponse(
                     planned.body, status_code=planned.status, headers={**rid, **planned.headers}
                 )
             answer = copy.deepcopy(PAYLOADS["message_response_recorded"])
             answer["model"] = body["model"]
-            answer["content"] = [{"type": "text", "text": self.reply_text}]
+            system = str(body.get("system", ""))
+            text = next((t for k, t in self.reply_when.items() if k in system), self.reply_text)
+            answer["content"] = [{"type": "text", "text": text}]
             return JSONResponse(answer, headers=rid)
 
         return Starlette(routes=[Route("/v1/messages", messages, methods=["POST"])])

@@ -159,7 +159,7 @@ async def test_a_nudge_puts_a_check_in_email_in_the_outbox(
     ).scalar_one()
     assert mail.template == "nudge" and mail.status == "logged"
     assert "check-in on your play" in mail.text and "/me" in mail.text
-    assert created["effects"] == {"email_id": mail.id, "email": "queued"}
+    assert created["effects"] == {"email_id": mail.id, "email": "queued", "written_by": "template"}
 
 
 async def test_an_operators_player_gets_no_email_and_no_restriction(

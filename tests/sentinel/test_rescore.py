@@ -3,6 +3,8 @@ and the hourly job's registration."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 from contextlib import AsyncExitStack
 
 import pytest
@@ -10,13 +12,17 @@ from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from edgelab.app import register_all_jobs
+from edgelab.core import clock
+from edgelab.core.clock import ManualClock
 from edgelab.core.jobs import Jobs
+from edgelab.core.jobs.schedule import Schedule, always_claim, run_schedule
 from edgelab.core.settings import Settings
 from edgelab.sentinel import features
 from edgelab.sentinel.betlog import ingest
 from edgelab.sentinel.models import SentinelPlayer, SentinelScore, SentinelScoreRun
 from edgelab.sentinel.rescore import ADVISORY_LOCK_KEY, run_rescore
 from edgelab.sentinel.schemas import BetRow, TransactionRow
+from tests.fixtures.database import make_settings
 from tests.sentinel.factories import bet_row, simulated_population, tx_row
 
 pytestmark = pytest.mark.asyncio(loop_scope="session")
@@ -136,9 +142,50 @@ async def test_the_hourly_job_is_registered_and_rescores(
     jobs = Jobs(None, session_factory=lambda: session, run_schedules=False)
     register_all_jobs(jobs, settings, AsyncExitStack())  # no Resend key: nothing to close
     schedules = [s for s in jobs._schedules if s.name == "sentinel.rescore"]
-    assert [s.every_seconds for s in schedules] == [3600.0]
+    assert [(s.every_seconds, s.offset_seconds) for s in schedules] == [(3600.0, 300.0)]
     await simulated_population(session, players=10, seed=12)
     task = jobs._tasks["sentinel.rescore"]
     result = await task.func(session=session)
     assert result["status"] == "ok" and result["players_scored"] > 0
     assert (await task.func(session=session))["players_scored"] == 0
+
+
+async def _settle() -> None:
+    for _ in range(20):
+        await asyncio.sleep(0)
+
+
+@pytest.mark.parametrize("minute", [5, 0, 59])
+async def test_the_hourly_rescore_fires_at_its_minute_of_each_hour_on_the_app_clock(
+    session: AsyncSession, manual_clock: ManualClock, minute: int
+) -> None:
+    settings = make_settings("sqlite+aiosqlite:///:memory:", sentinel_rescore_minute=minute)
+    jobs = Jobs(None, session_factory=lambda: session, run_schedules=False)
+    register_all_jobs(jobs, settings, AsyncExitStack())
+    (schedule,) = [s for s in jobs._schedules if s.name == "sentinel.rescore"]
+    manual_clock.set(dt.datetime(2030, 3, 4, 9, 30, 17, tzinfo=dt.UTC))  # not on a boundary
+    fired: list[dt.datetime] = []
+
+    async def fire(_: Schedule) -> None:
+        fired.append(clock.utcnow())
+
+    loop = asyncio.create_task(run_schedule(schedule, always_claim(), fire))
+    try:
+        first = dt.datetime(2030, 3, 4, 9 if minute > 30 else 10, minute, tzinfo=dt.UTC)
+        expected = [first + dt.timedelta(hours=h) for h in range(3)]
+        for n, at in enumerate(expected):
+            await _settle()
+            manual_clock.set(at - dt.timedelta(seconds=1))  # a second early: nothing yet
+            await _settle()
+            assert fired == expected[:n]
+            manual_clock.set(at)
+            await _settle()
+            assert fired == expected[: n + 1]
+    finally:
+        loop.cancel()
+
+
+async def test_the_rescore_minute_is_a_minute_of_the_hour() -> None:
+    for bad in (-1, 60):
+        with pytest.raises(ValueError, match="sentinel_rescore_minute"):
+            make_settings("sqlite+aiosqlite:///:memory:", sentinel_rescore_minute=bad)

@@ -6,16 +6,20 @@ and the features that added most to it, each with where the player stands in the
 the player-facing nudge is personalised feedback in the mentor style (SENTINEL §2 [28]): what
 was noticed, no judgement, and the tools at hand.
 
-This template writes every explanation unless `EDGELAB_ANTHROPIC_API_KEY` is set: then Claude
-does (`anthropic_client.py`), and this text is the fallback whenever Claude fails, so the
-response always has an explanation and says which source wrote it.
+This template writes every explanation and nudge unless `EDGELAB_ANTHROPIC_API_KEY` is set:
+then Claude does (`anthropic_client.py`), and this text is the fallback whenever Claude fails
+(or its nudge names a diagnosis), so the response always has one and says which source wrote
+it. `nudge_facts` is all Claude is told for a nudge: what stood out, the player's own figure
+where it has a plain unit, and how it compares with other players.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
+
+from edgelab.sentinel.scoring import SPECS
 
 COMPONENT_NAMES = {
     "loss_chase": "loss chasing",
@@ -50,6 +54,21 @@ FEATURE_NUDGES = {
     "a longer cool-off is there for you.",
 }
 SOURCE = "template"
+# a feature's raw value in words, where it has a plain unit (the others are contrasts, curves or
+# logs that mean nothing to a player: only the comparison with other players is given for them)
+FIGURES: dict[str, Callable[[float], str]] = {
+    "be_intensity": lambda v: f"{v:.1f} bets per betting day",
+    "be_frequency": lambda v: f"bets on {v * 100:.0f}% of days",
+    "be_deposits_per_day": lambda v: f"{v:.1f} deposits per active day",
+    "md_live_share": lambda v: f"{v * 100:.0f}% of bets placed in-play",
+    "md_breadth": lambda v: f"{v:.0f} different kinds of market",
+    "md_new_markets": lambda v: f"{v * 100:.0f}% of last week's bets on markets new to you",
+    "tr_session_minutes": lambda v: f"sessions of {v:.0f} minutes on average",
+    "tr_binge_share": lambda v: f"{v * 100:.0f}% of sessions unusually long",
+    "tr_consecutive_days": lambda v: f"{v:.0f} days in a row with bets",
+    "ba_limit_increases": lambda v: f"{v:.0f} limit(s) raised or removed lately",
+    "ba_prior_timeouts": lambda v: f"{v:.0f} time-out(s) taken lately",
+}
 
 
 def _population_share(score: float) -> int:
@@ -101,3 +120,26 @@ def nudge(*, top_features: Sequence[dict[str, Any]]) -> str:
         + " ".join(lines)
         + " You can set deposit limits or take a time-out at any time in your account settings."
     )
+
+
+def nudge_facts(*, top_features: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    """What a nudge may be written from: per top feature, what was noticed (about the player),
+    their figure where it has a plain unit, and where they stand among players. No scores,
+    categories or identity."""
+    facts: list[dict[str, str]] = []
+    for f in top_features:
+        name = str(f.get("feature", ""))
+        fact = {
+            "noticed": str(f.get("label", "")),
+            "area": COMPONENT_NAMES.get(str(f.get("component")), str(f.get("component"))),
+        }
+        value, score = f.get("value"), f.get("score")
+        if name in FIGURES and isinstance(value, int | float) and math.isfinite(value):
+            fact["figure"] = FIGURES[name](float(value))
+        spec = SPECS.get(name)
+        if spec is not None and not spec.absolute and isinstance(score, int | float):
+            fact["compared_with_other_players"] = (
+                f"higher than {_population_share(float(score))}% of players"
+            )
+        facts.append(fact)
+    return facts

@@ -14,7 +14,7 @@ from pydantic import AfterValidator
 from edgelab.accounts.uploads.router import UploadStoreDep
 from edgelab.core.auth import READS_ONLY, AnalystUser
 from edgelab.core.db import SessionDep
-from edgelab.core.deps import SettingsDep
+from edgelab.core.deps import ResourcesDep, SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.formats import AwareIsoDatetime
 from edgelab.core.ratelimit import rate_limit
@@ -305,13 +305,13 @@ async def runs(
 async def analyze_player(
     body: AnalyzeRequest,
     _: AnalystUser,
-    session: SessionDep,
-    settings: SettingsDep,
+    resources: ResourcesDep,
     explainer: ExplainerDep,
 ) -> RiskAssessment:
     """The seed contract: a player's RiskAssessment (rescored first if they have new activity),
-    with the 90-day history and a nudge for the player when asked."""
-    return await risk_assessment(session, settings, explainer, body)
+    with the 90-day history and a nudge for the player when asked. Its unit of work commits
+    before Claude is asked (`assessment.py`), so no request's write waits on Claude."""
+    return await risk_assessment(resources, explainer, body)
 
 
 @router.post(

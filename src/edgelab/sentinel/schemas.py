@@ -305,7 +305,12 @@ class RiskAssessment(BaseModel):
         None, description="Scores of the last 90 days, oldest first (include_history)."
     )
     nudge: str | None = Field(None, description="A message for the player (generate_nudge).")
-    nudge_source: Literal["template"] | None = None
+    nudge_source: Literal["template", "claude"] | None = Field(
+        None,
+        description="Who wrote nudge: Claude (a key is set and it answered with a message fit "
+        "to send) or the deterministic template (no key, Claude failed, or its message named a "
+        "diagnosis); null without generate_nudge.",
+    )
 
 
 class RunOut(BaseModel):

@@ -12,11 +12,12 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends, Path, Query
 
 from edgelab.core.auth import AnalystUser
-from edgelab.core.db import SessionDep
+from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.errors import error_responses
 from edgelab.core.formats import AwareIsoDatetime
 from edgelab.core.ratelimit import rate_limit
+from edgelab.sentinel.anthropic_client import ClaudeExplainer, get_explainer
 from edgelab.sentinel.interventions import service as interventions
 from edgelab.sentinel.interventions.schemas import (
     InterventionCancel,
@@ -74,11 +75,18 @@ def _out(row: SentinelIntervention) -> InterventionOut:
     responses=error_responses(401, 403, 404, 422, 429),
 )
 async def create_intervention(
-    body: InterventionCreate, principal: AnalystUser, session: SessionDep, settings: SettingsDep
+    body: InterventionCreate,
+    principal: AnalystUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    sessions: ReadSessionMakerDep,
+    explainer: Annotated[ClaudeExplainer | None, Depends(get_explainer)],
 ) -> InterventionOut:
     """Record a decision about a Sentinel player (404 `player_not_found` if unknown). For our
-    own users it takes effect at once: a timeout restricts the account, a nudge e-mails them."""
-    row = await interventions.create_intervention(session, settings, principal, body)
+    own users it takes effect at once: a timeout restricts the account, a nudge e-mails them
+    (a message written before the unit of work's first statement: Claude never holds it up)."""
+    nudge = await interventions.draft_nudge(sessions, explainer, body)
+    row = await interventions.create_intervention(session, settings, principal, body, nudge=nudge)
     return _out(row)
 
 

@@ -86,7 +86,8 @@ class InterventionOut(BaseModel):
         "whose operator enforces it."
     )
     effects: dict[str, Any] = Field(
-        description="What enforcement did: `restricted_until`, `email_id` (a nudge's e-mail)."
+        description="What enforcement did: `restricted_until`, `email_id` (a nudge's e-mail) "
+        "and `written_by` (`claude` or `template`: who wrote the nudge's message)."
     )
 
 

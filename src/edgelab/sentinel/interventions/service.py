@@ -11,7 +11,11 @@ Two kinds of player (SENTINEL §5, interventions in proportion to the risk):
     check compares with the clock. Overlapping timeouts: the latest end wins; cancelling one
     falls back to the latest end of the others still running (or lifts the restriction);
   - nudge: a check-in e-mail through the outbox (`nudge` template), written from the player's
-    strongest risk components (the template nudge of `explain.py`);
+    strongest risk features: by Claude with `EDGELAB_ANTHROPIC_API_KEY`, the template nudge of
+    `explain.py` otherwise or whenever Claude fails or names a diagnosis (as analyze-player's
+    nudge; `effects.written_by` says which). The message is written by `draft_nudge` in a
+    read-only session before the intervention's unit of work begins, so no write transaction
+    (SQLite's one write lock) waits on Claude;
   - watchlist: the player shows in `GET /sentinel/players?watchlist=true` until cancelled;
   - referral: the hand-off is recorded (reason, `note` saying to whom); it stays active until
     cancelled.
@@ -31,7 +35,7 @@ import secrets
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.elements import ColumnElement
 
 from edgelab.accounts import service as accounts
@@ -42,8 +46,9 @@ from edgelab.core.email import outbox
 from edgelab.core.errors import ConflictError, NotFoundError
 from edgelab.core.settings import Settings
 from edgelab.sentinel import explain
+from edgelab.sentinel.anthropic_client import ClaudeExplainer, Explanation, written_nudge
 from edgelab.sentinel.interventions.schemas import InterventionCreate, ListFilters
-from edgelab.sentinel.models import SentinelIntervention
+from edgelab.sentinel.models import SentinelIntervention, SentinelPlayer
 from edgelab.sentinel.schemas import (
     INTERVENTION_CANCELLED,
     INTERVENTION_EXPIRED,
@@ -105,9 +110,44 @@ async def _nudge_message(session: AsyncSession, player_pk: int) -> str:
     return explain.nudge(top_features=list(score.top_features or []) if score else [])
 
 
+async def draft_nudge(
+    sessions: async_sessionmaker[AsyncSession],
+    explainer: ClaudeExplainer | None,
+    body: InterventionCreate,
+) -> Explanation | None:
+    """The e-mail of a nudge to one of our own users, written (by Claude when it can) before
+    the intervention is recorded: in a read-only session of its own, closed before Claude is
+    asked. None when nothing will be e-mailed (another type, an unknown or operator's player)."""
+    if body.intervention_type != "nudge":
+        return None
+    async with sessions() as read:
+        player = (
+            await read.execute(
+                select(SentinelPlayer).where(SentinelPlayer.player_id == body.player_id)
+            )
+        ).scalar_one_or_none()
+        if player is None or player.user_id is None:
+            return None
+        score = (await latest_scores(read, [player.pk])).get(player.pk)
+    top = list(score.top_features or []) if score else []
+    return await written_nudge(
+        explainer,
+        explain.nudge_facts(top_features=top),
+        explain.nudge(top_features=top),
+        player_id=player.player_id,
+    )
+
+
 async def create_intervention(
-    session: AsyncSession, settings: Settings, principal: Principal, body: InterventionCreate
+    session: AsyncSession,
+    settings: Settings,
+    principal: Principal,
+    body: InterventionCreate,
+    *,
+    nudge: Explanation | None = None,
 ) -> SentinelIntervention:
+    """Record the decision and, for our own users, enforce it. `nudge` is the message a nudge
+    e-mails (`draft_nudge`); without one the template writes it here."""
     player = await get_player(session, body.player_id)
     at = utcnow()
     row = SentinelIntervention(
@@ -137,7 +177,7 @@ async def create_intervention(
     await session.flush()
     effects: dict[str, Any] = {}
     if player.user_id is not None:
-        effects = await _enforce(session, settings, principal, row, player.user_id, at)
+        effects = await _enforce(session, settings, principal, row, player.user_id, at, nudge)
     row.effects = effects
     await accounts.audit(
         session,
@@ -162,6 +202,7 @@ async def _enforce(
     row: SentinelIntervention,
     user_id: str,
     at: dt.datetime,
+    nudge: Explanation | None,
 ) -> dict[str, Any]:
     if row.intervention_type == "timeout":
         until = await _restriction_end(session, user_id, at)
@@ -170,9 +211,14 @@ async def _enforce(
         )
         return {"restricted_until": until.isoformat() if done and until else None}
     if row.intervention_type == "nudge":
-        message = await _nudge_message(session, row.player_pk)
-        email_id = await send_nudge(session, settings, user_id, message)
-        return {"email_id": email_id, "email": "queued" if email_id else "unreachable"}
+        if nudge is None:
+            nudge = Explanation(await _nudge_message(session, row.player_pk), "template")
+        email_id = await send_nudge(session, settings, user_id, nudge.text)
+        return {
+            "email_id": email_id,
+            "email": "queued" if email_id else "unreachable",
+            "written_by": nudge.source,
+        }
     return {}
 
 
