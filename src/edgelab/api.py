@@ -15,6 +15,7 @@ from edgelab.accounts.uploads.router import router as uploads
 from edgelab.betting.alerts.router import router as alerts
 from edgelab.betting.bets.router import router as bets
 from edgelab.betting.evaluation.router import router as evaluation
+from edgelab.betting.imports.router import router as bet_imports
 from edgelab.betting.live.router import router as live_loop
 from edgelab.betting.markets.router import router as markets
 from edgelab.betting.model.router import router as model
@@ -30,7 +31,8 @@ API_ROUTES: tuple[tuple[str, APIRouter], ...] = (
     ("", health),  # GET /health
     # value betting
     ("", markets),  # GET /markets, /markets/props, /bet/{id}, /bet/{id}/history
-    ("", bets),  # /me/bets, /me/bets/{id}, GET /me/performance
+    ("", bets),  # /me/bets, /me/bets.csv, /me/bets/{id}, GET /me/performance
+    ("", bet_imports),  # POST /me/bets/imports, /me/bets/imports/{id}[/confirm], GET .../{id}
     ("/alerts", alerts),  # /alerts/rules, /alerts/rules/{id}, GET /alerts, /alerts/unsubscribe
     ("/evaluation", evaluation),  # GET /evaluation/compare, /evaluation/calibration
     ("/model", model),  # POST /model/update, GET /model/jobs/{id}

@@ -15,7 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from edgelab.core.errors import NotFoundError
 from edgelab.core.resources import resources_of
-from edgelab.web import account, betting, chess, errors, predictions, sentinel
+from edgelab.web import account, betimport, betting, chess, errors, mybets, predictions, sentinel
 from edgelab.web.api import call_api
 from edgelab.web.pages import HERE, error_page, render, vendor_file
 from edgelab.web.session import (
@@ -135,6 +135,8 @@ async def signout(request: Request) -> Response:
 
 
 router.include_router(betting.router)
+router.include_router(betimport.router)  # before mybets: /my-bets/import/...
+router.include_router(mybets.router)
 router.include_router(predictions.router)
 router.include_router(sentinel.router)
 router.include_router(chess.router)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import csv
+import io
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Response
 
@@ -26,6 +28,29 @@ from edgelab.core.ratelimit import rate_limit
 
 router = APIRouter(tags=["bets"])
 BetIdPath = Annotated[str, Path(min_length=1, max_length=40)]
+CSV_COLUMNS = [*BetOut.model_fields, "profit_minor"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _csv_cell(value: Any) -> Any:
+    """Text a spreadsheet would run as a formula (a bookmaker typed `=...`) is quoted."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def bets_csv(items: list[BetOut]) -> str:
+    """One row per bet, the JSON fields' names as the header; times ISO 8601 UTC, amounts
+    in minor units, `profit_minor` = payout - stake (blank while open)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CSV_COLUMNS)
+    for item in items:
+        row = item.model_dump(mode="json")
+        payout = row.get("payout_minor")
+        row["profit_minor"] = None if payout is None else payout - row["stake_minor"]
+        writer.writerow(["" if row[c] is None else _csv_cell(row[c]) for c in CSV_COLUMNS])
+    return out.getvalue()
 
 
 @router.post(
@@ -91,6 +116,29 @@ async def list_bets(
 
 
 @router.get(
+    "/me/bets.csv",
+    dependencies=[Depends(rate_limit("GET /me/bets.csv"))],
+    response_class=Response,
+    responses={
+        **error_responses(401, 429),
+        200: {"content": {"text/csv": {}}, "description": "Every bet, oldest placed first."},
+    },
+)
+async def export_bets(principal: CurrentUser, session: SessionDep) -> Response:
+    """All your bets as CSV (a download): the columns are `GET /me/bets`' fields plus
+    `profit_minor`."""
+    items = [BetOut.model_validate(b) for b in await bets.all_bets(session, principal)]
+    return Response(
+        bets_csv(items),
+        media_type="text/csv; charset=utf-8",
+        headers={
+            "Content-Disposition": 'attachment; filename="edgelab-bets.csv"',
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@router.get(
     "/me/bets/{bet_id}",
     dependencies=[Depends(rate_limit("GET /me/bets/{id}"))],
     response_model=BetDetailOut,
@@ -128,5 +176,7 @@ async def delete_bet(bet_id: BetIdPath, principal: CurrentUser, session: Session
     responses=error_responses(401, 429),
 )
 async def performance(principal: CurrentUser, session: SessionDep) -> Performance:
-    """ROI with a bootstrap interval and CLV per bet and on average, by market type and month."""
+    """ROI with a bootstrap interval and CLV per bet and on average, by market type, month and
+    book, with the cumulative profit, the CLV histogram and a plain verdict. Bets without a
+    closing-line value count in ROI, not in CLV (`clv_bets` is the CLV sample)."""
     return Performance.of(await bets.performance(session, principal))

@@ -15,7 +15,24 @@ BetStatus = Literal["open", "won", "lost", "push", "void"]
 class BetCreate(BaseModel):
     """A bet you placed. Give the price as decimal odds or as American odds (one of them)."""
 
-    model_config = ConfigDict(extra="forbid")
+    # "exactly one of the two prices" in the schema too, so a client generated from it knows
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["odds_decimal"], "properties": {"odds_decimal": {"type": "number"}}},
+                {
+                    "required": ["odds_american"],
+                    "properties": {
+                        "odds_american": {
+                            "type": "integer",
+                            "anyOf": [{"maximum": -100}, {"minimum": 100}],
+                        }
+                    },
+                },
+            ]
+        },
+    )
 
     market_id: str = Field(
         min_length=1, max_length=160, examples=["nba-2019-04-10-bos-was-ml-home"]
@@ -56,8 +73,26 @@ class BetOut(BaseModel):
 
     id: str
     external_id: str | None
-    market_id: str = Field(validation_alias="outcome_id")
-    game_id: str
+    market_id: str | None = Field(
+        validation_alias="outcome_id", description="Our market (null for an imported bet)."
+    )
+    game_id: str | None
+    source: str = Field(
+        "tracked", description="`tracked` (`POST /me/bets`) or `import` (a bet-history CSV)."
+    )
+    sport: str | None = Field(
+        None, description="An imported bet's sport (and league), as in its file."
+    )
+    event: str | None = Field(None, description="An imported bet's event, as its file named it.")
+    market_text: str | None = Field(
+        None, description="An imported bet's market, as its file named it."
+    )
+    selection: str | None = Field(None, description="An imported bet's pick, as in its file.")
+    result: str | None = Field(
+        None,
+        description="An imported bet's result as its file said it: won, lost, push, void, "
+        "cashout, half_won or half_lost (`status` is the nearest of won/lost/push/void).",
+    )
     market_type: str
     side: str
     line: float | None
@@ -111,15 +146,33 @@ class Summary(BaseModel):
     profit_minor: int
     roi: float | None = Field(description="Profit / staked over settled bets.")
     roi_ci95: list[float] | None = Field(description="95% bootstrap interval of the ROI.")
-    clv_bets: int
+    clv_bets: int = Field(
+        description="Settled bets with a closing-line value: the sample of the CLV figures "
+        "(bets without a close count in ROI only)."
+    )
     mean_clv: float | None
+    mean_clv_ci95: list[float] | None = Field(
+        None, description="95% interval of the mean CLV (normal approximation; >= 2 bets)."
+    )
     positive_clv_share: float | None
 
 
 class PerBetClv(BaseModel):
     bet_id: str
-    market_id: str
+    market_id: str | None
     clv: float
+
+
+class ProfitPoint(BaseModel):
+    placed_at: dt.datetime = Field(description="When the bet was placed.")
+    profit_minor: int = Field(description="Running profit over settled bets through this one.")
+    bets: int = Field(description="Settled bets counted so far.")
+
+
+class ClvBin(BaseModel):
+    low: float = Field(description="Inclusive lower edge, probability points (0.01 = 1 point).")
+    high: float
+    n: int
 
 
 class Performance(BaseModel):
@@ -127,7 +180,22 @@ class Performance(BaseModel):
     overall: Summary
     by_market_type: dict[str, Summary]
     by_month: dict[str, Summary]
+    by_book: dict[str, Summary] = Field(
+        description="By the bookmaker you named (`unknown` when none was given)."
+    )
     per_bet_clv: list[PerBetClv]
+    cumulative_profit: list[ProfitPoint] = Field(
+        description="Running profit of settled bets in placing order, one point per bet."
+    )
+    clv_histogram: list[ClvBin] = Field(
+        description="CLV of settled bets in one-point bins from -10 to +10 points (beyond: "
+        "the end bins); empty without CLVs."
+    )
+    bets_needed: int | None = Field(
+        description="About how many settled bets a 95% ROI interval needs to exclude 0 at "
+        "your ROI (at a 2% edge when smaller), from the spread of your returns."
+    )
+    verdict: str = Field(description="What the numbers can and cannot say yet, in plain words.")
     notes: list[str]
 
     @classmethod

@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from edgelab.betting import errors
+from edgelab.betting.bets import performance as figures
 from edgelab.betting.bets import settlement
 from edgelab.betting.bets.models import UserBet
 from edgelab.betting.markets.devig import devig
@@ -33,7 +34,6 @@ from edgelab.sentinel.betlog import tracker
 
 SETTLEABLE = ("moneyline", "spread", "total")
 FUTURE_SLACK = dt.timedelta(minutes=5)  # clocks differ; a bet "placed" later than that is a typo
-BOOTSTRAP_DRAWS = 2000
 
 
 def _bet_id() -> str:
@@ -284,74 +284,30 @@ async def delete_bet(session: AsyncSession, principal: Principal, bet_id: str) -
 
 # --- performance ----------------------------------------------------------------------------
 
-
-def roi_with_interval(
-    stakes: np.ndarray[Any, Any], profits: np.ndarray[Any, Any], *, seed: int
-) -> dict[str, Any]:
-    """Flat ROI (profit / staked) with a 95% percentile bootstrap interval over bets.
-
-    The interval is the honest part: a few dozen bets rarely tell skill from luck.
-    """
-    n = len(stakes)
-    staked = float(stakes.sum())
-    roi = float(profits.sum() / staked) if staked > 0 else None
-    low = high = None
-    if n >= 2 and staked > 0:
-        rng = np.random.default_rng(seed)
-        idx = rng.integers(0, n, size=(BOOTSTRAP_DRAWS, n))
-        s, p = stakes[idx].sum(axis=1), profits[idx].sum(axis=1)
-        draws = p / np.where(s > 0, s, np.nan)
-        low, high = (float(x) for x in np.nanpercentile(draws, [2.5, 97.5]))
-    return {"roi": roi, "roi_ci95": None if low is None else [low, high]}
+roi_with_interval = figures.roi_with_interval  # kept importable here: the tracker's ROI maths
 
 
-def _summary(bets: list[UserBet], seed: int) -> dict[str, Any]:
-    settled = [b for b in bets if b.status in ("won", "lost", "push")]
-    stakes = np.array([b.stake_minor for b in settled], dtype=float)
-    profits = np.array([(b.payout_minor or 0) - b.stake_minor for b in settled], dtype=float)
-    clvs = [b.clv for b in settled if b.clv is not None]
-    decided = [b for b in settled if b.status != "push"]
-    return {
-        "bets": len(bets),
-        "settled": len(settled),
-        "open": sum(1 for b in bets if b.status == "open"),
-        "won": sum(1 for b in settled if b.status == "won"),
-        "lost": sum(1 for b in settled if b.status == "lost"),
-        "push": sum(1 for b in settled if b.status == "push"),
-        "hit_rate": (
-            sum(1 for b in decided if b.status == "won") / len(decided) if decided else None
-        ),
-        "staked_minor": int(stakes.sum()),
-        "profit_minor": int(profits.sum()),
-        **roi_with_interval(stakes, profits, seed=seed),
-        "clv_bets": len(clvs),
-        "mean_clv": float(np.mean(clvs)) if clvs else None,
-        "positive_clv_share": (sum(1 for c in clvs if c > 0) / len(clvs)) if clvs else None,
-    }
+async def all_bets(session: AsyncSession, principal: Principal) -> list[UserBet]:
+    """Every bet of the user, oldest placed first (the CSV export and the performance)."""
+    stmt = (
+        select(UserBet)
+        .where(UserBet.user_id == principal.id)
+        .order_by(UserBet.placed_at, UserBet.id)
+    )
+    return list((await session.execute(stmt)).scalars())
 
 
 async def performance(session: AsyncSession, principal: Principal) -> dict[str, Any]:
-    """Overall, by market type and by month (UTC) of placing. Amounts are summed per currency
-    only when every bet uses one currency; mixed currencies are reported per currency."""
-    bets = list(
-        (
-            await session.execute(
-                select(UserBet).where(UserBet.user_id == principal.id).order_by(UserBet.placed_at)
-            )
-        ).scalars()
-    )
+    """Overall, by market type, by month (UTC) of placing and by book, with the cumulative
+    profit and the CLV histogram (`performance.report`). Amounts are summed per currency only
+    when every bet uses one currency; mixed currencies are noted."""
+    bets = await all_bets(session, principal)
     seed = int.from_bytes(hashlib.sha256(principal.id.encode()).digest()[:4], "big")
     currencies = sorted({b.currency for b in bets})
-    by_type: dict[str, list[UserBet]] = {}
-    by_month: dict[str, list[UserBet]] = {}
-    for b in bets:
-        by_type.setdefault(b.market_type, []).append(b)
-        by_month.setdefault(b.placed_at.strftime("%Y-%m"), []).append(b)
+    clv_missing = sum(1 for b in bets if b.status in figures.SETTLED and b.clv is None)
     return {
         "currencies": currencies,
-        "overall": _summary(bets, seed),
-        "by_market_type": {k: _summary(v, seed) for k, v in sorted(by_type.items())},
-        "by_month": {k: _summary(v, seed) for k, v in sorted(by_month.items())},
+        **figures.report(bets, seed),
         "per_bet_clv": [
             {"bet_id": b.id, "market_id": b.outcome_id, "clv": b.clv}
             for b in bets
@@ -363,6 +319,14 @@ async def performance(session: AsyncSession, principal: Principal) -> dict[str, 
             "CLV = the de-vigged closing probability of your side minus the probability your "
             "price implied; measured only when you took the closing line's number.",
         ]
+        + (
+            [
+                f"{clv_missing} settled bet(s) have no closing-line value (no book closed at "
+                "their line, or imported without a close): they count in ROI, not in CLV."
+            ]
+            if clv_missing
+            else []
+        )
         + (
             ["Bets in several currencies: amounts are summed as if one currency."]
             if len(currencies) > 1
