@@ -13,7 +13,8 @@ API for subscription self-service"), with the SDK's fixtures as its answers
   (the complete new list; 400 `subscription_items_update_missing_proration_billing_mode`
   without a mode, 400 `subscription_locked_pending_changes` while a change is scheduled) or
   `scheduled_change: null`; `GET .../update-payment-method-transaction`.
-- `POST /customers/{id}/portal-sessions` (201), `GET /transactions?customer_id&status`,
+- `POST /customers/{id}/portal-sessions` (201), `GET /transactions?customer_id&status` (cursor
+  paging: `per_page` up to 30, `after`, `meta.pagination {per_page, next, has_more}`),
   `GET /transactions/{id}`, `GET /transactions/{id}/invoice`.
 
 State changes here never reach the app by themselves: as with Paddle, the app hears of them by
@@ -22,11 +23,13 @@ webhook, which the tests send (signed) when they mean to. Faults come from `plan
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import json
+import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +46,7 @@ from tests.loopback import serve  # noqa: F401  (re-exported for the tests)
 FIXTURES = Path(__file__).parent / "fixtures" / "paddle"
 VALID_KEY = "pdl_sdbx_apikey_01test_suite_key_0123456789"
 EFFECTIVE_FROM = ("next_billing_period", "immediately")
+TRANSACTIONS_DEFAULT_PAGE = TRANSACTIONS_MAX_PAGE = 30  # `per_page` of list transactions
 PRORATION_MODES = (
     "prorated_immediately",
     "prorated_next_billing_period",
@@ -104,6 +108,16 @@ def _data(data: Any, status: int = 200, **meta: Any) -> Response:
 
 
 @dataclass
+class Hold:
+    """Requests whose path ends with `suffix` wait here: `arrived` is set when one does, and it
+    is answered (normally) once the test sets `release` (or the fake is reset)."""
+
+    suffix: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    release: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
 class Recorded:
     method: str
     path: str
@@ -140,7 +154,10 @@ class FakePaddle(FakeServer):
         )
 
     def reset(self) -> None:
+        for hold in getattr(self, "holds", []):
+            hold.release.set()  # an earlier test's held request answers and ends
         super().reset()
+        self.holds: list[Hold] = []
         self.requests: list[Recorded] = []
         self.subscriptions: dict[str, dict[str, Any]] = {}
         self.transactions: dict[str, dict[str, Any]] = {}
@@ -158,6 +175,13 @@ class FakePaddle(FakeServer):
         data = transaction_entity(txn_id, customer_id, sub_id)
         self.transactions[txn_id] = data
         return data
+
+    def hold(self, suffix: str) -> Hold:
+        """Hold the next requests to paths ending with `suffix` until `release` is set (the
+        fake's own loop keeps serving other requests meanwhile)."""
+        held = Hold(suffix)
+        self.holds.append(held)
+        return held
 
     def calls(self, method: str, suffix: str = "") -> list[Recorded]:
         return [r for r in self.requests if r.method == method and r.path.endswith(suffix)]
@@ -178,6 +202,9 @@ class FakePaddle(FakeServer):
             body,
         )
         self.requests.append(record)
+        for held in [h for h in self.holds if request.url.path.endswith(h.suffix)]:
+            held.arrived.set()
+            await asyncio.to_thread(held.release.wait)  # the fake's loop serves on meanwhile
         response = await self._refusal(request)
         if response is None:
             response = await call_next(request)
@@ -338,8 +365,19 @@ class FakePaddle(FakeServer):
             and (not statuses or t["status"] in statuses)
         ]
         found.sort(key=lambda t: t["id"], reverse=True)
-        pagination = {"per_page": 50, "next": None, "has_more": False}
-        return _data(found, pagination={**pagination, "estimated_total": len(found)})
+        total = len(found)
+        after = request.query_params.get("after")
+        if after is not None:  # the entities after the cursor in this order (ids DESC)
+            found = [t for t in found if t["id"] < after]
+        asked = int(request.query_params.get("per_page") or TRANSACTIONS_DEFAULT_PAGE)
+        per_page = min(asked, TRANSACTIONS_MAX_PAGE)
+        page, has_more = found[:per_page], len(found) > per_page
+        next_url = None
+        if page:  # Paddle's `next`: the original query with `after` = the page's last id
+            query = {k: v for k, v in request.query_params.items() if k != "after"}
+            next_url = str(request.url.replace_query_params(**query, after=page[-1]["id"]))
+        pagination = {"per_page": per_page, "next": next_url, "has_more": has_more}
+        return _data(page, pagination={**pagination, "estimated_total": total})
 
     async def _transaction(self, request: Request) -> Response:
         txn = self.transactions.get(request.path_params["txn_id"])

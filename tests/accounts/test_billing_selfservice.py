@@ -8,6 +8,7 @@ on a real loopback socket; every test uses its own users and Paddle ids.
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import datetime as dt
 import json
@@ -284,6 +285,15 @@ async def test_the_plans_list_names_the_default(shop: Shop) -> None:
     assert checkout.status_code == 200 and checkout.json()["items"][0]["price_id"] == YEARLY
 
 
+async def test_the_openapi_document_names_the_configured_plans(shop: Shop) -> None:
+    """A client generated from the schema (or a fuzzer) sends a plan that exists."""
+    schemas = (await shop.client.get("/openapi.json")).json()["components"]["schemas"]
+    for body in ("CheckoutRequest", "ChangePlanRequest"):
+        plan = schemas[body]["properties"]["plan"]
+        strings = [c for c in plan.get("anyOf", [plan]) if c.get("type") == "string"]
+        assert [c["enum"] for c in strings] == [["monthly", "yearly"]], body
+
+
 # --- payment method, portal, transactions -----------------------------------------------------
 
 
@@ -337,6 +347,64 @@ async def test_transactions_list_with_invoice_links_and_another_users_invoice_is
     assert not [c for c in fake.calls("GET", "/invoice") if "theirs" in c.path]
     bad = await shop.client.get("/billing/transactions/../invoice", headers=headers)
     assert bad.status_code in (404, 422)
+
+
+async def test_transactions_page_with_a_next_cursor_and_bad_paging_is_422(
+    shop: Shop, fake: FakePaddle
+) -> None:
+    _, headers, sub_id, ctm_id = await shop.subscriber(fake)
+    for n in range(3):
+        fake.add_transaction(f"txn_01older{n}", ctm_id, sub_id)
+    r = await shop.client.get("/billing/transactions?per_page=2", headers=headers)
+    assert r.status_code == 200, r.text
+    assert [t["id"] for t in r.json()["transactions"]] == ["txn_01older2", "txn_01older1"]
+    assert r.json()["next"] == "txn_01older1"
+    older = await shop.client.get(
+        "/billing/transactions", params={"per_page": 2, "after": r.json()["next"]}, headers=headers
+    )
+    assert older.status_code == 200, older.text
+    assert [t["id"] for t in older.json()["transactions"]] == ["txn_01older0"]
+    assert older.json()["next"] is None
+    assert fake.calls("GET", "/transactions")[-1].query["after"] == "txn_01older1"
+    everything = await shop.client.get("/billing/transactions", headers=headers)
+    assert len(everything.json()["transactions"]) == 3 and everything.json()["next"] is None
+    for bad in ({"per_page": 0}, {"per_page": 31}, {"after": "txn_01x&status=draft"}):
+        refused = await shop.client.get("/billing/transactions", params=bad, headers=headers)
+        assert refused.status_code == 422 and code_of(refused) == "validation_error", bad
+
+
+# --- the database is never held while Paddle is asked ----------------------------------------
+
+
+async def test_a_slow_paddle_does_not_hold_up_other_writers(
+    selfservice_db: str, paddle_server: tuple[FakePaddle, str], fake: FakePaddle
+) -> None:
+    """On SQLite a write request's unit of work holds the one write lock from its first
+    statement; the billing routes ask Paddle outside any unit, so while Paddle is slow to
+    answer a cancel, another user's write goes through. (The HTTP timeout is long here: the
+    cancel must still be waiting for Paddle, not given up, when the other write is checked.)"""
+    async for shop in _shop(selfservice_db, paddle_server[1], http_timeout_seconds=300.0):
+        await _slow_paddle_meets_another_writer(shop, fake)
+
+
+async def _slow_paddle_meets_another_writer(shop: Shop, fake: FakePaddle) -> None:
+    _, headers, _, _ = await shop.subscriber(fake)
+    _, other = await shop.user()
+    held = fake.hold("/cancel")
+    cancel = asyncio.create_task(
+        shop.client.post("/billing/cancel", json={"when": "end_of_period"}, headers=headers)
+    )
+    try:
+        assert await asyncio.to_thread(held.arrived.wait, 60)  # 60 s: a hang guard only
+        r = await shop.client.patch("/me", json={"display_name": "Meanwhile"}, headers=other)
+        assert r.status_code == 200, r.text
+        assert r.json()["display_name"] == "Meanwhile"
+        assert not cancel.done()  # the cancel is still waiting for Paddle
+    finally:
+        held.release.set()
+    answer = await cancel
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["scheduled_change"]["action"] == "cancel"
 
 
 # --- refusals ---------------------------------------------------------------------------------

@@ -163,9 +163,9 @@ async def test_transactions_are_filtered_by_customer_and_billed_status_with_invo
 ) -> None:
     fake.add_transaction("txn_01aaa", CTM, SUB)
     fake.add_transaction("txn_01bbb", "ctm_01someoneelse", "sub_01other")
-    found = await api.transactions(customer_ids=[CTM])
-    assert [t.id for t in found] == ["txn_01aaa"]
-    (txn,) = found
+    page = await api.transactions(customer_ids=[CTM])
+    assert [t.id for t in page.transactions] == ["txn_01aaa"] and page.next_after is None
+    (txn,) = page.transactions
     assert (txn.total_minor, txn.tax_minor, txn.currency_code) == (65215, 5315, "USD")
     assert txn.invoice_number == "325-10566"
     query = fake.calls("GET", "/transactions")[0].query
@@ -174,6 +174,29 @@ async def test_transactions_are_filtered_by_customer_and_billed_status_with_invo
     url = await api.invoice_url("txn_01aaa")
     assert url.endswith("txn_01aaa.pdf")
     assert fake.calls("GET", "/invoice")[0].query == {"disposition": "inline"}
+
+
+async def test_transactions_come_a_page_at_a_time_by_paddles_after_cursor(
+    api: PaddleApi, fake: FakePaddle
+) -> None:
+    for n in range(5):
+        fake.add_transaction(f"txn_01page{n}", CTM, SUB)
+    first = await api.transactions(customer_ids=[CTM], per_page=2)
+    assert [t.id for t in first.transactions] == ["txn_01page4", "txn_01page3"]
+    assert first.next_after == "txn_01page3"  # the `after` of Paddle's `meta.pagination.next`
+    second = await api.transactions(customer_ids=[CTM], per_page=2, after=first.next_after)
+    assert [t.id for t in second.transactions] == ["txn_01page2", "txn_01page1"]
+    last = await api.transactions(customer_ids=[CTM], per_page=2, after=second.next_after)
+    assert [t.id for t in last.transactions] == ["txn_01page0"]
+    assert last.next_after is None  # has_more false: Paddle's `next` is not followed
+    queries = [c.query for c in fake.calls("GET", "/transactions")]
+    assert [q.get("after") for q in queries] == [None, "txn_01page3", "txn_01page1"]
+    assert {q["per_page"] for q in queries} == {"2"}
+    many = await api.transactions(customer_ids=[CTM], per_page=500)
+    assert len(many.transactions) == 5  # Paddle's page is at most 30: never asked for more
+    assert fake.calls("GET", "/transactions")[-1].query["per_page"] == "30"
+    with pytest.raises(ValueError):  # a cursor is a Paddle id, nothing else reaches Paddle
+        await api.transactions(customer_ids=[CTM], after="txn_01&status=draft")
 
 
 async def test_ids_that_are_not_paddle_ids_never_reach_a_path(api: PaddleApi) -> None:

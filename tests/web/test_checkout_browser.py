@@ -66,8 +66,12 @@ FAKE_PADDLE_JS = """
         window.recordPaddle("open", JSON.parse(JSON.stringify(options)));
         setTimeout(function () {
           callback({ name: "checkout.loaded", data: {} });
-          completed.data.custom_data = options.customData;
-          completed.data.items[0].price_id = options.items[0].priceId;
+          if (options.transactionId) {  // a payment-method update: Paddle's own transaction
+            completed.data.transaction_id = options.transactionId;
+          } else {
+            completed.data.custom_data = options.customData;
+            completed.data.items[0].price_id = options.items[0].priceId;
+          }
           callback(completed);
         }, 200);
       },
@@ -380,3 +384,44 @@ def test_a_subscriber_cancels_now_and_only_the_webhook_makes_them_free(
     _wait_for(paddle_dashboard, user_id, lambda sub: sub["tier"] == "free")
     page.goto(f"{paddle_dashboard.url}/app/account")
     assert page.locator("header .badge").inner_text() == "free"
+
+
+def test_a_subscriber_updates_the_payment_method_through_paddle_js_and_pages_invoices(
+    signed_in: Any, paddle_dashboard: LiveDashboard, fake_paddle_api: tuple[FakePaddle, str]
+) -> None:
+    """Paddle's flow: the API's transaction opened with `Checkout.open({transactionId})`, its
+    completion back on the account page; then the older invoices, a page at a time."""
+    fake = fake_paddle_api[0]
+    user_id = paddle_dashboard.user("checkout.newcard@example.com")
+    sub_id, ctm_id = f"sub_01{uuid.uuid4().hex}", f"ctm_01{uuid.uuid4().hex}"
+    fake.add_subscription(sub_id, ctm_id, MONTHLY)
+    for n in range(31):  # one more than Paddle's page
+        fake.add_transaction(f"txn_01card{n:02d}", ctm_id, sub_id)
+    told = _post_webhook(
+        paddle_dashboard, _subscription_updated(fake.subscriptions[sub_id], user_id)
+    )
+    assert told.status_code == 200
+    _wait_for(paddle_dashboard, user_id, lambda sub: sub["tier"] == "paid")
+
+    page, paddle = signed_in(user_id)
+    page.goto(f"{paddle_dashboard.url}/app/account")
+    page.get_by_test_id("older-invoices").click()  # htmx swaps the payments box
+    page.get_by_test_id("newest-invoices").wait_for()
+    assert page.get_by_test_id("receipt-link").count() == 1
+    assert page.get_by_test_id("receipt-link").get_attribute("href") == (
+        "/app/account/transactions/txn_01card00/receipt"
+    )
+    screenshot(page, "account-older-invoices")
+
+    page.get_by_test_id("payment-method-button").click()
+    page.wait_for_url("**/app/account?billing=payment_method*")  # checkout.completed
+    page.get_by_test_id("billing-notice").wait_for()
+    (opened,) = paddle.of("open")
+    update = fake.calls("GET", "/update-payment-method-transaction")
+    assert (
+        update and update[-1].path == f"/subscriptions/{sub_id}/update-payment-method-transaction"
+    )
+    assert opened["transactionId"].startswith("txn_") and "items" not in opened
+    assert opened["settings"]["displayMode"] == "overlay"
+    assert paddle.of("initialize") == [{"token": CLIENT_TOKEN}]
+    screenshot(page, "account-payment-method-updated")

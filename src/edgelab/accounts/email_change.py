@@ -4,10 +4,18 @@
 to the current one; nothing changes until the link is used (`POST /auth/verify-email`), which
 proves the new mailbox is the requester's. Using it moves the account, ends every session and
 pending sign-in link of the old address (the credential changed), lifts a suppression of the
-new address (it just received mail) and signs in. The token is consumed by a conditional
-UPDATE, as sign-in links are, so two presentations cannot both succeed. A newer request, or
-`DELETE /me/email`, ends the pending ones. 409 `user_exists` when the address belongs to
-another account, checked again when the link is used (and kept by the unique index).
+new address (it just received mail), tells the old address it happened and signs in.
+
+API keys are kept, and listed in that notice: a key belongs to the account, not to an address,
+and can neither manage keys nor change the account (`core.auth.require_session`), so revoking
+them would only break the owner's scripts on every honest change; against someone who took a
+session, revoking would not help either (the new session can mint keys again). The notice lets
+an owner who did not make the change see which keys exist and have them revoked.
+
+The token is consumed by a conditional UPDATE, as sign-in links are, so two presentations
+cannot both succeed. A newer request, or `DELETE /me/email`, ends the pending ones. 409
+`user_exists` when the address belongs to another account, checked again when the link is used
+(and kept by the unique index).
 """
 
 from __future__ import annotations
@@ -21,7 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
 from edgelab.accounts import errors
-from edgelab.accounts.models import EmailChange, MagicLink, RefreshToken
+from edgelab.accounts.models import ApiKey, EmailChange, MagicLink, RefreshToken
 from edgelab.accounts.service import active_user, audit, normalize_email, user_by_email
 from edgelab.accounts.sign_in import TokenPair, confirm_address, issue_session
 from edgelab.accounts.tokens import hash_secret, new_secret
@@ -37,6 +45,9 @@ VERIFY_MAIL = EmailTemplate(
 )
 NOTICE_MAIL = EmailTemplate(
     "edgelab.accounts", "email_change_notice", "Your edgelab address may change"
+)
+CHANGED_MAIL = EmailTemplate(
+    "edgelab.accounts", "email_changed_notice", "Your edgelab address was changed"
 )
 
 
@@ -197,6 +208,43 @@ async def confirm_email_change(
         old_email=change.old_email,
         new_email=change.new_email,
     )
+    await _tell_old_address(session, settings, user.id, change, now)
     await confirm_address(session, user, ip=ip)
     user.last_sign_in_at = now
     return await issue_session(session, settings, user)
+
+
+async def _tell_old_address(
+    session: AsyncSession, settings: Settings, user_id: str, change: EmailChange, now: dt.datetime
+) -> None:
+    """The owner at the old address learns the change happened, with the API keys that still
+    work (essential: a security notice goes even to a suppressed address)."""
+    keys = (
+        await session.execute(
+            select(ApiKey)
+            .where(ApiKey.user_id == user_id, ApiKey.revoked_at.is_(None))
+            .order_by(ApiKey.created_at)
+        )
+    ).scalars()
+    listed = [
+        {
+            "name": k.name,
+            "prefix": k.prefix,
+            "scope": k.scope,
+            "created_at": f"{k.created_at:%Y-%m-%d %H:%M}",
+        }
+        for k in keys
+    ]
+    await email.queue_email(
+        session,
+        settings,
+        to=change.old_email,
+        template=CHANGED_MAIL,
+        context={
+            "old_email": change.old_email,
+            "new_email": change.new_email,
+            "changed_at": f"{now:%Y-%m-%d %H:%M}",
+            "api_keys": listed,
+        },
+        essential=True,
+    )

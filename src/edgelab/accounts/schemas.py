@@ -66,10 +66,11 @@ class Me(BaseModel):
         description="The end of a running Sentinel time-out (paid feeds, alerts and bet "
         "tracking answer 403 `account_restricted` until then); null when none runs.",
     )
-    email_suppressed: Literal["bounced", "complained"] | None = Field(
+    email_suppressed: Literal["bounced", "complained", "suppressed"] | None = Field(
         None,
         description="Why alerts and receipts no longer go to `email` (a message to it bounced "
-        "permanently, or was marked as spam); null when they do. Signing in through an "
+        "permanently, was marked as spam, or Resend refused it as on its suppression list); "
+        "null when they do. Signing in through an "
         "e-mailed link confirms the address and clears it.",
     )
 

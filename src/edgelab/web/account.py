@@ -15,12 +15,21 @@ account page and from every upgrade prompt, for one of the named plans
 (`EDGELAB_PADDLE_PRICE_IDS`), with the user's e-mail and `customData.user_id`. The browser's
 `checkout.completed` only navigates to `/app/account/upgraded`, which polls until the signed
 webhook has made the user paid: nothing is provisioned from the browser. The subscription's
-controls (cancel, resume, change plan, Paddle's portal, receipts) post to this page's routes,
-which call the `/billing/...` API routes; each control shows only when its route is mounted.
+controls (cancel, pause, resume, change plan, update the payment method, Paddle's portal,
+receipts) post to this page's routes, which call the `/billing/...` API routes; each control
+shows only when its route is mounted. Updating the payment method is Paddle's own flow: the
+API answers a transaction, which Paddle.js opens as a checkout (`transactionId`); without a
+client token the browser goes to that transaction's hosted checkout link instead. Payments come
+a page at a time (`GET /billing/transactions`, Paddle's cursor): "Older invoices" follows the
+`next` cursor.
+
+Over 400 lines on purpose: one page, whose forms each post here and re-render the same view
+(with their field errors); split, every module would import the view from the other.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args
 from urllib.parse import quote
@@ -52,6 +61,8 @@ PADDLE_MODULE = "paddle-js.mjs"  # npm @paddle/paddle-js under /app/vendor/ (mak
 BILLING_ROUTES = {
     "cancel": ("POST", "/billing/cancel"),
     "resume": ("POST", "/billing/resume"),
+    "pause": ("POST", "/billing/pause"),
+    "payment_method": ("POST", "/billing/payment-method"),
     "change_plan": ("POST", "/billing/change-plan"),
     "portal": ("POST", "/billing/portal"),
     "transactions": ("GET", "/billing/transactions"),
@@ -83,6 +94,24 @@ class CheckoutConfig:
     module_url: str | None  # the vendored loader; None: checkout.js loads Paddle's CDN itself
 
 
+@dataclass(frozen=True)
+class PaymentUpdate:
+    """Paddle.js opening the payment-method transaction (`account/_payment_method.html`)."""
+
+    client_token: str
+    environment: str
+    transaction_id: str
+    success_url: str
+    module_url: str | None
+
+
+def _paddle_module(settings: Settings) -> str | None:
+    """The vendored Paddle.js loader; None: checkout.js loads Paddle's CDN itself."""
+    if vendor_file(settings, PADDLE_MODULE) is None:
+        return None
+    return f"/app/vendor/{PADDLE_MODULE}"
+
+
 def configured_plans(settings: Settings) -> tuple[Plan, ...]:
     """The named plans on sale (`EDGELAB_PADDLE_PRICE_IDS`, e.g. `monthly=pri_…,yearly=pri_…`,
     and the older `EDGELAB_PADDLE_PRICE_ID` as plan `default`), in configuration order."""
@@ -106,11 +135,7 @@ def checkout_config(request: Request, user: WebUser | None) -> CheckoutConfig | 
         user_id=user.id,
         plans=plans,
         success_url=UPGRADED_URL,
-        module_url=(
-            f"/app/vendor/{PADDLE_MODULE}"
-            if vendor_file(settings, PADDLE_MODULE) is not None
-            else None
-        ),
+        module_url=_paddle_module(settings),
     )
 
 
@@ -154,11 +179,14 @@ async def _account_view(
     *,
     status_code: int = 200,
     headers: dict[str, str] | None = None,
+    payments_after: str | None = None,
     **extra: Any,
 ) -> Response:
+    """The account page; `payments_after`: show the payments older than that cursor."""
     user = getattr(request.state, "web_user", None)
     if user is None:  # the API's own 401 (a sign-in prompt)
         return error_page(request, await call_api(request, "GET", "/me"), title="Account")
+    payments_after = _cursor(payments_after)
     subscription = await call_api(request, "GET", "/billing/subscription")
     keys = await call_api(request, "GET", "/me/api-keys")
     rules = await call_api(request, "GET", "/alerts/rules")
@@ -168,7 +196,7 @@ async def _account_view(
     payments = "transactions" in mounted and has_subscription
     transactions = None  # asked of Paddle: after the page with htmx (`/account/payments`)
     if payments and vendor_file(settings, "htmx.min.js") is None:
-        transactions = await call_api(request, "GET", "/billing/transactions")
+        transactions = await _transactions(request, payments_after)
     context: dict[str, Any] = {
         "me": user.raw,
         "subscription": subscription,
@@ -184,6 +212,8 @@ async def _account_view(
         "plans": configured_plans(settings),
         "payments": payments,
         "transactions": transactions,
+        "payments_after": payments_after,
+        "payment_update": None,
         "billing_notice": None,
         "profile_form": None,
         "profile_errors": {},
@@ -200,14 +230,32 @@ async def _account_view(
 BILLING_NOTICES = {
     "cancel": "Paddle has your cancellation.",
     "resume": "Paddle has your request to keep (or resume) the subscription.",
+    "pause": "Paddle has your pause.",
     "change_plan": "Paddle has your plan change.",
+    "payment_method": "Paddle has your new payment method.",
 }
+_TXN_ID = re.compile(r"txn_[a-z0-9]{1,64}")
+
+
+def _cursor(value: object) -> str | None:
+    """A payments cursor (a Paddle transaction id, the API's `next`), or None."""
+    return value if isinstance(value, str) and _TXN_ID.fullmatch(value) else None
+
+
+async def _transactions(request: Request, after: str | None) -> Any:
+    """A page of `GET /billing/transactions`: the newest, or those older than `after`."""
+    return await call_api(request, "GET", "/billing/transactions", params={"after": after})
 
 
 @router.get("/account")
-async def account_page(request: Request, user: WebUserDep, billing: str = "") -> Response:
-    """`?billing=<action>` after a subscription control: a notice that the change was asked."""
-    return await _account_view(request, billing_notice=BILLING_NOTICES.get(billing))
+async def account_page(
+    request: Request, user: WebUserDep, billing: str = "", payments_after: str = ""
+) -> Response:
+    """`?billing=<action>` after a subscription control: a notice that the change was asked.
+    `?payments_after=<cursor>`: the payments older than that (the "Older invoices" link)."""
+    return await _account_view(
+        request, billing_notice=BILLING_NOTICES.get(billing), payments_after=payments_after
+    )
 
 
 @router.post("/account/profile", dependencies=[SameOrigin])
@@ -258,16 +306,21 @@ async def upgraded_status(request: Request, user: WebUserDep) -> Response:
 
 
 @router.get("/account/payments")
-async def payments_fragment(request: Request, user: WebUserDep) -> Response:
+async def payments_fragment(request: Request, user: WebUserDep, after: str = "") -> Response:
     """The payments table (`GET /billing/transactions`, which asks Paddle), loaded by htmx
-    after the account page so a slow Paddle never holds the page up."""
+    after the account page so a slow Paddle never holds the page up; `?after=<cursor>`: the
+    older page."""
     if user is None:
         return error_page(request, await call_api(request, "GET", "/me"), title="Payments")
-    transactions = await call_api(request, "GET", "/billing/transactions")
+    cursor = _cursor(after)
     return render(
         request,
         "account/_payments.html",
-        {"transactions": transactions, "billing_controls": _mounted(request)},
+        {
+            "transactions": await _transactions(request, cursor),
+            "payments_after": cursor,
+            "billing_controls": _mounted(request),
+        },
     )
 
 
@@ -296,6 +349,49 @@ async def cancel_subscription(
 async def resume_subscription(request: Request, user: WebUserDep) -> Response:
     """`POST /billing/resume`: undo a scheduled cancellation, or resume a pause."""
     return await _billing_action(request, "resume", None, "Resume subscription")
+
+
+@router.post("/account/subscription/pause", dependencies=[SameOrigin])
+async def pause_subscription(
+    request: Request,
+    user: WebUserDep,
+    when: Annotated[str, Form()] = "end_of_period",
+    resume_on: Annotated[str, Form()] = "",
+) -> Response:
+    """`POST /billing/pause` `{"when", "resume_at"}`: `resume_on` (a date, optional) is when
+    Paddle resumes it by itself, at midnight UTC."""
+    body: dict[str, Any] = {"when": when}
+    if resume_on.strip():
+        body["resume_at"] = f"{resume_on.strip()}T00:00:00+00:00"
+    return await _billing_action(request, "pause", body, "Pause subscription")
+
+
+@router.post("/account/subscription/payment-method", dependencies=[SameOrigin])
+async def update_payment_method(request: Request, user: WebUserDep) -> Response:
+    """`POST /billing/payment-method`: Paddle's transaction for a new card, opened here with
+    Paddle.js (`Checkout.open({transactionId})`), whose `checkout.completed` comes back to the
+    account; without a client token, Paddle's hosted checkout of that transaction (https)."""
+    method, path = BILLING_ROUTES["payment_method"]
+    answer = await call_api(request, method, path)
+    if not answer.ok:
+        return error_page(request, answer, title="Payment method")
+    data = answer.data if isinstance(answer.data, dict) else {}
+    token, txn = data.get("client_token"), _cursor(data.get("transaction_id"))
+    if token and txn:
+        update = PaymentUpdate(
+            client_token=str(token),
+            environment=str(data.get("environment") or "sandbox"),
+            transaction_id=txn,
+            success_url="/app/account?billing=payment_method#subscription",
+            module_url=_paddle_module(resources_of(request).settings),
+        )
+        return await _account_view(
+            request, headers={"Cache-Control": "no-store"}, payment_update=update
+        )
+    url = data.get("checkout_url")
+    if isinstance(url, str) and url.startswith("https://"):
+        return RedirectResponse(url, status_code=303, headers={"Cache-Control": "no-store"})
+    return error_page(request, answer, title="Payment method")
 
 
 @router.post("/account/subscription/change-plan", dependencies=[SameOrigin])

@@ -16,6 +16,9 @@
   `paddle_bad_request` (502, what we sent is at fault); 429 `paddle_rate_limited` and 5xx or no
   answer `paddle_unavailable` (503). Paddle's code, detail, field errors and request id go in
   `details`.
+
+Over 400 lines on purpose: the client, the shapes it reads from Paddle's answers and the
+mapping of Paddle's errors are one contract, read and changed together.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 from pydantic import SecretStr
@@ -48,6 +52,9 @@ _STATE_PREFIXES = ("subscription_", "transaction_")
 # transactions a customer was billed for (drafts and `ready` ones, such as a payment-method
 # update's, are not receipts)
 BILLED_STATUSES = ("billed", "paid", "completed", "past_due")
+# Paddle's list pages: `per_page` up to 30 for transactions (it answers fewer, never an error,
+# when asked for more), the next page by the `after` cursor (the last entity's id)
+TRANSACTIONS_PER_PAGE = 30
 
 EffectiveFrom = Literal["next_billing_period", "immediately"]
 ProrationBillingMode = Literal[
@@ -134,6 +141,26 @@ class PortalSession:
     overview_url: str
     cancel_url: str | None
     update_payment_method_url: str | None
+
+
+@dataclass(frozen=True)
+class TransactionPage:
+    transactions: list[PaddleTransaction]
+    next_after: str | None  # the cursor of the next (older) page; None on the last one
+
+
+def next_cursor(meta: object) -> str | None:
+    """The `after` of `meta.pagination.next` (a URL holding the original query and the cursor)
+    when `has_more`; None on the last page or when Paddle sends no usable cursor."""
+    pagination = meta.get("pagination") if isinstance(meta, dict) else None
+    if not isinstance(pagination, dict) or pagination.get("has_more") is not True:
+        return None
+    link = pagination.get("next")
+    if not isinstance(link, str):
+        return None
+    found = parse_qs(urlsplit(link).query).get("after") or []
+    after = found[0] if found else None
+    return after if after is not None and _ID.fullmatch(after) else None
 
 
 @dataclass(frozen=True)
@@ -307,6 +334,18 @@ class PaddleApi:
         params: dict[str, str] | None = None,
     ) -> Any:
         """The `data` of a 2xx answer (an object or a list); any failure its mapped error."""
+        data, _ = await self._call_with_meta(method, path, body=body, params=params)
+        return data
+
+    async def _call_with_meta(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> tuple[Any, Any]:
+        """`data` and `meta` (lists carry `meta.pagination`) of a 2xx answer."""
         headers = {
             "Authorization": f"Bearer {self._key.get_secret_value()}",
             "X-Transaction-ID": str(uuid.uuid4()),  # one per call, the same on its retries
@@ -323,7 +362,7 @@ class PaddleApi:
         data = document.get("data") if isinstance(document, dict) else None
         if not isinstance(data, dict | list):
             raise _bad_response(response, "no `data`")
-        return data
+        return data, document.get("meta")
 
     async def _subscription(self, method: str, path: str, body: Any = None) -> PaddleSubscription:
         data = await self._call(method, path, body=body)
@@ -427,23 +466,31 @@ class PaddleApi:
         )
 
     async def transactions(
-        self, *, customer_ids: list[str], per_page: int = 50
-    ) -> list[PaddleTransaction]:
-        """The customers' billed transactions, newest first (one page of `per_page`)."""
+        self,
+        *,
+        customer_ids: list[str],
+        after: str | None = None,
+        per_page: int = TRANSACTIONS_PER_PAGE,
+    ) -> TransactionPage:
+        """One page of the customers' billed transactions, newest first, from `after` (a
+        cursor from a previous page's `next_after`; None: the newest)."""
         params = {
             "customer_id": ",".join(_path_id(c, "ctm") for c in customer_ids),
             "status": ",".join(BILLED_STATUSES),
             "order_by": "id[DESC]",  # Paddle ids sort by creation time
-            "per_page": str(per_page),
+            "per_page": str(max(1, min(per_page, TRANSACTIONS_PER_PAGE))),
         }
-        data = await self._call("GET", "/transactions", params=params)
+        if after is not None:
+            params["after"] = _path_id(after, "txn")
+        data, meta = await self._call_with_meta("GET", "/transactions", params=params)
         if not isinstance(data, list):
             raise service_error(
                 errors.PADDLE_BAD_RESPONSE,
                 "Paddle's transaction list is not a list.",
                 details={"service": SERVICE},
             )
-        return [PaddleTransaction.from_data(t) for t in data if isinstance(t, dict)]
+        found = [PaddleTransaction.from_data(t) for t in data if isinstance(t, dict)]
+        return TransactionPage(found, next_cursor(meta) if found else None)
 
     async def get_transaction(self, transaction_id: str) -> PaddleTransaction:
         txn = _path_id(transaction_id, "txn")

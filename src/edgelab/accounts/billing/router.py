@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from edgelab.accounts import errors
 from edgelab.accounts.billing import selfservice
 from edgelab.accounts.billing import service as billing
-from edgelab.accounts.billing.paddle_api import PaddleApi
+from edgelab.accounts.billing.paddle_api import TRANSACTIONS_PER_PAGE, PaddleApi
 from edgelab.accounts.billing.plans import default_price_id, plans
 from edgelab.accounts.billing.schemas import (
     BillingChange,
@@ -29,7 +29,7 @@ from edgelab.accounts.billing.schemas import (
 )
 from edgelab.accounts.errors import BILLING_NOT_CONFIGURED
 from edgelab.core.auth import CurrentUser, SessionUser
-from edgelab.core.db import SessionDep
+from edgelab.core.db import ReadSessionMakerDep, SessionDep
 from edgelab.core.deps import SettingsDep
 from edgelab.core.error_codes import PAYLOAD_TOO_LARGE
 from edgelab.core.errors import AppError, error_responses
@@ -79,6 +79,8 @@ async def get_subscription(principal: CurrentUser, session: SessionDep) -> Subsc
 
 
 # --- self-service (Paddle's API; the change itself arrives by webhook) -----------------------
+# These routes take no unit of work (no SessionDep): they read in a short session of their own
+# and call Paddle with no transaction open, so a slow Paddle never holds SQLite's write lock.
 
 # every self-service route may answer these besides its own
 _PADDLE_ANSWERS = (
@@ -121,13 +123,13 @@ async def list_plans(principal: CurrentUser, settings: SettingsDep) -> list[Plan
 async def cancel_subscription(
     body: CancelRequest,
     principal: SessionUser,
-    session: SessionDep,
+    sessions: ReadSessionMakerDep,
     settings: SettingsDep,
     paddle: PaddleApiDep,
 ) -> BillingChange:
     """Cancel at the period's end (a scheduled change; the paid tier lasts until then) or now."""
     return BillingChange.model_validate(
-        await selfservice.cancel(session, settings, paddle, principal, when=body.when)
+        await selfservice.cancel(sessions, settings, paddle, principal, when=body.when)
     )
 
 
@@ -138,12 +140,15 @@ async def cancel_subscription(
     responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def resume_subscription(
-    principal: SessionUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
+    principal: SessionUser,
+    sessions: ReadSessionMakerDep,
+    settings: SettingsDep,
+    paddle: PaddleApiDep,
 ) -> BillingChange:
     """Undo what is pending: resume a paused subscription now, or remove a scheduled cancel or
     pause. 409 `subscription_not_manageable` when there is neither."""
     return BillingChange.model_validate(
-        await selfservice.resume(session, settings, paddle, principal)
+        await selfservice.resume(sessions, settings, paddle, principal)
     )
 
 
@@ -156,14 +161,14 @@ async def resume_subscription(
 async def pause_subscription(
     body: PauseRequest,
     principal: SessionUser,
-    session: SessionDep,
+    sessions: ReadSessionMakerDep,
     settings: SettingsDep,
     paddle: PaddleApiDep,
 ) -> BillingChange:
     """Pause at the period's end (default) or now, optionally until `resume_at`."""
     return BillingChange.model_validate(
         await selfservice.pause(
-            session, settings, paddle, principal, when=body.when, resume_at=body.resume_at
+            sessions, settings, paddle, principal, when=body.when, resume_at=body.resume_at
         )
     )
 
@@ -177,13 +182,13 @@ async def pause_subscription(
 async def change_plan(
     body: ChangePlanRequest,
     principal: SessionUser,
-    session: SessionDep,
+    sessions: ReadSessionMakerDep,
     settings: SettingsDep,
     paddle: PaddleApiDep,
 ) -> BillingChange:
     """Switch plan, billed per EDGELAB_PADDLE_PRORATION_BILLING_MODE (default prorated now)."""
     return BillingChange.model_validate(
-        await selfservice.change_plan(session, settings, paddle, principal, plan=body.plan)
+        await selfservice.change_plan(sessions, settings, paddle, principal, plan=body.plan)
     )
 
 
@@ -194,11 +199,14 @@ async def change_plan(
     responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def update_payment_method(
-    principal: SessionUser, session: SessionDep, settings: SettingsDep, paddle: PaddleApiDep
+    principal: SessionUser,
+    sessions: ReadSessionMakerDep,
+    settings: SettingsDep,
+    paddle: PaddleApiDep,
 ) -> PaymentMethodUpdate:
     """A Paddle transaction to open in Paddle.js (or its checkout link) to replace the card."""
     return PaymentMethodUpdate.model_validate(
-        await selfservice.payment_method_update(session, settings, paddle, principal)
+        await selfservice.payment_method_update(sessions, settings, paddle, principal)
     )
 
 
@@ -209,24 +217,39 @@ async def update_payment_method(
     responses=error_responses(*_PADDLE_ANSWERS),
 )
 async def customer_portal(
-    principal: SessionUser, session: SessionDep, paddle: PaddleApiDep
+    principal: SessionUser, sessions: ReadSessionMakerDep, paddle: PaddleApiDep
 ) -> PortalLink:
     """A fresh, temporary link into Paddle's customer portal."""
-    return PortalLink.model_validate(await selfservice.portal(session, paddle, principal))
+    return PortalLink.model_validate(await selfservice.portal(sessions, paddle, principal))
 
 
 @router.get(
     "/billing/transactions",
     dependencies=PADDLE_LIMIT,
     response_model=TransactionList,
-    responses=error_responses(*_PADDLE_ANSWERS),
+    responses=error_responses(*_PADDLE_ANSWERS, 422),
 )
 async def list_transactions(
-    principal: CurrentUser, session: SessionDep, paddle: PaddleApiDep
+    principal: CurrentUser,
+    sessions: ReadSessionMakerDep,
+    paddle: PaddleApiDep,
+    after: Annotated[
+        str | None,
+        Query(
+            pattern=r"^txn_[a-z0-9]{1,64}$",
+            description="The `next` cursor of the previous page: the transactions older than it.",
+        ),
+    ] = None,
+    per_page: Annotated[
+        int, Query(ge=1, le=TRANSACTIONS_PER_PAGE, description="Transactions per page.")
+    ] = TRANSACTIONS_PER_PAGE,
 ) -> TransactionList:
-    """Your billed transactions, newest first, with invoice links."""
-    found = await selfservice.transactions(session, paddle, principal)
-    return TransactionList.model_validate({"transactions": found})
+    """Your billed transactions, newest first, with invoice links, a page at a time (Paddle's
+    cursor paging): `next` is the `after` of the older page, null on the last one."""
+    found = await selfservice.transactions(
+        sessions, paddle, principal, after=after, per_page=per_page
+    )
+    return TransactionList.model_validate(found)
 
 
 @router.get(
@@ -238,12 +261,12 @@ async def list_transactions(
 async def transaction_invoice(
     transaction_id: Annotated[str, Path(pattern=r"^txn_[a-z0-9]{1,64}$")],
     principal: CurrentUser,
-    session: SessionDep,
+    sessions: ReadSessionMakerDep,
     paddle: PaddleApiDep,
 ) -> InvoiceLink:
     """A temporary link to the invoice PDF of one of your transactions."""
     return InvoiceLink.model_validate(
-        await selfservice.invoice(session, paddle, principal, transaction_id)
+        await selfservice.invoice(sessions, paddle, principal, transaction_id)
     )
 
 

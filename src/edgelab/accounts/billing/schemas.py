@@ -170,6 +170,10 @@ class TransactionOut(BaseModel):
 
 class TransactionList(BaseModel):
     transactions: list[TransactionOut]
+    next: str | None = Field(
+        None,
+        description="Pass as `after` for the older transactions; null on the last page.",
+    )
 
 
 class InvoiceLink(BaseModel):

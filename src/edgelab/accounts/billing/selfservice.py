@@ -10,6 +10,13 @@ any other: until it arrives, `GET /billing/subscription` shows the state we last
 scheduled cancel or pause has that change removed. Decisions that depend on the state (is
 anything scheduled, is this already the plan) read the live subscription from Paddle first,
 since our copy lags by a webhook.
+
+**No database transaction is open while Paddle is asked.** Each use case reads what it needs
+(the user, their subscription row, their tier) in a short read-only session of its own, closes
+it, and only then calls Paddle; it writes nothing. The routes take no unit of work: on SQLite
+an unsafe-method request's unit begins IMMEDIATE, i.e. holds the one write lock from its first
+statement (`core.db.unit_bind`), and a slow Paddle (up to the HTTP timeout times the retries)
+would hold up every other writer; on PostgreSQL it would hold a pooled connection as long.
 """
 
 from __future__ import annotations
@@ -18,11 +25,15 @@ import datetime as dt
 from typing import Any, Literal
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.accounts import errors
 from edgelab.accounts.billing.models import Subscription
-from edgelab.accounts.billing.paddle_api import PaddleApi, PaddleSubscription
+from edgelab.accounts.billing.paddle_api import (
+    TRANSACTIONS_PER_PAGE,
+    PaddleApi,
+    PaddleSubscription,
+)
 from edgelab.accounts.billing.plans import plan_of, plans
 from edgelab.accounts.billing.service import BillingNotConfiguredError, current_subscription
 from edgelab.accounts.service import active_user
@@ -30,6 +41,7 @@ from edgelab.core.auth import Principal
 from edgelab.core.errors import ConflictError, InvalidInputError, NotFoundError
 from edgelab.core.settings import Settings
 
+Sessions = async_sessionmaker[AsyncSession]
 When = Literal["end_of_period", "now"]
 _EFFECTIVE: dict[str, Literal["next_billing_period", "immediately"]] = {
     "end_of_period": "next_billing_period",
@@ -45,14 +57,18 @@ def require_api(api: PaddleApi | None) -> PaddleApi:
     return api
 
 
-async def _subscription(session: AsyncSession, principal: Principal) -> Subscription:
-    user = await active_user(session, principal.id)
-    sub = await current_subscription(session, user.id)
+async def _subscription(sessions: Sessions, principal: Principal) -> tuple[Subscription, str]:
+    """The user's current subscription row and tier, read in a session closed before return
+    (so no transaction is open while Paddle is asked)."""
+    async with sessions() as session:
+        user = await active_user(session, principal.id)
+        sub = await current_subscription(session, user.id)
+        tier = user.tier
     if sub is None:
         raise NotFoundError(
             "You have no subscription to manage; subscribe first.", code=errors.NO_SUBSCRIPTION
         )
-    return sub
+    return sub, tier
 
 
 def _not_manageable(sub_status: str, message: str, **details: Any) -> ConflictError:
@@ -68,11 +84,8 @@ def _require_live(sub: Subscription, what: str) -> None:
         raise _not_manageable(sub.status, f"The subscription is canceled: nothing to {what}.")
 
 
-async def _change(
-    session: AsyncSession, settings: Settings, principal: Principal, live: PaddleSubscription
-) -> dict[str, Any]:
+def _change(settings: Settings, live: PaddleSubscription, tier: str) -> dict[str, Any]:
     """Paddle's answer to a change, and the tier we still apply until its webhook arrives."""
-    user = await active_user(session, principal.id)
     price_id = live.price_ids[0] if live.price_ids else None
     return {
         "subscription_id": live.id,
@@ -81,12 +94,12 @@ async def _change(
         "price_id": price_id,
         "plan": plan_of(settings, price_id),
         "next_billed_at": live.next_billed_at,
-        "tier": user.tier,
+        "tier": tier,
     }
 
 
 async def cancel(
-    session: AsyncSession,
+    sessions: Sessions,
     settings: Settings,
     api: PaddleApi | None,
     principal: Principal,
@@ -95,14 +108,14 @@ async def cancel(
 ) -> dict[str, Any]:
     """`end_of_period` keeps it (and the paid tier) until the period ends; `now` ends it."""
     paddle = require_api(api)
-    sub = await _subscription(session, principal)
+    sub, tier = await _subscription(sessions, principal)
     _require_live(sub, "cancel")
     live = await paddle.cancel(sub.id, _EFFECTIVE[when])
-    return await _change(session, settings, principal, live)
+    return _change(settings, live, tier)
 
 
 async def pause(
-    session: AsyncSession,
+    sessions: Sessions,
     settings: Settings,
     api: PaddleApi | None,
     principal: Principal,
@@ -111,20 +124,20 @@ async def pause(
     resume_at: dt.datetime | None,
 ) -> dict[str, Any]:
     paddle = require_api(api)
-    sub = await _subscription(session, principal)
+    sub, tier = await _subscription(sessions, principal)
     _require_live(sub, "pause")
     if sub.status == "paused":
         raise _not_manageable(sub.status, "The subscription is already paused.")
     live = await paddle.pause(sub.id, _EFFECTIVE[when], resume_at=resume_at)
-    return await _change(session, settings, principal, live)
+    return _change(settings, live, tier)
 
 
 async def resume(
-    session: AsyncSession, settings: Settings, api: PaddleApi | None, principal: Principal
+    sessions: Sessions, settings: Settings, api: PaddleApi | None, principal: Principal
 ) -> dict[str, Any]:
     """Paused: resume now. A scheduled cancel or pause: remove it. Else 409."""
     paddle = require_api(api)
-    sub = await _subscription(session, principal)
+    sub, tier = await _subscription(sessions, principal)
     _require_live(sub, "resume")
     current = await paddle.get_subscription(sub.id)
     if current.status == "paused":
@@ -137,11 +150,11 @@ async def resume(
             "The subscription is neither paused nor scheduled to cancel or pause: nothing to "
             "resume.",
         )
-    return await _change(session, settings, principal, live)
+    return _change(settings, live, tier)
 
 
 async def change_plan(
-    session: AsyncSession,
+    sessions: Sessions,
     settings: Settings,
     api: PaddleApi | None,
     principal: Principal,
@@ -156,7 +169,7 @@ async def change_plan(
         raise InvalidInputError(
             f"No plan named {plan!r}.", code=errors.UNKNOWN_PLAN, details={"plans": [*catalogue]}
         )
-    sub = await _subscription(session, principal)
+    sub, tier = await _subscription(sessions, principal)
     _require_live(sub, "change")
     current = await paddle.get_subscription(sub.id)
     if current.price_ids == (price_id,):
@@ -166,16 +179,16 @@ async def change_plan(
             details={"plan": plan},
         )
     live = await paddle.change_price(sub.id, price_id, settings.paddle_proration_billing_mode)
-    return await _change(session, settings, principal, live)
+    return _change(settings, live, tier)
 
 
 async def payment_method_update(
-    session: AsyncSession, settings: Settings, api: PaddleApi | None, principal: Principal
+    sessions: Sessions, settings: Settings, api: PaddleApi | None, principal: Principal
 ) -> dict[str, Any]:
     """A transaction to open in Paddle.js (`Paddle.Checkout.open({transactionId})`), or its
     hosted checkout link, to replace the card."""
     paddle = require_api(api)
-    sub = await _subscription(session, principal)
+    sub, _ = await _subscription(sessions, principal)
     _require_live(sub, "update")
     update = await paddle.payment_method_transaction(sub.id)
     token = settings.paddle_client_token
@@ -187,12 +200,10 @@ async def payment_method_update(
     }
 
 
-async def portal(
-    session: AsyncSession, api: PaddleApi | None, principal: Principal
-) -> dict[str, Any]:
+async def portal(sessions: Sessions, api: PaddleApi | None, principal: Principal) -> dict[str, Any]:
     """A fresh customer-portal link (temporary: ask again rather than store it)."""
     paddle = require_api(api)
-    sub = await _subscription(session, principal)
+    sub, _ = await _subscription(sessions, principal)
     if sub.customer_id is None:
         raise _not_manageable(sub.status, "Paddle has not told us this subscription's customer.")
     live_ids = [] if sub.status == "canceled" else [sub.id]
@@ -204,19 +215,13 @@ async def portal(
     }
 
 
-async def _customer_ids(session: AsyncSession, principal: Principal) -> list[str]:
-    user = await active_user(session, principal.id)
-    ids = sorted(
-        {
-            c
-            for c in (
-                await session.execute(
-                    select(Subscription.customer_id).where(Subscription.user_id == user.id)
-                )
-            ).scalars()
-            if c
-        }
-    )
+async def _customer_ids(sessions: Sessions, principal: Principal) -> list[str]:
+    async with sessions() as session:
+        user = await active_user(session, principal.id)
+        found = await session.execute(
+            select(Subscription.customer_id).where(Subscription.user_id == user.id)
+        )
+        ids = sorted({c for c in found.scalars() if c})
     if not ids:
         raise NotFoundError(
             "You have no subscription, so no transactions.", code=errors.NO_SUBSCRIPTION
@@ -225,37 +230,48 @@ async def _customer_ids(session: AsyncSession, principal: Principal) -> list[str
 
 
 async def transactions(
-    session: AsyncSession, api: PaddleApi | None, principal: Principal
-) -> list[dict[str, Any]]:
-    """The user's billed transactions (every Paddle customer of theirs), newest first, each
-    with the path of its invoice link when Paddle numbered an invoice."""
+    sessions: Sessions,
+    api: PaddleApi | None,
+    principal: Principal,
+    *,
+    after: str | None = None,
+    per_page: int = TRANSACTIONS_PER_PAGE,
+) -> dict[str, Any]:
+    """One page of the user's billed transactions (every Paddle customer of theirs), newest
+    first, each with the path of its invoice link when Paddle numbered an invoice; `next` is
+    the cursor of the older ones (Paddle's `after`), None on the last page."""
     paddle = require_api(api)
-    customer_ids = await _customer_ids(session, principal)
-    found = await paddle.transactions(customer_ids=customer_ids)
-    return [
-        {
-            "id": t.id,
-            "status": t.status,
-            "origin": t.origin,
-            "subscription_id": t.subscription_id,
-            "billed_at": t.billed_at,
-            "created_at": t.created_at,
-            "currency_code": t.currency_code,
-            "total_minor": t.total_minor,
-            "tax_minor": t.tax_minor,
-            "invoice_number": t.invoice_number,
-            "invoice_url": f"/billing/transactions/{t.id}/invoice" if t.invoice_number else None,
-        }
-        for t in found
-    ]
+    customer_ids = await _customer_ids(sessions, principal)
+    page = await paddle.transactions(customer_ids=customer_ids, after=after, per_page=per_page)
+    return {
+        "transactions": [
+            {
+                "id": t.id,
+                "status": t.status,
+                "origin": t.origin,
+                "subscription_id": t.subscription_id,
+                "billed_at": t.billed_at,
+                "created_at": t.created_at,
+                "currency_code": t.currency_code,
+                "total_minor": t.total_minor,
+                "tax_minor": t.tax_minor,
+                "invoice_number": t.invoice_number,
+                "invoice_url": (
+                    f"/billing/transactions/{t.id}/invoice" if t.invoice_number else None
+                ),
+            }
+            for t in page.transactions
+        ],
+        "next": page.next_after,
+    }
 
 
 async def invoice(
-    session: AsyncSession, api: PaddleApi | None, principal: Principal, transaction_id: str
+    sessions: Sessions, api: PaddleApi | None, principal: Principal, transaction_id: str
 ) -> dict[str, Any]:
     """A temporary link to one of the user's invoices; another customer's is 404."""
     paddle = require_api(api)
-    customer_ids = await _customer_ids(session, principal)
+    customer_ids = await _customer_ids(sessions, principal)
     missing = NotFoundError(
         f"No transaction {transaction_id} of yours.", code=errors.TRANSACTION_NOT_FOUND
     )

@@ -12,7 +12,14 @@ email id (`email_outbox.provider_id`), so a job would add latency and nothing el
 * a permanent bounce (`bounce.type` "Permanent") or a complaint also suppresses the address
   (`core.email.suppression`): no more alerts, receipts or nudges until its owner signs in
   again through an e-mailed link;
-* any other type, or an email id we never sent, is recorded `ignored` and answered 200.
+* `email.failed` (Resend accepted the message, then could not send it: `failed.reason`, e.g.
+  `reached_daily_quota`) marks the row `failed` with the reason in `last_error` (and
+  `delivery_status` `failed`); the address is not at fault, so it is not suppressed;
+* `email.suppressed` (Resend refused to send to an address on its own suppression list:
+  `suppressed {message, type}`) marks the row `suppressed` with Resend's message and
+  suppresses the address here as a hard bounce does (reason `suppressed`);
+* any other type, or an email id we never sent, is recorded `ignored`, logged and answered
+  200. Every event is recorded once by its `svix-id`: a redelivery changes nothing.
 """
 
 from __future__ import annotations
@@ -42,7 +49,11 @@ DELIVERY_STATUS = {
     "email.delivery_delayed": "delayed",
     "email.bounced": "bounced",
     "email.complained": "complained",
+    "email.failed": "failed",
+    "email.suppressed": "suppressed",
 }
+# events after which the message never reaches its reader: the outbox row's own `status`
+FINAL_STATUS = {"email.failed": "failed", "email.suppressed": "suppressed"}
 
 
 class WebhookNotConfiguredError(AppError):
@@ -156,6 +167,7 @@ async def apply_event(
     """Apply one verified event; (webhook_events status, outcome)."""
     delivery_status = DELIVERY_STATUS.get(event_type)
     if delivery_status is None:
+        log.info("resend webhook: event type %s is not tracked (ignored)", event_type)
         return "ignored", f"{event_type}: not tracked"
     data = document.get("data") or {}
     email_id = data.get("email_id")
@@ -169,26 +181,54 @@ async def apply_event(
     at = _parse_time(document.get("created_at")) or _parse_time(data.get("created_at"))
     found = data.get("bounce")
     bounce: dict[str, Any] = found if isinstance(found, dict) else {}
-    detail = _bounce_detail(bounce) if event_type == "email.bounced" else None
+    detail = _detail(event_type, data)
     conditions = [OutboxEmail.id == row.id]
     if at is not None:  # a later event already applied wins over this one
         conditions.append(
             or_(OutboxEmail.delivery_event_at.is_(None), OutboxEmail.delivery_event_at <= at)
         )
+    values: dict[str, Any] = {
+        "delivery_status": delivery_status,
+        "delivery_event_at": at,
+        "delivery_detail": detail,
+    }
+    final = FINAL_STATUS.get(event_type)
+    if final is not None:  # the message will not arrive: say so where operators look
+        values.update(status=final, last_error=f"Resend: {detail}"[:2000])
     result = await session.execute(
         update(OutboxEmail)
         .where(*conditions)
-        .values(delivery_status=delivery_status, delivery_event_at=at, delivery_detail=detail)
+        .values(**values)
         .execution_options(synchronize_session=False)
     )
     applied = getattr(result, "rowcount", 0) == 1
     outcome = f"outbox #{row.id} {delivery_status}" if applied else f"outbox #{row.id} newer"
     hard_bounce = event_type == "email.bounced" and bounce.get("type") == "Permanent"
-    if hard_bounce or event_type == "email.complained":
-        reason = "bounced" if hard_bounce else "complained"
-        if await suppress(session, row.to_address, reason=reason, detail=detail, outbox_id=row.id):
-            outcome += f"; {row.to_address} suppressed"
+    reason = {"email.complained": "complained", "email.suppressed": "suppressed"}.get(
+        event_type, "bounced" if hard_bounce else None
+    )
+    if reason is not None and await suppress(
+        session, row.to_address, reason=reason, detail=detail, outbox_id=row.id
+    ):
+        outcome += f"; {row.to_address} suppressed"
     return "processed", outcome
+
+
+def _detail(event_type: str, data: dict[str, Any]) -> str | None:
+    """What the event says went wrong (None when nothing did)."""
+    key = {"email.bounced": "bounce", "email.failed": "failed", "email.suppressed": "suppressed"}
+    found = data.get(key.get(event_type, ""))
+    extra: dict[str, Any] = found if isinstance(found, dict) else {}
+    if event_type == "email.bounced":
+        return _bounce_detail(extra)
+    if event_type == "email.failed":
+        reason = extra.get("reason")
+        return f"failed: {reason}" if isinstance(reason, str) and reason else "failed"
+    if event_type == "email.suppressed":
+        kind, message = extra.get("type"), extra.get("message")
+        text = f"suppressed/{kind}" if isinstance(kind, str) and kind else "suppressed"
+        return f"{text}: {message}" if isinstance(message, str) and message else text
+    return None
 
 
 def _bounce_detail(bounce: dict[str, Any]) -> str:

@@ -40,8 +40,9 @@ class OutboxEmail(Base):
     # owner confirms the address again); alerts, receipts and nudges are not
     essential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # what Resend's delivery webhooks last said (`core.email.events`): delivered | delayed |
-    # bounced | complained, at `delivery_event_at` (the event's own time: events arrive in any
-    # order, the latest wins), with the bounce's type and message in `delivery_detail`
+    # bounced | complained | failed | suppressed, at `delivery_event_at` (the event's own
+    # time: events arrive in any order, the latest wins), with what went wrong (the bounce's
+    # type and message, the failure's reason) in `delivery_detail`
     delivery_status: Mapped[str | None] = mapped_column(String(12))
     delivery_event_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime)
     delivery_detail: Mapped[str | None] = mapped_column(Text)
@@ -54,7 +55,7 @@ class EmailSuppression(Base):
     __tablename__ = "email_suppressions"
 
     address: Mapped[str] = mapped_column(String(320), primary_key=True)  # lower-cased
-    reason: Mapped[str] = mapped_column(String(12))  # bounced | complained
+    reason: Mapped[str] = mapped_column(String(12))  # bounced | complained | suppressed
     detail: Mapped[str | None] = mapped_column(Text)  # the bounce's type, subtype and message
     outbox_id: Mapped[int | None] = mapped_column(Integer)  # the message it happened to
     created_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -1,7 +1,8 @@
 """Suppressed addresses: a hard bounce or a spam complaint stops optional mail to an address.
 
 Resend's delivery webhooks (`core.email.events`) suppress an address when a message to it
-bounces permanently (`bounce.type` "Permanent") or its reader marks it as spam. Alerts,
+bounces permanently (`bounce.type` "Permanent"), its reader marks it as spam, or Resend
+refuses it because the address is on Resend's own suppression list (`email.suppressed`). Alerts,
 receipts and nudges then skip it (`queue_email` records such a message as `suppressed` with the
 reason, and `delivery.deliver` checks again just before sending); sign-in links and
 address-change mail still go (`essential`), and signing in through one clears the suppression:
@@ -17,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from edgelab.core.clock import utcnow
 from edgelab.core.email.models import EmailSuppression
 
-REASONS = ("bounced", "complained")
+REASONS = ("bounced", "complained", "suppressed")  # suppressed: on Resend's own list
 
 
 def _key(address: str) -> str:
@@ -49,7 +50,11 @@ async def suppressed_among(session: AsyncSession, addresses: list[str]) -> set[s
 
 def why_suppressed(row: EmailSuppression) -> str:
     """The outbox's `last_error` for a message not sent because of `row`."""
-    what = "bounced permanently" if row.reason == "bounced" else "was marked as spam"
+    what = {
+        "bounced": "bounced permanently",
+        "complained": "was marked as spam",
+        "suppressed": "was refused by Resend, whose suppression list holds the address,",
+    }.get(row.reason, row.reason)
     return (
         f"not sent: the address is suppressed (a message to it {what} on "
         f"{row.created_at:%Y-%m-%d %H:%M} UTC); its owner's next sign-in by e-mailed link "

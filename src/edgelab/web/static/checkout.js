@@ -7,14 +7,20 @@
 // https://cdn.paddle.com/paddle/v2/paddle.js; without the vendored file the same script is
 // injected here. `checkout.completed` only navigates to the success page, which waits for the
 // signed webhook: the browser's event proves nothing and provisions nothing.
+//
+// The same root serves Paddle's payment-method update (account/_payment_method.html): a button
+// with data-transaction-id opens `Checkout.open({transactionId})`, the transaction the API
+// answered for it, at once when the root says data-auto-open; completion goes back to the
+// account (the root's data-success-url).
 (function () {
   "use strict";
   if (window.edgelabCheckout) return; // included once per upgrade prompt: one handler
   var CDN = "https://cdn.paddle.com/paddle/v2/paddle.js";
   var loading = null;
+  var current = null; // the root whose checkout is open (its success URL is where we go)
 
   function config() {
-    return document.querySelector("[data-paddle-checkout]");
+    return current || document.querySelector("[data-paddle-checkout]");
   }
 
   function say(root, text) {
@@ -85,18 +91,28 @@
     return loading;
   }
 
+  function options(button, root) {
+    var settings = { displayMode: "overlay", theme: "light", allowLogout: false };
+    if (button.dataset.transactionId) {
+      // Paddle's payment-method update: the transaction carries customer and subscription
+      return { transactionId: button.dataset.transactionId, settings: settings };
+    }
+    return {
+      items: [{ priceId: button.dataset.priceId, quantity: 1 }],
+      customer: { email: root.dataset.email },
+      customData: { user_id: root.dataset.userId },
+      settings: settings,
+    };
+  }
+
   function open(button) {
     var root = button.closest("[data-paddle-checkout]") || config();
+    current = root;
     say(root, "");
     button.disabled = true;
     paddle()
       .then(function (instance) {
-        instance.Checkout.open({
-          items: [{ priceId: button.dataset.priceId, quantity: 1 }],
-          customer: { email: root.dataset.email },
-          customData: { user_id: root.dataset.userId },
-          settings: { displayMode: "overlay", theme: "light", allowLogout: false },
-        });
+        instance.Checkout.open(options(button, root));
       })
       .catch(function (err) {
         say(root, "Checkout could not start (" + err.message + "). Please try again.");
@@ -107,7 +123,9 @@
   }
 
   document.addEventListener("click", function (event) {
-    var button = event.target.closest && event.target.closest("[data-paddle-checkout] [data-price-id]");
+    var button =
+      event.target.closest &&
+      event.target.closest("[data-paddle-checkout] [data-price-id], [data-paddle-checkout] [data-transaction-id]");
     if (!button) return;
     event.preventDefault();
     open(button);
@@ -115,5 +133,8 @@
 
   window.edgelabCheckout = { open: open, paddle: paddle };
   // load Paddle.js early so the overlay opens at once (Paddle recommends initialising on load)
-  if (config()) paddle().catch(function () {});
+  var first = document.querySelector("[data-paddle-checkout]");
+  if (first) paddle().catch(function () {});
+  var auto = document.querySelector("[data-paddle-checkout][data-auto-open] [data-transaction-id]");
+  if (auto) open(auto);
 })();
