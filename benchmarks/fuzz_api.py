@@ -22,6 +22,7 @@ so "no 5xx" is read from the server, not from the fuzzer's report. Prints the co
 
     .venv/bin/python benchmarks/fuzz_api.py                      # 100 examples, ~25-40 min
     .venv/bin/python benchmarks/fuzz_api.py --max-examples 10    # a quick look
+    .venv/bin/python benchmarks/fuzz_api.py --include-path /me/bets  # the rest: schemathesis
 """
 
 from __future__ import annotations
@@ -144,7 +145,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--db", type=Path, help="reuse this SQLite file (built if absent)")
-    args = parser.parse_args()
+    args, passed_on = parser.parse_known_args()  # the rest goes to schemathesis run
 
     work = Path(tempfile.mkdtemp(prefix="edgelab-fuzz-"))
     db_path = args.db or work / "fuzz.db"
@@ -207,12 +208,13 @@ def main() -> int:
         ]
         for operation_id in LEFT_OUT:
             command += ["--exclude-operation-id", operation_id]
+        command += passed_on
         shown = [
             c if not c.startswith("Authorization") else "Authorization: Bearer ..." for c in command
         ]
         print("$", " ".join(shown), flush=True)
         started = time.perf_counter()
-        run = subprocess.run(command, capture_output=True, text=True, check=False)
+        run = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT)
         elapsed = time.perf_counter() - started
         (work / "schemathesis.out").write_text(run.stdout + run.stderr)
 

@@ -122,7 +122,9 @@ DATABASE_BUSY = error_code(
 DATABASE_UNAVAILABLE = error_code(
     "database_unavailable",
     503,
-    "`/health`: the database does not answer; `details` has the report.",
+    "The database (PostgreSQL or SQLite) cannot be reached or used: an outage, a restart, "
+    "dropped connections. Every route answers this rather than a 500; retry after "
+    "`Retry-After` seconds. From `/health`, `details` has the report.",
 )
 
 # --- sign-in and access (core.auth) ----------------------------------------------------------

@@ -211,6 +211,11 @@ class Settings(BaseSettings):
     upload_max_avatar_bytes: int = Field(2 * 1024 * 1024, ge=1, le=100 * 1024 * 1024)
     upload_url_ttl_seconds: int = Field(900, ge=10, le=7 * 86_400)
     upload_retention_days: int = Field(90, ge=1, le=3650)  # bet-history CSVs; avatars stay
+    # bet-history import (`/me/bets/imports`): the largest CSV (under EDGELAB_MAX_BODY_BYTES,
+    # which also caps the request), the most data rows, how long a preview is kept (seconds)
+    bet_import_max_bytes: int = Field(2_000_000, ge=1024, le=100 * 1024 * 1024)
+    bet_import_max_rows: int = Field(10_000, ge=1, le=1_000_000)
+    bet_import_ttl_seconds: int = Field(86_400, ge=60, le=30 * 86_400)
     vercel_blob_url: str = "https://vercel.com/api/blob"
     vercel_blob_token: SecretStr | None = None
 
@@ -250,6 +255,7 @@ class Settings(BaseSettings):
     sentinel_cutoff_high: float = Field(0.5, ge=0, le=1)
     sentinel_cutoff_medium: float = Field(0.39, ge=0, le=1)
     sentinel_reference_max_age_hours: float = Field(24.0, gt=0, le=24 * 365)
+    sentinel_rescore_minute: int = Field(5, ge=0, le=59)  # the hourly rescore, on the app clock
     anthropic_api_key: SecretStr | None = None
     anthropic_url: str = "https://api.anthropic.com"
     anthropic_model: str = Field("claude-haiku-4-5", min_length=1, max_length=100)
@@ -266,6 +272,8 @@ class Settings(BaseSettings):
     polymarket_ingest_minutes: float = Field(15.0, ge=0, le=1440)  # 0 = no scheduled ingest
     polymarket_ingest_max_markets: int = Field(5000, ge=1, le=1_000_000)
     polymarket_cache_ttl_seconds: float = Field(60.0, ge=0, le=86_400)
+    # a failed on-demand CLOB backfill of a chart's window is not tried again for this long
+    polymarket_backfill_retry_seconds: float = Field(600.0, ge=0, le=86_400)
     polymarket_fee_rate: float = Field(0.02, ge=0, le=0.5)
     predictions_value_threshold: float = Field(0.03, ge=0, le=1)
     predictions_cache_ttl_seconds: float = Field(5.0, ge=0, le=3600)
@@ -293,6 +301,18 @@ class Settings(BaseSettings):
     chess_cache_max_bytes: int = Field(64 * 1024 * 1024, ge=0, le=16 * 1024**3)
     chess_analysis_deadline_seconds: float = Field(60.0, gt=0, le=3600)
     chess_reviews_per_user: int = Field(2, ge=1, le=100)
+    # chess from a PGN file (issue 17): bytes and games one `POST /api/analyze/pgn` may send
+    # (the default fits under EDGELAB_MAX_BODY_BYTES, the app-wide cap, which applies first)
+    chess_pgn_max_bytes: int = Field(4 * 1024 * 1024, ge=1024, le=256 * 1024 * 1024)
+    chess_pgn_max_games: int = Field(3000, ge=1, le=100_000)
+    # plies one game of such a file may have (a longer one is skipped and listed), and plies
+    # read in all (else 413): bytes alone let a file of bare move text hold ~800,000 plies
+    chess_pgn_max_plies: int = Field(1000, ge=10, le=100_000)
+    chess_pgn_max_total_plies: int = Field(300_000, ge=1000, le=100_000_000)
+    # review jobs left by a process that died (issue 16): seconds without a sign of life after
+    # which a queued or running review is sent again, and the attempts before it fails
+    chess_review_stale_seconds: float = Field(300.0, ge=10, le=86_400)
+    chess_review_max_attempts: int = Field(3, ge=1, le=20)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
