@@ -134,3 +134,49 @@ async def test_a_separate_worker_process_runs_the_apps_jobs_and_stops_on_sigterm
         if worker.returncode is None:
             worker.kill()
             await worker.wait()
+
+
+async def test_a_shutdown_step_that_hangs_is_given_up_and_named(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A SIGTERM'd scheduler exits even if one of its shutdown steps never finishes: the step
+    is cancelled at the deadline, named in a warning, and the later steps are not awaited."""
+    from edgelab.cli import close_within
+
+    done: list[str] = []
+    hung = asyncio.Event()
+
+    async def step(name: str) -> None:
+        done.append(name)
+
+    async def never() -> None:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            hung.set()
+            raise
+
+    with caplog.at_level("WARNING", logger="edgelab.jobs"):
+        await close_within(0.2, ("first", step("first")), ("stuck", never()))
+    await asyncio.wait_for(hung.wait(), 5)  # the hung step was cancelled
+    assert done == ["first"]
+    assert "shutdown step stuck still waiting" in caplog.text
+
+
+async def test_shutdown_steps_run_in_order_and_a_failing_one_does_not_stop_the_rest(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from edgelab.cli import close_within
+
+    done: list[str] = []
+
+    async def step(name: str) -> None:
+        done.append(name)
+
+    async def broken() -> None:
+        raise RuntimeError("closing twice")
+
+    with caplog.at_level("WARNING", logger="edgelab.jobs"):
+        await close_within(5, ("a", step("a")), ("b", broken()), ("c", step("c")))
+    assert done == ["a", "c"]
+    assert "shutdown step b failed" in caplog.text

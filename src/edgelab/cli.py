@@ -7,7 +7,7 @@ import asyncio
 import datetime as dt
 import os
 from contextlib import AsyncExitStack
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -81,6 +81,41 @@ async def follow_clock(settings: Settings) -> None:
         from edgelab.core.clock.followed import follow
 
         await follow(settings.clock_url)
+
+
+SHUTDOWN_SECONDS = 20.0  # a SIGTERM'd process exits within this, whatever hangs
+
+
+async def close_within(seconds: float, *steps: tuple[str, Any]) -> None:
+    """Await each shutdown step (name, awaitable) in order within `seconds` in all; a step
+    still waiting at the deadline is given up, with a warning naming it and every task still
+    running (their stacks), so a stop signal always ends the process."""
+    import logging
+    import time
+
+    log = logging.getLogger("edgelab.jobs")
+    deadline = time.monotonic() + seconds
+    for name, step in steps:
+        remaining = deadline - time.monotonic()
+        task = asyncio.ensure_future(step)
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, remaining))
+        if task in done:
+            if not task.cancelled() and (exc := task.exception()) is not None:
+                log.warning("shutdown step %s failed: %r", name, exc)
+            continue
+        stacks = [
+            f"{t.get_name()}: {t.get_stack(limit=3)}"
+            for t in asyncio.all_tasks()
+            if t is not asyncio.current_task() and not t.done()
+        ]
+        log.warning(
+            "shutdown step %s still waiting after %.0f s; giving up. Tasks: %s",
+            name,
+            seconds,
+            "; ".join(stacks),
+        )
+        task.cancel()
+        return
 
 
 @jobs_app.command("worker")
@@ -175,9 +210,12 @@ def jobs_scheduler() -> None:
         try:
             await stop.wait()
         finally:
-            await jobs.shutdown()
-            await stack.aclose()
-            await engine.dispose()
+            await close_within(
+                SHUTDOWN_SECONDS,
+                ("jobs", jobs.shutdown()),
+                ("resources", stack.aclose()),
+                ("database", engine.dispose()),
+            )
         console.print("job scheduler stopped")
 
     asyncio.run(main())
