@@ -47,6 +47,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from edgelab.chess.models import REVIEW_TASK, ChessReviewJob
@@ -250,7 +251,7 @@ async def heartbeat(sessions: Sessions, settings: Settings, worker: str) -> None
                     .values(heartbeat_at=real_utcnow())
                 )
                 await s.commit()
-        except Exception:  # a busy database: try again at the next beat
+        except (SQLAlchemyError, OSError):  # a busy or unreachable database: the next beat
             log.warning("chess review heartbeat failed", exc_info=True)
 
 

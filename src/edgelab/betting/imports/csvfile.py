@@ -16,8 +16,9 @@ import io
 import re
 from collections import Counter
 from dataclasses import dataclass
+from typing import Literal, get_args
 
-ROLES = (
+Role = Literal[
     "date",
     "sport",
     "league",
@@ -32,7 +33,8 @@ ROLES = (
     "book",
     "bet_id",
     "currency",
-)
+]
+ROLES: tuple[Role, ...] = get_args(Role)  # the roles a column can hold, in the form's order
 REQUIRED_ROLES = ("date", "odds", "stake", "result")
 ROLE_LABELS = {
     "date": "Date placed",

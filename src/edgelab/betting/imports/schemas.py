@@ -7,25 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from edgelab.betting.imports.csvfile import ROLES
-
-Role = Literal[
-    "date",
-    "sport",
-    "league",
-    "event",
-    "market",
-    "selection",
-    "odds",
-    "stake",
-    "result",
-    "payout",
-    "profit",
-    "book",
-    "bet_id",
-    "currency",
-]
-assert set(ROLES) == set(Role.__args__)  # type: ignore[attr-defined]
+from edgelab.betting.imports.csvfile import Role
 
 
 class MappingIn(BaseModel):
