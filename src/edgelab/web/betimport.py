@@ -18,8 +18,7 @@ import orjson
 from fastapi import APIRouter, File, Request, UploadFile
 from fastapi.responses import RedirectResponse, Response
 
-from edgelab.betting.imports.csvfile import REQUIRED_ROLES, ROLE_LABELS
-from edgelab.betting.imports.schemas import Role
+from edgelab.betting.imports.csvfile import REQUIRED_ROLES, ROLE_LABELS, Role
 from edgelab.core.observability import request_id_of
 from edgelab.core.resources import resources_of
 from edgelab.web.api import INTERNAL_BASE, ApiAnswer, call_api
